@@ -1,0 +1,1 @@
+"""analysis: recording, the run directory, InfluxDB streaming, statistics, the gate and reports."""

@@ -1,0 +1,11 @@
+"""Import this from your own locustfile to wire chaosbench into Locust (same as locustfiles/_harness)."""
+
+from locust import events
+
+import analysis.plugin
+import chaos.plugin
+import chaosbench.options
+
+chaosbench.options.install(events)
+chaos.plugin.install(events)
+analysis.plugin.install(events)

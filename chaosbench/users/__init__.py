@@ -1,0 +1,1 @@
+"""Reusable, abstract Locust users. Subclass them for your own system."""
