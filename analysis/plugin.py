@@ -1,4 +1,6 @@
-"""Wiring of the results half (recording, run directory, streaming, verdict) into Locust (options, test_start/test_stop, messages).
+"""Wiring of the results half into Locust.
+
+Recording, run directory, streaming and the verdict: options, test_start/quitting, messages.
 
 Called once from ``locustfiles/_harness.py`` through ``install(events)``.
 """

@@ -1,4 +1,7 @@
-"""Import this from your own locustfile to wire chaosbench into Locust (same as locustfiles/_harness)."""
+"""Import this from your own locustfile to wire chaosbench into Locust.
+
+locustfiles/_harness.py does exactly this for the bundled locustfiles.
+"""
 
 from locust import events
 

@@ -70,7 +70,7 @@ class Proc:
     def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.args = args
         self.log = log
-        self._fh = open(log, "wb")  # noqa: SIM115
+        self._fh = open(log, "wb")
         full_env = {**os.environ, **(env or {})}
         full_env.setdefault("PYTHONUNBUFFERED", "1")
         self.popen = subprocess.Popen(
