@@ -1,0 +1,37 @@
+"""The fault proxy: a Toxiproxy-compatible server on gevent (``EmbeddedProxy``) and its client.
+
+``chaos.proxy.client`` needs nothing but the standard library; the server (gevent) is imported
+only when ``EmbeddedProxy`` is first used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaos.proxy.client import (
+    EXTENSION_TOXICS,
+    TCP_TOXICS,
+    ProxyInfo,
+    ProxySpec,
+    ToxicInfo,
+    ToxiproxyClient,
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EmbeddedProxy":
+        import importlib
+
+        return importlib.import_module("chaos.proxy.server").EmbeddedProxy
+    raise AttributeError(name)
+
+
+__all__ = [
+    "EXTENSION_TOXICS",
+    "TCP_TOXICS",
+    "EmbeddedProxy",
+    "ProxyInfo",
+    "ProxySpec",
+    "ToxicInfo",
+    "ToxiproxyClient",
+]
