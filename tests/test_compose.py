@@ -1,0 +1,62 @@
+"""docker-compose.yml is valid (checked offline by Debian's docker-compose) and complete."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+REQUIRED = {
+    "influxdb",
+    "grafana",
+    "toxiproxy",
+    "postgres",
+    "redis",
+    "sut",
+    "locust-master",
+    "locust-worker",
+}
+
+
+@pytest.fixture(scope="module")
+def resolved() -> dict:
+    exe = shutil.which("docker-compose")
+    assert exe, "docker-compose is not installed (.ci/run installs Debian's docker-compose)"
+    out = subprocess.run(
+        [exe, "-f", "docker-compose.yml", "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    return yaml.safe_load(out.stdout)
+
+
+def test_compose_has_every_service(resolved: dict) -> None:
+    assert REQUIRED <= set(resolved["services"])
+
+
+def test_grafana_gets_the_provisioning_and_dashboards(resolved: dict) -> None:
+    vols = " ".join(str(v) for v in resolved["services"]["grafana"]["volumes"])
+    assert "grafana/provisioning" in vols and "grafana/dashboards" in vols
+    assert (ROOT / "grafana/provisioning/datasources/influxdb.yaml").is_file()
+
+
+def test_influxdb_is_initialised_from_the_environment(resolved: dict) -> None:
+    env = resolved["services"]["influxdb"]["environment"]
+    for key in (
+        "DOCKER_INFLUXDB_INIT_ORG",
+        "DOCKER_INFLUXDB_INIT_BUCKET",
+        "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN",
+    ):
+        assert env[key], key
+
+
+def test_sut_reaches_its_dependencies_through_the_fault_proxy(resolved: dict) -> None:
+    env = resolved["services"]["sut"]["environment"]
+    assert "toxiproxy" in env["SUT_PG_DSN"] and "toxiproxy" in env["SUT_REDIS_URL"]
