@@ -21,6 +21,14 @@ class IntegrityCounters:
     ws_duplicates: int = 0
     ws_reorders: int = 0
     ws_resumes: int = 0
+    #: order ids the integrity_canary fault corrupted or deleted on purpose (the end-of-run check
+    #: must find exactly these); ``canary_actions`` says what was done to each.
+    canary_orders: set[str] = field(default_factory=set)
+    canary_actions: dict[str, str] = field(default_factory=dict)
+
+    def canary_applied(self, order_id: str, action: str) -> None:
+        self.canary_orders.add(str(order_id))
+        self.canary_actions[str(order_id)] = action
 
     def order_acknowledged(self, order_id: str, client_order_id: str) -> None:
         self.acked_orders[str(order_id)] = client_order_id
@@ -43,6 +51,8 @@ class IntegrityCounters:
         self.acked_orders.clear()
         self.ws_messages = self.ws_gaps = self.ws_duplicates = self.ws_reorders = 0
         self.ws_resumes = 0
+        self.canary_orders.clear()
+        self.canary_actions.clear()
 
 
 COUNTERS = IntegrityCounters()
