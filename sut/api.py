@@ -1,0 +1,202 @@
+"""The HTTP API: routing and handlers.
+
+    POST /api/orders           201 | 400 | 422 | 429 | 503   Idempotency-Key replays 1st answer
+    GET  /api/orders/<id>      200 | 404 | 429 | 503   read-through cache (X-Cache: hit|miss|bypass)
+    GET  /api/quotes/<symbol>  200 | 404 | 429 | 503   from Redis
+    GET  /health               200 {"status":"ok"} | 503 {"status":"degraded","down":[...]}
+    GET  /ws/feed              WebSocket (sut.http.websocket)
+
+Errors are JSON ``{"error": <message>, "field": <field or null>}``; 503s also name the dependency.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import gevent
+
+from sut.backends.breaker import Unavailable
+from sut.backends.pg import PgPool, SchemaMissing
+from sut.backends.redisio import RedisBackend, Writer
+from sut.feed.hub import FeedHub
+from sut.http.server import Request, Response, error_response, json_response
+from sut.orders.store import OrderStore
+from sut.orders.validate import BadRequest, InvalidField, check_idempotency_key, parse_order
+from sut.ratelimit import RateLimiter
+
+log = logging.getLogger("sut.api")
+CACHE_TTL = 300
+
+
+@dataclass
+class Counters:
+    orders_created: int = 0
+    orders_replayed: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    cache_bypass: int = 0
+    unavailable: int = 0
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+def unavailable(exc: Unavailable) -> Response:
+    return json_response(
+        503,
+        {"error": str(exc), "field": None, "dependency": exc.dependency},
+        [("retry-after", "1")],
+    )
+
+
+class Api:
+    def __init__(
+        self,
+        pool: PgPool,
+        store: OrderStore,
+        redis: RedisBackend,
+        writer: Writer,
+        limiter: RateLimiter,
+        hub: FeedHub,
+        health_timeout: float,
+    ) -> None:
+        self.pool = pool
+        self.store = store
+        self.redis = redis
+        self.writer = writer
+        self.limiter = limiter
+        self.hub = hub
+        self.health_timeout = health_timeout
+        self.counters = Counters()
+        self.started = time.time()
+
+    def __call__(self, req: Request) -> Response:
+        path = req.path
+        if path == "/health":
+            return self.health() if req.method in ("GET", "HEAD") else self._method(req)
+        if not path.startswith("/api/"):
+            return error_response(404, f"no such path: {path}")
+        decision = self.limiter.check(req.client)
+        if not decision.allowed:
+            return error_response(
+                429,
+                f"rate limit of {self.limiter.limit} requests/s exceeded for client {req.client!r}",
+                None,
+                [("retry-after", str(decision.retry_after))],
+            )
+        try:
+            if path == "/api/orders":
+                return self.create_order(req) if req.method == "POST" else self._method(req)
+            if path.startswith("/api/orders/"):
+                if req.method != "GET":
+                    return self._method(req)
+                return self.get_order(path[len("/api/orders/") :])
+            if path.startswith("/api/quotes/"):
+                if req.method != "GET":
+                    return self._method(req)
+                return self.get_quote(path[len("/api/quotes/") :])
+        except Unavailable as exc:
+            self.counters.unavailable += 1
+            return unavailable(exc)
+        except SchemaMissing:
+            self.counters.unavailable += 1
+            self.store.ready = False
+            return unavailable(Unavailable("postgres", "orders table missing (being created)"))
+        return error_response(404, f"no such path: {path}")
+
+    @staticmethod
+    def _method(req: Request) -> Response:
+        return error_response(405, f"method {req.method} not allowed on {req.path}")
+
+    def create_order(self, req: Request) -> Response:
+        try:
+            key = check_idempotency_key(req.headers.get("idempotency-key"))
+            order = parse_order(req.body)
+        except InvalidField as exc:
+            return error_response(422, str(exc), exc.field)
+        except BadRequest as exc:
+            return error_response(400, str(exc), exc.field)
+        if not self.store.ready:
+            raise Unavailable("postgres", "orders table not created yet")
+        answer = self.store.create(order, key)
+        headers = [("location", f"/api/orders/{answer.order_id}")]
+        if answer.replayed:
+            self.counters.orders_replayed += 1
+            headers.append(("idempotent-replayed", "true"))
+        else:
+            self.counters.orders_created += 1
+            self.hub.publish(
+                "order",
+                {
+                    "order_id": answer.order_id,
+                    "client_order_id": order.client_order_id,
+                    "symbol": order.symbol,
+                    "side": order.side,
+                    "quantity": order.quantity,
+                    "price": order.price,
+                    "status": "accepted",
+                },
+            )
+        return Response(answer.status, answer.body.encode(), headers)
+
+    def get_order(self, order_id: str) -> Response:
+        if not order_id or "/" in order_id or len(order_id) > 128:
+            return error_response(404, "no such order", "order_id")
+        key = self.redis.key("order", order_id)
+        try:
+            cached = self.redis.call(lambda r: r.get(key))
+        except Unavailable:
+            cached, source = None, "bypass"
+        else:
+            source = "miss"
+        if cached is not None:
+            self.counters.cache_hits += 1
+            return Response(200, _as_bytes(cached), [("x-cache", "hit")])
+        doc = self.store.get(order_id)
+        if doc is None:
+            return error_response(404, f"no such order: {order_id}", "order_id")
+        if source == "miss":
+            self.counters.cache_misses += 1
+            self.writer.set(key, doc, CACHE_TTL)
+        else:
+            self.counters.cache_bypass += 1
+        return Response(200, doc.encode(), [("x-cache", source)])
+
+    def get_quote(self, symbol: str) -> Response:
+        key = self.redis.key("quote", symbol.upper())
+        raw = self.redis.call(lambda r: r.get(key))
+        if raw is None:
+            return error_response(404, f"no quote for symbol {symbol!r}", "symbol")
+        return Response(200, _as_bytes(raw))
+
+    def health(self) -> Response:
+        """Both dependencies probed concurrently, each bounded by ``health_timeout``."""
+        checks = {
+            "postgres": gevent.spawn(self.pool.ping, self.health_timeout),
+            "redis": gevent.spawn(self.redis.ping, self.health_timeout),
+        }
+        gevent.joinall(list(checks.values()), timeout=self.health_timeout + 0.1)
+        down: list[str] = []
+        detail: dict[str, str] = {}
+        for name, g in checks.items():
+            if g.successful():
+                detail[name] = "ok"
+            else:
+                g.kill(block=False)
+                down.append(name)
+                exc = g.exception
+                detail[name] = str(exc) if exc is not None else "no answer in time"
+        if "postgres" not in down and not self.store.ready:
+            down.append("postgres")
+            detail["postgres"] = "orders table not created yet"
+        body = {
+            "status": "degraded" if down else "ok",
+            "down": down,
+            "checks": detail,
+            "feed_seq": self.hub.seq,
+            "uptime_s": round(time.time() - self.started, 3),
+        }
+        return json_response(503 if down else 200, body)

@@ -1,0 +1,137 @@
+"""Wiring: builds the SUT's parts from ``Settings`` and runs them until stopped."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import gevent
+import gevent.event
+
+from sut.api import Api
+from sut.backends.breaker import Breaker, Unavailable
+from sut.backends.pg import PgPool
+from sut.backends.redisio import RedisBackend, Writer
+from sut.config import Settings
+from sut.feed.hub import FeedHub, FeedMessage
+from sut.feed.quotes import QuoteGenerator
+from sut.http.server import HttpServer
+from sut.http.websocket import FeedEndpoint
+from sut.orders.store import OrderStore
+from sut.ratelimit import RateLimiter
+
+log = logging.getLogger("sut")
+
+
+class Sut:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = s = settings
+        self.pg_breaker = Breaker("postgres", s.breaker_cooldown)
+        self.redis_breaker = Breaker("redis", s.breaker_cooldown)
+        self.pool = PgPool(
+            s.pg_dsn,
+            s.pg_pool_size,
+            s.pg_connect_timeout,
+            s.pg_statement_timeout,
+            s.pg_op_timeout,
+            self.pg_breaker,
+        )
+        self.store = OrderStore(self.pool, s.pg_schema)
+        self.redis = RedisBackend(
+            s.redis_url, s.redis_prefix, s.redis_pool_size, s.redis_timeout, self.redis_breaker
+        )
+        self.writer = Writer(self.redis)
+        self.feed_key = self.redis.key("feed")
+        self.seq_key = self.redis.key("feed", "seq")
+        self.hub = FeedHub(s.replay_size, s.ws_queue, self._mirror)
+        self.quotes = QuoteGenerator(self.hub, self.redis, self.writer, s.quote_rate)
+        self.limiter = RateLimiter(self.redis, s.rate_limit)
+        self.api = Api(
+            self.pool,
+            self.store,
+            self.redis,
+            self.writer,
+            self.limiter,
+            self.hub,
+            s.health_timeout,
+        )
+        self.feed = FeedEndpoint(self.hub)
+        self.http = HttpServer(
+            s.host, s.port, self.api, {"/ws/feed": self.feed}, s.max_body, s.idle_timeout
+        )
+        self.stopped = gevent.event.Event()
+        self._schema_greenlet: gevent.Greenlet | None = None
+
+    def _mirror(self, msg: FeedMessage) -> None:
+        self.writer.append(self.feed_key, msg.stored(), keep=self.settings.replay_size)
+        self.writer.set(self.seq_key, str(msg.seq))
+
+    def _restore_feed(self) -> None:
+        try:
+            stored, seq = self.redis.call(
+                lambda r: (r.lrange(self.feed_key, 0, -1), r.get(self.seq_key)),
+                timeout=2.0,
+                use_breaker=False,
+            )
+        except Unavailable as exc:
+            log.warning("feed: Redis unavailable at start (%s); the sequence starts at 0", exc)
+            return
+        self.hub.restore([t if isinstance(t, str) else t.decode() for t in stored], int(seq or 0))
+
+    def _schema_loop(self) -> None:
+        """Create the schema; retry until PostgreSQL answers; re-create if it disappears."""
+        delay = 0.2
+        while True:
+            if not self.store.ready:
+                try:
+                    self.store.ensure_schema()
+                    log.info("schema %s ready", self.settings.pg_schema)
+                    delay = 0.2
+                except Exception as exc:
+                    log.warning("schema not ready yet: %s", exc)
+                    delay = min(delay * 2, 2.0)
+            gevent.sleep(delay if not self.store.ready else 0.5)
+
+    def start(self) -> None:
+        self.http.start()
+        self._restore_feed()
+        self.writer.start()
+        self.quotes.start()
+        self._schema_greenlet = gevent.spawn(self._schema_loop)
+        s = self.settings
+        log.info(
+            "listening on http://%s:%d (postgres %s schema %s, redis %s prefix %r)",
+            s.host,
+            self.http.port,
+            _safe(s.pg_dsn),
+            s.pg_schema,
+            _safe(s.redis_url),
+            s.redis_prefix,
+        )
+
+    def stop(self) -> None:
+        self.quotes.stop()
+        self.http.stop(timeout=1.0)
+        if self._schema_greenlet is not None:
+            self._schema_greenlet.kill()
+        gevent.sleep(self.writer.interval * 2)  # let the last feed writes go out
+        self.writer.stop()
+        self.pool.close()
+        self.redis.close()
+        self.stopped.set()
+
+    def serve_forever(self) -> None:
+        self.start()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            gevent.signal_handler(sig, lambda: gevent.spawn(self.stop))
+        self.stopped.wait()
+        log.info("stopped")
+
+
+def _safe(url: str) -> str:
+    """A connection string without its password, for logs."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return url

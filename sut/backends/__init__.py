@@ -1,0 +1,1 @@
+"""The SUT's dependencies: PostgreSQL (orders) and Redis (cache, rate limits, quotes, replay)."""

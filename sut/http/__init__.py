@@ -1,0 +1,1 @@
+"""HTTP/1.1 (h11) and WebSocket (wsproto) serving on gevent."""

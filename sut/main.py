@@ -1,0 +1,32 @@
+"""``python -m sut``: parse settings, run the gateway. Bad options: one line, exit 2."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from chaosbench.errors import ChaosbenchError
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sut.app import Sut
+    from sut.config import parse_settings
+
+    try:
+        settings = parse_settings(sys.argv[1:] if argv is None else argv)
+    except ChaosbenchError as exc:
+        print(f"sut: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s sut %(levelname)s %(message)s"
+    )
+    try:
+        sut = Sut(settings)
+        sut.serve_forever()
+    except OSError as exc:
+        print(
+            f"sut: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 2
+    return 0

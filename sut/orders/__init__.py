@@ -1,0 +1,1 @@
+"""Orders: request validation and durable storage in PostgreSQL."""

@@ -1,0 +1,54 @@
+"""Per-client rate limit in Redis: a fixed one-second window per client.
+
+``INCR <prefix>rl:<client>:<second>`` plus an expiry, in one round trip. Over the limit the API
+answers 429 with ``Retry-After`` (whole seconds until the window ends, at least 1). When Redis is
+down or slow the limiter FAILS OPEN: requests are let through (counted in ``fail_open``), because
+refusing all traffic when the limiter's store is down would turn a cache outage into a full outage.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from sut.backends.breaker import Unavailable
+from sut.backends.redisio import RedisBackend
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    retry_after: int = 0
+    remaining: int = -1
+
+
+class RateLimiter:
+    def __init__(self, backend: RedisBackend, limit: int) -> None:
+        self.backend = backend
+        self.limit = limit
+        self.fail_open = 0
+        self.limited = 0
+
+    def check(self, client: str) -> Decision:
+        if self.limit <= 0:
+            return Decision(True)
+        now = time.time()
+        window = int(now)
+        key = self.backend.key("rl", client, str(window))
+
+        def incr(r: object) -> int:
+            pipe = r.pipeline(transaction=False)  # type: ignore[attr-defined]
+            pipe.incr(key)
+            pipe.expire(key, 2)
+            return int(pipe.execute()[0])
+
+        try:
+            count = self.backend.call(incr)
+        except Unavailable:
+            self.fail_open += 1
+            return Decision(True)
+        if count > self.limit:
+            self.limited += 1
+            return Decision(False, retry_after=max(1, math.ceil(window + 1 - now)))
+        return Decision(True, remaining=self.limit - count)
