@@ -1,0 +1,262 @@
+"""PostgresUser: psycopg 3 on gevent-patched sockets, one connection per user, every statement
+reported by name (request_type "PG"), reconnect after loss, statement timeouts from deadlines.
+
+psycopg picks its wait function at import time and uses a gevent-friendly one only if gevent
+has already patched ``select``; Locust patches on import, so this module imports locust first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, ClassVar, Literal
+
+import gevent
+import gevent.lock
+import locust  # noqa: F401  (gevent monkey-patching before psycopg is imported)
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from chaosbench.errors import OptionError
+from chaosbench.options import LoadOptions, mask_dsn
+from chaosbench.users.base import Backoff, LoadUser, OperationTimeout
+from chaosbench.users.targets import Target
+
+Fetch = Literal["none", "one", "all"]
+
+
+class StatementFailed(Exception):
+    """A statement inside a transaction failed (already reported); ends the transaction."""
+
+
+def pg_target(dsn: str) -> Target:
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise OptionError(f"--pg-dsn: cannot parse {mask_dsn(dsn)!r}: {exc}") from None
+    host = str(params.get("host") or params.get("hostaddr") or "127.0.0.1").split(",")[0]
+    port = int(str(params.get("port") or 5432).split(",")[0])
+    return Target("PostgreSQL", host, port, "--pg-dsn")
+
+
+class Transaction:
+    """``with self.transaction() as tx: tx.execute(...)``: BEGIN with the first statement, COMMIT
+    (reported as ``commit``) at the end; a failed statement rolls back and ends the block."""
+
+    def __init__(self, user: PostgresUser, commit_name: str = "commit") -> None:
+        self.user = user
+        self.commit_name = commit_name
+        self._begun = False
+        self.failed = False
+
+    def execute(
+        self,
+        name: str,
+        query: str | sql.Composable,
+        params: Sequence[Any] | None = None,
+        fetch: Fetch = "none",
+    ) -> Any:
+        conn = self.user.connection()
+        if conn is None:
+            raise StatementFailed(name)
+        prefix = None if self._begun else "BEGIN"
+        self._begun = True
+        ok, result = self.user._run(name, query, params, fetch, prefix=prefix)
+        if not ok:
+            raise StatementFailed(name)
+        return result
+
+    def __enter__(self) -> Transaction:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        if exc is None and self._begun:
+            ok, _ = self.user._run(self.commit_name, "COMMIT", None, "none")
+            self.failed = not ok
+            return False
+        if isinstance(exc, StatementFailed):
+            self.failed = True
+            self.user._rollback()
+            return True
+        if exc is not None and self._begun:
+            self.user._rollback()
+        return False
+
+
+class PostgresUser(LoadUser):
+    """Abstract PostgreSQL user.
+
+    Class attributes:
+      pg_dsn: DSN (default ``--pg-dsn``); schema: own schema (default ``--pg-schema``); the
+        connection's search_path is that schema, so SQL uses unqualified table names.
+      application_name: shows in pg_stat_activity (faults and tests filter by it).
+      connect_timeout: seconds; statement_timeout_factor: statement_timeout = factor x the
+        largest PG deadline (server side); the client gives up 2 s later (then reconnects).
+      schema_sql: statements run once per process to create the user's tables (IF NOT EXISTS).
+    """
+
+    abstract = True
+    kind = "PG"
+    pg_dsn: str | None = None
+    schema: str | None = None
+    application_name: str = "chaosbench-load"
+    connect_timeout: float = 5.0
+    statement_timeout_factor: float = 10.0
+    schema_sql: ClassVar[Sequence[str]] = ()
+    backoff_base: float = 0.1
+    backoff_cap: float = 2.0
+
+    _schema_lock: ClassVar[gevent.lock.Semaphore] = gevent.lock.Semaphore()
+    _schema_ready: ClassVar[set[tuple[str, str, str]]] = set()
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.conn: psycopg.Connection[Any] | None = None
+        self._backoff = Backoff(self.backoff_base, self.backoff_cap)
+        self._failed_connects = 0
+
+    @classmethod
+    def dsn_for(cls, opts: LoadOptions) -> str:
+        return cls.pg_dsn or opts.pg_dsn
+
+    @classmethod
+    def targets(cls, opts: LoadOptions) -> list[Target]:
+        return [pg_target(cls.dsn_for(opts))]
+
+    @property
+    def schema_name(self) -> str:
+        return self.schema or self.options.pg_schema
+
+    @property
+    def statement_timeout_ms(self) -> int:
+        return int(self.options.deadlines.largest("PG") * self.statement_timeout_factor)
+
+    # -- connection ----------------------------------------------------------------------------
+    def connection(self) -> psycopg.Connection[Any] | None:
+        """The open connection, connecting (reported as ``connect``) when there is none."""
+        if self.conn is not None and not self.conn.closed:
+            return self.conn
+        if self._failed_connects:
+            gevent.sleep(self._backoff.next_delay())
+        options = (
+            f"-c statement_timeout={self.statement_timeout_ms} "
+            f"-c search_path={self.schema_name},public"
+        )
+        with self.measure("PG", "connect", timeout=self.connect_timeout + 1.0, paced=False) as m:
+            conn = psycopg.Connection.connect(
+                self.dsn_for(self.options),
+                autocommit=True,
+                connect_timeout=max(1, int(self.connect_timeout)),
+                application_name=self.application_name,
+                options=options,
+            )
+            self._ensure_schema(conn)
+            self.conn = conn
+        if not m.ok:
+            self._failed_connects += 1
+            return None
+        self._failed_connects = 0
+        self._backoff.reset()
+        return self.conn
+
+    def _ensure_schema(self, conn: psycopg.Connection[Any]) -> None:
+        key = (self.dsn_for(self.options), self.schema_name, type(self).__qualname__)
+        if key in self._schema_ready:
+            return
+        with self._schema_lock:
+            if key in self._schema_ready:
+                return
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema_name,))
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                        sql.Identifier(self.schema_name)
+                    )
+                )
+                for stmt in self.schema_sql:
+                    conn.execute(stmt)  # type: ignore[call-overload]
+            self._schema_ready.add(key)
+
+    def drop_connection(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def on_stop(self) -> None:
+        self.drop_connection()
+
+    # -- statements ----------------------------------------------------------------------------
+    def execute(
+        self,
+        name: str,
+        query: str | sql.Composable,
+        params: Sequence[Any] | None = None,
+        fetch: Fetch = "none",
+    ) -> Any:
+        """Run one statement in autocommit, reported as ``name``. Returns the fetched rows (one
+        tuple for ``fetch="one"``, a list for ``"all"``, the rowcount for ``"none"``), or None
+        when it failed (reported)."""
+        if self.connection() is None:
+            return None
+        ok, result = self._run(name, query, params, fetch)
+        return result if ok else None
+
+    def transaction(self, commit_name: str = "commit") -> Transaction:
+        return Transaction(self, commit_name)
+
+    def _run(
+        self,
+        name: str,
+        query: str | sql.Composable,
+        params: Sequence[Any] | None,
+        fetch: Fetch,
+        prefix: str | None = None,
+    ) -> tuple[bool, Any]:
+        conn = self.conn
+        if conn is None:
+            return False, None
+        client_timeout = self.statement_timeout_ms / 1000.0 + 2.0
+        result: Any = None
+        with self.measure("PG", name, timeout=client_timeout) as m:
+            with conn.cursor() as cur:
+                if prefix:
+                    cur.execute(prefix)
+                cur.execute(query, params)  # type: ignore[arg-type]
+                if fetch == "one":
+                    result = cur.fetchone()
+                elif fetch == "all":
+                    result = cur.fetchall()
+                else:
+                    result = cur.rowcount
+                m.response_length = max(cur.rowcount, 0)
+        if not m.ok and self._connection_broken(m.exception):
+            self.drop_connection()
+        return m.ok, result
+
+    def _connection_broken(self, exc: BaseException | None) -> bool:
+        if isinstance(exc, OperationTimeout | psycopg.OperationalError | psycopg.InterfaceError):
+            return (
+                not isinstance(exc, psycopg.errors.QueryCanceled)
+                or self.conn is None
+                or self.conn.broken
+            )
+        return self.conn is None or self.conn.closed or self.conn.broken
+
+    def _rollback(self) -> None:
+        conn = self.conn
+        if conn is None or conn.closed:
+            return
+        try:
+            with gevent.Timeout(self.connect_timeout, OperationTimeout("rollback")):
+                conn.execute("ROLLBACK")
+        except Exception:
+            self.drop_connection()

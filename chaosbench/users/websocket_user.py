@@ -1,0 +1,346 @@
+"""WebSocketUser: a feed subscriber that measures delivery latency and stream integrity.
+
+One connection per user. A receive greenlet reports every message (request name
+``message <type>``, response time = receive wall time - the message's ``server_time``, using
+``chaosbench.clock.wall()``), tracks sequence numbers (``chaosbench.users.stream``), and on any
+disconnect or silence longer than ``idle_timeout`` reconnects with capped exponential backoff and
+full jitter, resuming with ``?since=<last seq>``. Request names: ``connect`` (each attempt),
+``reconnect`` (time from loss to a new connection), ``resume`` (did the resumed stream continue
+exactly after the last message seen), ``disconnect`` (an unexpected loss, as a failure),
+``sequence`` (a gap or duplicate, as a failure), ``connect cycle`` (connect + close).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import gevent
+import gevent.event
+import websocket
+from websocket import ABNF
+
+from chaosbench.clock import wall
+from chaosbench.integrity import COUNTERS
+from chaosbench.options import LoadOptions
+from chaosbench.users.base import Backoff, LoadUser
+from chaosbench.users.stream import Seen, SequenceTracker
+from chaosbench.users.targets import Target, url_target
+
+
+class StreamError(Exception):
+    """The feed broke its contract: a gap, a duplicate, an incomplete resume, a bad message."""
+
+
+class Disconnected(Exception):
+    """The connection was lost (closed, reset, or silent for too long)."""
+
+
+@dataclass(frozen=True)
+class FeedMessage:
+    seq: int | None
+    type: str
+    server_time: float | None
+    data: Any
+    raw: dict[str, Any]
+
+
+def with_since(url: str, since: int | None, param: str = "since") -> str:
+    if since is None:
+        return url
+    parts = urlsplit(url)
+    query = f"{parts.query}&{param}={since}" if parts.query else f"{param}={since}"
+    return urlunsplit(parts._replace(query=query))
+
+
+class WebSocketUser(LoadUser):
+    """Abstract WebSocket feed user (websocket-client on gevent-patched sockets).
+
+    Class attributes:
+      ws_url: feed URL (default: ``--ws-url``, else derived from ``--host``).
+      connect_timeout: seconds for TCP connect + handshake.
+      idle_timeout: seconds without any bytes after which the connection is considered dead.
+      ping_interval: seconds between pings (keeps a quiet but healthy connection alive).
+      backoff_base, backoff_cap: reconnect backoff (full jitter) in seconds.
+      resume_param: query parameter that carries the last sequence seen on reconnect.
+      subscribe_message: sent after each connect, if set.
+    """
+
+    abstract = True
+    kind = "WS"
+    ws_url: str | None = None
+    connect_timeout: float = 5.0
+    idle_timeout: float = 6.0
+    ping_interval: float = 2.0
+    backoff_base: float = 0.1
+    backoff_cap: float = 5.0
+    resume_param: str = "since"
+    subscribe_message: str | None = None
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.tracker = SequenceTracker()
+        self.ws: websocket.WebSocket | None = None
+        self.connected = gevent.event.Event()
+        self.connects = 0
+        self.reconnects = 0
+        self._backoff = Backoff(self.backoff_base, self.backoff_cap)
+        self._lost_at: float | None = None  # perf_counter of the last loss
+        self._resume_expected: int | None = None
+        self._greenlets: list[gevent.Greenlet] = []
+        self._stopping = False
+
+    @classmethod
+    def feed_url_for(cls, opts: LoadOptions) -> str:
+        url = cls.ws_url or opts.feed_url()
+        if not url:
+            from chaosbench.errors import OptionError
+
+            raise OptionError(f"--ws-url: {cls.__name__} needs the WebSocket URL (or --host)")
+        return url
+
+    @classmethod
+    def targets(cls, opts: LoadOptions) -> list[Target]:
+        url = cls.feed_url_for(opts)
+        default = 443 if url.startswith("wss") else 80
+        return [url_target("WebSocket feed", url, "--ws-url", default)]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def on_start(self) -> None:
+        super().on_start()
+        self._open(since=None, name="connect")
+        self._greenlets = [gevent.spawn(self._receive_loop), gevent.spawn(self._keepalive)]
+
+    def on_stop(self) -> None:
+        self._stopping = True
+        gevent.killall(self._greenlets, block=False)
+        self._close()
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def on_message(self, message: FeedMessage) -> None:
+        """Called for every parsed message after it was reported (override to act on it)."""
+
+    # -- connection ----------------------------------------------------------------------------
+    def _url(self, since: int | None) -> str:
+        return with_since(self.feed_url_for(self.options), since, self.resume_param)
+
+    def _open(self, since: int | None, name: str) -> bool:
+        with self.measure("WS", name, timeout=self.connect_timeout + 1.0, paced=False) as m:
+            ws = websocket.create_connection(
+                self._url(since),
+                timeout=self.connect_timeout,
+                enable_multithread=True,
+                skip_utf8_validation=True,
+            )
+            ws.settimeout(self.idle_timeout)
+            if self.subscribe_message is not None:
+                ws.send(self.subscribe_message)
+            self.ws = ws
+        if m.ok:
+            self.connects += 1
+            self.connected.set()
+        return m.ok
+
+    def _close(self) -> None:
+        ws, self.ws = self.ws, None
+        self.connected.clear()
+        if ws is not None:
+            try:
+                ws.abort()
+                ws.shutdown()
+            except Exception:
+                pass
+
+    def _lost(self, reason: BaseException) -> None:
+        if self._stopping:
+            return
+        now = time.perf_counter()
+        self.report(
+            "WS",
+            "disconnect",
+            start_perf=now,
+            start_wall=time.time(),
+            end_perf=now,
+            exception=Disconnected(f"{type(reason).__name__}: {reason}"[:200]),
+        )
+        self._lost_at = now
+        self._close()
+
+    def _reconnect(self) -> None:
+        """Reconnect with backoff until connected, resuming after the last sequence seen."""
+        lost_at = self._lost_at if self._lost_at is not None else time.perf_counter()
+        lost_wall = time.time() - (time.perf_counter() - lost_at)
+        while not self._stopping:
+            gevent.sleep(self._backoff.next_delay())
+            if self._open(since=self.tracker.last, name="connect"):
+                break
+        self._backoff.reset()
+        self.reconnects += 1
+        COUNTERS.ws_stream(resumes=1)
+        if self.tracker.last is not None:
+            self._resume_expected = self.tracker.last + 1
+        self.report(
+            "WS",
+            "reconnect",
+            start_perf=lost_at,
+            start_wall=lost_wall,
+            end_perf=time.perf_counter(),
+        )
+
+    def _keepalive(self) -> None:
+        while not self._stopping:
+            gevent.sleep(self.ping_interval)
+            ws = self.ws
+            if ws is not None:
+                try:
+                    ws.ping()
+                except Exception:
+                    pass  # the receive loop notices the broken connection
+
+    # -- receiving -----------------------------------------------------------------------------
+    def _receive_loop(self) -> None:
+        while not self._stopping:
+            ws = self.ws
+            if ws is None:
+                self._reconnect()
+                continue
+            try:
+                opcode, payload = ws.recv_data(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                self._lost(Disconnected(f"no data for {self.idle_timeout:g} s"))
+                continue
+            except Exception as exc:
+                self._lost(exc)
+                continue
+            if opcode == ABNF.OPCODE_CLOSE:
+                self._lost(Disconnected("closed by the server"))
+            elif opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
+                self._handle(payload)
+
+    def _handle(self, payload: bytes) -> None:
+        received = wall()
+        now = time.perf_counter()
+        try:
+            raw = json.loads(payload)
+            if not isinstance(raw, dict):
+                raise ValueError("not a JSON object")
+            seq = raw.get("seq")
+            server_time = raw.get("server_time")
+            msg = FeedMessage(
+                seq=int(seq) if seq is not None else None,
+                type=str(raw.get("type", "message")),
+                server_time=float(server_time) if server_time is not None else None,
+                data=raw.get("data"),
+                raw=raw,
+            )
+        except (ValueError, TypeError) as exc:
+            self.report(
+                "WS",
+                "message",
+                start_perf=now,
+                start_wall=time.time(),
+                end_perf=now,
+                response_length=len(payload),
+                exception=StreamError(f"bad message: {exc}"),
+            )
+            return
+        latency = max(0.0, received - msg.server_time) if msg.server_time is not None else 0.0
+        name = f"message {msg.type}" if msg.type in ("quote", "order", "gap") else "message other"
+        if msg.type == "gap":
+            self._server_gap(msg)
+        elif msg.seq is not None:
+            self._sequence(msg.seq)
+        self.report(
+            "WS",
+            name,
+            start_perf=now - latency,
+            start_wall=time.time() - latency,
+            end_perf=now,
+            response_length=len(payload),
+            intended=None,
+        )
+        COUNTERS.ws_stream(messages=1)
+        self.on_message(msg)
+
+    def _sequence(self, seq: int) -> None:
+        obs = self.tracker.observe(seq)
+        if obs.gaps or obs.duplicates or obs.reorders:
+            COUNTERS.ws_stream(gaps=obs.gaps, duplicates=obs.duplicates, reorders=obs.reorders)
+        now = time.perf_counter()
+        if obs.kind is Seen.GAP:
+            self.report(
+                "WS",
+                "sequence",
+                start_perf=now,
+                start_wall=time.time(),
+                end_perf=now,
+                exception=StreamError(f"gap: {obs.gaps} message(s) missing before seq {seq}"),
+            )
+        elif obs.kind is Seen.DUPLICATE and self._resume_expected is None:
+            self.report(
+                "WS",
+                "sequence",
+                start_perf=now,
+                start_wall=time.time(),
+                end_perf=now,
+                exception=StreamError(f"duplicate seq {seq}"),
+            )
+        expected = self._resume_expected
+        if expected is not None and seq >= expected:
+            self._resume_expected = None
+            problem = None
+            if seq > expected:
+                problem = StreamError(
+                    f"resumed at seq {seq}, expected {expected}: {seq - expected} message(s) lost"
+                )
+            self._report_resume(problem)
+
+    def _server_gap(self, msg: FeedMessage) -> None:
+        first = int(msg.raw.get("from", 0))
+        last = int(msg.raw.get("to", first))
+        lost = self.tracker.server_gap(first, last)
+        COUNTERS.ws_stream(gaps=lost)
+        reason = msg.raw.get("reason", "")
+        problem = StreamError(f"server gap {first}..{last} ({lost} lost): {reason}"[:200])
+        now = time.perf_counter()
+        self.report(
+            "WS",
+            "sequence",
+            start_perf=now,
+            start_wall=time.time(),
+            end_perf=now,
+            exception=problem,
+        )
+        if self._resume_expected is not None:
+            self._resume_expected = None
+            self._report_resume(problem)
+
+    def _report_resume(self, problem: BaseException | None) -> None:
+        lost_at = self._lost_at if self._lost_at is not None else time.perf_counter()
+        end = time.perf_counter()
+        self.report(
+            "WS",
+            "resume",
+            start_perf=lost_at,
+            start_wall=time.time() - (end - lost_at),
+            end_perf=end,
+            exception=problem,
+        )
+
+    # -- tasks for subclasses ------------------------------------------------------------------
+    def connect_cycle(self) -> bool:
+        """Connect and disconnect once on a separate connection, reported as ``connect cycle``."""
+        with self.measure("WS", "connect cycle", timeout=self.connect_timeout + 2.0) as m:
+            ws = websocket.create_connection(
+                self.feed_url_for(self.options),
+                timeout=self.connect_timeout,
+                enable_multithread=True,
+            )
+            try:
+                ws.close(timeout=1.0)
+            finally:
+                ws.shutdown()
+        return m.ok
