@@ -1,0 +1,118 @@
+"""One direction of a proxied connection: bytes in, TCP toxics, bytes out.
+
+Fast path: with no toxic on this direction and nothing queued, a chunk is written straight to
+the destination by the greenlet that read it (one ``sendall``, no copy, no queue). With toxics,
+chunks are stamped with their arrival time and queued to a writer greenlet that runs them
+through the toxic chain, so that a delay applies per chunk from its arrival (pipelined, as in
+Toxiproxy) and the reader keeps reading.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import gevent
+import gevent.queue
+
+from chaos.proxy.toxics.base import CloseLink, Out, TcpState
+
+if TYPE_CHECKING:
+    from chaos.proxy.link import Link
+
+_EOF = object()
+
+
+class Direction:
+    def __init__(self, link: Link, stream: str, dst: socket.socket) -> None:
+        self.link = link
+        self.stream = stream
+        self.dst = dst
+        self.chain: list[TcpState] = []
+        self.pending = 0
+        self.finished = False
+        self._queue: gevent.queue.SimpleQueue | None = None
+        self._writer: gevent.Greenlet | None = None
+        self.on_done: Callable[[], None] | None = None
+
+    # -- input -------------------------------------------------------------------------------
+
+    def deliver(self, data: bytes) -> None:
+        """Pass ``data`` on towards the destination (may yield; never reorders)."""
+        if not self.chain and not self.pending:
+            self.dst.sendall(data)
+            return
+        self.pending += 1
+        self._enqueue((data, time.monotonic()))
+
+    def finish(self) -> None:
+        """The source closed: pass the close on after everything queued (and slow_close)."""
+        if self.finished:
+            return
+        self.finished = True
+        if not self.chain and not self.pending:
+            self._shutdown()
+        else:
+            self.pending += 1
+            self._enqueue(_EOF)
+
+    # -- writer ------------------------------------------------------------------------------
+
+    def _enqueue(self, item: object) -> None:
+        if self._queue is None:
+            self._queue = gevent.queue.SimpleQueue()
+        self._queue.put(item)
+        if self._writer is None:
+            self._writer = gevent.spawn(self._write_loop)
+            self.link.greenlets.add(self._writer)
+
+    def _write_loop(self) -> None:
+        assert self._queue is not None
+        try:
+            while True:
+                item = self._queue.get()
+                chain = list(self.chain)
+                if item is _EOF:
+                    for state in chain:
+                        state.on_eof()
+                    self.pending -= 1
+                    self._shutdown()
+                    return
+                assert isinstance(item, tuple)
+                data, t = item
+                self._run_chain(chain, data, t)
+                self.pending -= 1
+        except CloseLink as exc:
+            self.link.close(reset=exc.reset)
+        except OSError:
+            self.link.close()
+
+    def _run_chain(self, chain: list[TcpState], data: bytes, t: float) -> None:
+        def sink(d: bytes, _t: float) -> None:
+            if d:
+                self.dst.sendall(d)
+
+        out: Out = sink
+        for state in reversed(chain):
+            out = _stage(state, out)
+        out(data, t)
+
+    def _shutdown(self) -> None:
+        try:
+            self.dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        if self.on_done is not None:
+            self.on_done()
+
+
+def _stage(state: TcpState, nxt: Out) -> Out:
+    def run(data: bytes, t: float) -> None:
+        if state.toxic.removed.is_set():
+            nxt(data, t)
+        else:
+            state.process(data, t, nxt)
+
+    return run
