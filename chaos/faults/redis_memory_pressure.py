@@ -123,7 +123,8 @@ class RedisMemoryPressure(Fault[RedisMemorySettings]):
                 try:
                     client.set(f"{filler}{n}", chunk)
                 except redis.ResponseError as exc:
-                    if "OOM" not in str(exc):
+                    oom = isinstance(exc, redis.exceptions.OutOfMemoryError)
+                    if not oom and "OOM" not in str(exc):
                         raise
                     self.oom = True
                     break

@@ -1,0 +1,164 @@
+"""The ledger: entries written before a persistent change, removed after revert, and reverted by
+``revert_leftovers`` after the harness was killed (kill -9 with Redis memory pressure active)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from chaos.faults import FaultContext, catalogue
+from chaos.faults.base import Fault
+from chaos.ledger import Ledger, default_ledger_path, revert_leftovers
+from chaosbench import clock
+from chaosbench.errors import FaultError
+from tests.conftest import PYTHON, Proc, wait_until
+
+
+def make(type_name: str, ledger: Ledger | None, **settings: Any) -> Fault[Any]:
+    cls = catalogue()[type_name]
+    ctx = FaultContext(rng=random.Random(1), ledger=ledger)
+    return cls(f"t-{type_name}", cls.Settings(**settings), ctx, 1.0)
+
+
+def test_record_update_remove_roundtrip(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "sub" / "ledger.json")
+    fault = make("clock_skew", ledger, offset_ms=100)
+    ledger.record(fault)  # the scheduler's call, before inject
+    ledger.record(fault, {"a": 1})  # the fault's own, once it knows its undo state
+    ledger.record(fault, {"b": 2})
+    (entry,) = ledger.entries()
+    assert entry.type == "clock_skew" and entry.name == "t-clock_skew"
+    assert entry.undo == {"a": 1, "b": 2}
+    assert entry.settings == {"offset_ms": 100.0} and entry.pid == os.getpid()
+    doc = json.loads(ledger.path.read_text())
+    assert doc["version"] == 1
+    ledger.remove(fault)
+    assert ledger.entries() == [] and not ledger.path.exists()
+    ledger.remove(fault)  # nothing to remove: fine
+
+
+def test_default_path_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CHAOSBENCH_LEDGER", str(tmp_path / "x.json"))
+    assert default_ledger_path() == tmp_path / "x.json"
+    monkeypatch.delenv("CHAOSBENCH_LEDGER")
+    assert default_ledger_path() == Path(".chaosbench/ledger.json")
+
+
+def test_damaged_ledger_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    path.write_text("{not json")
+    with pytest.raises(FaultError, match=r"ledger\.json: unreadable ledger"):
+        revert_leftovers(path)
+    path.write_text(json.dumps({"version": 1, "entries": [{"type": "x"}]}))
+    with pytest.raises(FaultError, match=r"entry 0: malformed ledger entry"):
+        Ledger(path).entries()
+
+
+def write_entries(path: Path, entries: list[dict[str, Any]]) -> None:
+    path.write_text(json.dumps({"version": 1, "entries": entries}))
+
+
+def test_leftovers_of_a_live_harness_are_left_alone_unless_forced(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    parent = os.getppid()  # alive, and not this process
+    entry = {"key": f"{parent}:s", "type": "clock_skew", "name": "s", "pid": parent}
+    write_entries(path, [entry])
+    (line,) = revert_leftovers(path)
+    assert line.startswith("left clock_skew 's'") and len(Ledger(path).entries()) == 1
+    clock.set_skew(5.0)
+    try:
+        (line,) = revert_leftovers(path, force=True)
+    finally:
+        clock.set_skew(0.0)
+    assert line == "reverted clock_skew 's'"  # rebuilt from its settings, revert() called
+    assert not path.exists()
+
+
+def test_failed_revert_keeps_the_entry(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    write_entries(
+        path,
+        [
+            {"key": "1:a", "type": "no_such_fault", "name": "a", "pid": 999_999_999},
+            {
+                "key": "1:b",
+                "type": "redis_memory_pressure",
+                "name": "b",
+                "pid": 999_999_999,
+                "undo": {"url": "redis://127.0.0.1:1/0", "maxmemory": 0, "policy": "noeviction"},
+            },
+        ],
+    )
+    lines = revert_leftovers(path)
+    assert lines[0] == "failed no_such_fault 'a': ledger entry 1:a: unknown fault type " + repr(
+        "no_such_fault"
+    )
+    assert lines[1].startswith("failed redis_memory_pressure 'b': Redis 127.0.0.1:1:")
+    assert [e.key for e in Ledger(path).entries()] == ["1:a", "1:b"]
+
+
+INJECTOR = textwrap.dedent(
+    """
+    import sys, time
+    from chaos.faults import FaultContext, catalogue
+    from chaos.ledger import Ledger
+    cls = catalogue()["redis_memory_pressure"]
+    fault = cls("mem", cls.Settings(url=sys.argv[2], prefix=sys.argv[3], headroom_mb=1),
+                FaultContext(ledger=Ledger(sys.argv[1])), 1.0)
+    fault.inject()
+    print("injected", fault.describe()["oom"], flush=True)
+    time.sleep(60)
+    """
+)
+
+
+@pytest.fixture
+def original_memory(redis_url: str) -> Iterator[tuple[redis.Redis, int, str]]:
+    r = redis.Redis.from_url(redis_url, client_name="cbt-ledger-test")
+    maxmemory = int(r.config_get("maxmemory")["maxmemory"])
+    policy = str(r.config_get("maxmemory-policy")["maxmemory-policy"])
+    try:
+        yield r, maxmemory, policy
+    finally:
+        r.config_set("maxmemory", maxmemory)
+        r.config_set("maxmemory-policy", policy)
+        r.close()
+
+
+def test_kill_9_with_memory_pressure_then_revert_leftovers(
+    redis_url: str,
+    key_prefix: str,
+    tmp_path: Path,
+    spawn: Callable[..., Proc],
+    original_memory: tuple[redis.Redis, int, str],
+) -> None:
+    r, maxmemory, policy = original_memory
+    path = tmp_path / "ledger.json"
+    harness = spawn(
+        [PYTHON, "-c", INJECTOR, str(path), redis_url, f"{key_prefix}:fill:"], name="harness"
+    )
+    try:
+        wait_until(lambda: "injected True" in harness.output(), timeout=30)
+        assert int(r.config_get("maxmemory")["maxmemory"]) != maxmemory
+    finally:
+        harness.popen.send_signal(signal.SIGKILL)  # no revert, no finally: the ledger stays
+        harness.popen.wait(10)
+        lines = revert_leftovers(path)  # what a new start, or `make reset`, does
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(
+        f"reverted redis_memory_pressure 'mem' on 127.0.0.1:6379: maxmemory {maxmemory}"
+    )
+    assert int(r.config_get("maxmemory")["maxmemory"]) == maxmemory
+    assert r.config_get("maxmemory-policy")["maxmemory-policy"] == policy
+    assert list(r.scan_iter(match=f"{key_prefix}:*")) == []
+    assert not path.exists()
+    assert revert_leftovers(path) == []  # nothing left
