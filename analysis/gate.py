@@ -33,8 +33,8 @@ class Criterion(_Strict):
 class LatencyRegression(Criterion):
     """p95 of the burst phases over the run's own baseline phase: at most ``1 + limit`` times."""
 
-    limit: float = Field(0.15, ge=0)  # allowed relative increase (0.15 = +15 %)
-    percentile: float = Field(95.0, gt=0, le=100)
+    limit: float = Field(default=0.15, ge=0)  # allowed relative increase (0.15 = +15 %)
+    percentile: float = Field(default=95.0, gt=0, le=100)
     scope: ScopeName = "kind"
     phases: list[PhaseKind] = ["burst"]
 
@@ -42,8 +42,8 @@ class LatencyRegression(Criterion):
 class LatencyCeiling(Criterion):
     """A percentile ceiling in milliseconds during the given phases."""
 
-    limit: float = Field(250.0, gt=0)  # ms
-    percentile: float = Field(99.0, gt=0, le=100)
+    limit: float = Field(default=250.0, gt=0)  # ms
+    percentile: float = Field(default=99.0, gt=0, le=100)
     scope: ScopeName = "kind"
     phases: list[PhaseKind] = ["burst"]
 
@@ -51,48 +51,48 @@ class LatencyCeiling(Criterion):
 class RateCeiling(Criterion):
     """A ratio (deadline misses or failures per request) ceiling during the given phases."""
 
-    limit: float = Field(0.02, ge=0, le=1)
+    limit: float = Field(default=0.02, ge=0, le=1)
     phases: list[PhaseKind] = ["burst"]
 
 
 class ErrorRate(RateCeiling):
-    limit: float = Field(0.20, ge=0, le=1)
+    limit: float = Field(default=0.20, ge=0, le=1)
 
 
 class BaselineErrorRate(RateCeiling):
-    limit: float = Field(0.05, ge=0, le=1)
+    limit: float = Field(default=0.05, ge=0, le=1)
     phases: list[PhaseKind] = ["baseline"]
 
 
 class RecoveryTime(Criterion):
     """Seconds from a burst's end until p95 and error rate are back in the baseline's band."""
 
-    limit: float = Field(30.0, gt=0)  # s
-    hold_s: int = Field(5, ge=1)  # how long they must stay in band
-    p95_tolerance: float = Field(0.25, ge=0)  # band: slowest baseline second p95 × (1 + this)
-    error_tolerance: float = Field(0.05, ge=0)  # band: baseline error rate + this
-    min_second_samples: int = Field(5, ge=1)  # fewer samples in a second: that second is unknown
+    limit: float = Field(default=30.0, gt=0)  # s
+    hold_s: int = Field(default=5, ge=1)  # how long they must stay in band
+    p95_tolerance: float = Field(default=0.25, ge=0)  # band: slowest baseline p95 x (1 + this)
+    error_tolerance: float = Field(default=0.05, ge=0)  # band: baseline error rate + this
+    min_second_samples: int = Field(default=5, ge=1)  # fewer: the second is unknown
 
 
 class Rto(Criterion):
     """Restart time of kill-and-restart faults (journal ``details.rto_s``)."""
 
-    limit: float = Field(30.0, gt=0)  # s
+    limit: float = Field(default=30.0, gt=0)  # s
 
 
 class Count(Criterion):
-    limit: float = Field(0, ge=0)
+    limit: float = Field(default=0, ge=0)
 
 
 class Ratio(Criterion):
-    limit: float = Field(0.05, ge=0, le=1)
+    limit: float = Field(default=0.05, ge=0, le=1)
 
 
 class BaselineRun(Criterion):
     """Each phase's p95 against the same phase of a stored baseline run (``--baseline``)."""
 
-    limit: float = Field(0.15, ge=0)
-    percentile: float = Field(95.0, gt=0, le=100)
+    limit: float = Field(default=0.15, ge=0)
+    percentile: float = Field(default=95.0, gt=0, le=100)
     scope: ScopeName = "kind"
     phases: list[PhaseKind] = ["baseline", "burst"]
 
@@ -112,15 +112,15 @@ class Criteria(_Strict):
 
 
 class Bootstrap(_Strict):
-    resamples: int = Field(1000, ge=100, le=100_000)
+    resamples: int = Field(default=1000, ge=100, le=100_000)
     seed: int = 0
 
 
 class GateConfig(_Strict):
     version: Literal[1] = 1
     inconclusive_fails: bool = True
-    confidence: float = Field(0.95, gt=0.5, lt=1)
-    min_samples: int = Field(50, ge=1)  # fewer samples in a phase cell: not judged
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    min_samples: int = Field(default=50, ge=1)  # fewer samples in a phase cell: not judged
     bootstrap: Bootstrap = Bootstrap()
     criteria: Criteria = Criteria()
     source: str = "defaults"

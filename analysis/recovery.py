@@ -1,7 +1,7 @@
 """Recovery per burst: detection time, recovery time with a hold period, and RTOs.
 
 For each request kind, the baseline phase defines a band: per-second p95 up to the baseline's
-slowest second × (1 + p95_tolerance), error rate up to the baseline's + error_tolerance.
+slowest second x (1 + p95_tolerance), error rate up to the baseline's + error_tolerance.
 A second is *bad* when it is out of band (or, for a kind that reports every second in the
 baseline, when it goes quiet), *ok* when in band, *unknown* when it has too few samples.
 
@@ -163,7 +163,5 @@ def rtos(run: RunData) -> list[RtoRecord]:
         if "rto_s" not in r.details:
             continue
         v = r.details.get("rto_s")
-        out.append(
-            RtoRecord(r.name, r.type, r.target, r.burst, None if v is None else float(v))
-        )
+        out.append(RtoRecord(r.name, r.type, r.target, r.burst, None if v is None else float(v)))
     return out

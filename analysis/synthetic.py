@@ -1,6 +1,6 @@
 """Synthetic runs with a known truth, built in memory as RunData.
 
-A run walks warmup → baseline → (burst N → recovery N) × bursts → cooldown, one window per
+A run walks warmup → baseline → (burst N → recovery N) x bursts → cooldown, one window per
 second and key. Latencies are log-normal around each key's median with a small per-second
 wobble (so seconds are not perfectly alike, as on a real machine). During a burst, and for
 ``lag_s`` seconds after it ends, affected keys get exactly ``added_ms`` more latency and
@@ -11,6 +11,7 @@ burst's end. Used by the tests and by ``bench/analysis_time.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -85,18 +86,41 @@ def phase_spans(spec: SyntheticSpec) -> list[PhaseSpan]:
 def _journal(spec: SyntheticSpec, spans: list[PhaseSpan]) -> list[JournalRecord]:
     out: list[JournalRecord] = []
     for s in spans:
-        out.append(JournalRecord("phase", s.label, s.phase, burst=s.burst, planned=s.start,
-                                 start=s.start, end=s.start))
+        out.append(
+            JournalRecord(
+                "phase",
+                s.label,
+                s.phase,
+                burst=s.burst,
+                planned=s.start,
+                start=s.start,
+                end=s.start,
+            )
+        )
         if s.phase == "burst" and s.burst is not None:
             details: dict[str, float] = {}
             ftype = "latency"
             if spec.rto_s:
                 ftype = "kill_restart"
                 details["rto_s"] = spec.rto_s[(s.burst - 1) % len(spec.rto_s)]
-            out.append(JournalRecord("inject", spec.fault, ftype, "sut_pg", s.burst, s.start,
-                                     s.start, s.start + 0.01, details=details))
-            out.append(JournalRecord("revert", spec.fault, ftype, "sut_pg", s.burst, s.end,
-                                     s.end, s.end + 0.01))
+            out.append(
+                JournalRecord(
+                    "inject",
+                    spec.fault,
+                    ftype,
+                    "sut_pg",
+                    s.burst,
+                    s.start,
+                    s.start,
+                    s.start + 0.01,
+                    details=details,
+                )
+            )
+            out.append(
+                JournalRecord(
+                    "revert", spec.fault, ftype, "sut_pg", s.burst, s.end, s.end, s.end + 0.01
+                )
+            )
     return out
 
 
@@ -151,10 +175,58 @@ def generate(spec: SyntheticSpec | None = None) -> RunData:
 
 def one_hour(seed: int = 1) -> SyntheticSpec:
     """A one-hour run: 10 min baseline, 8 bursts of 60 s with 5 min between, six keys."""
-    keys = default_keys() + [
+    keys = [
+        *default_keys(),
         KeySpec("WS", "quote", 200, 2.0),
         KeySpec("HTTP", "GET /quote", 120, 8.0, affected=False),
         KeySpec("REDIS", "INCR ratelimit", 60, 0.8, affected=False),
     ]
-    return SyntheticSpec(warmup_s=60, baseline_s=600, burst_on_s=60, burst_off_s=300, bursts=8,
-                         cooldown_s=60, keys=keys, seed=seed)
+    return SyntheticSpec(
+        warmup_s=60,
+        baseline_s=600,
+        burst_on_s=60,
+        burst_off_s=300,
+        bursts=8,
+        cooldown_s=60,
+        keys=keys,
+        seed=seed,
+    )
+
+
+def write_run_dir(run: RunData, path: Path) -> Path:
+    """Write ``run`` as a real run directory with the recorder's own writer."""
+    from analysis.recording.window import ClosedWindow
+    from analysis.rundir import RunDirWriter
+
+    w = RunDirWriter(path)
+    w.create()
+    w.start({"run_id": run.run_id, "start": run.started, **run.meta})
+    for rec in run.journal:
+        w.append_journal(rec)
+    w.append_windows(
+        [
+            ClosedWindow(
+                second=win.second,
+                request_type=win.key.request_type,
+                name=win.key.name,
+                phase=win.key.phase,
+                count=win.count,
+                failures=win.failures,
+                deadline_misses=win.deadline_misses,
+                deadline_misses_failed=0,
+                sum_us=0,
+                sum_us_failed=0,
+                hist_ok=win.histogram,
+                hist_err=None,
+                errors=dict(win.errors),
+            )
+            for win in run.windows
+        ]
+    )
+    w.write_integrity(run.integrity)
+    w.write_injections(run.injections, {})
+    if run.ended is not None:
+        w.finish(run.ended)
+    else:
+        w.close()
+    return path

@@ -69,7 +69,7 @@ def percentile_ratio(
     resamples: int,
     confidence: float,
 ) -> Interval:
-    """Ratio of the ``pct`` percentile of ``current`` to that of ``reference``, with its interval."""
+    """The ``pct`` percentile of ``current`` over that of ``reference``, with its interval."""
     values, cc, cr = _aligned(current, reference)
     cur, ref = DenseBlock(values, cc), DenseBlock(values, cr)
     point = cur.merged_percentile(pct) / ref.merged_percentile(pct)

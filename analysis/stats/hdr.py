@@ -91,7 +91,7 @@ def percentile_of_cum(cum: np.ndarray, pct: float, values: np.ndarray) -> np.nda
 
 @dataclass(slots=True)
 class DenseBlock:
-    """Histograms of several units (seconds) over a shared set of bins: rows × bins."""
+    """Histograms of several units (seconds) over a shared set of bins: rows x bins."""
 
     values: np.ndarray  # (bins,) highest equivalent value of each used bin, µs
     counts: np.ndarray  # (rows, bins) float64 counts

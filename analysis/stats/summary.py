@@ -64,7 +64,7 @@ def phase_order(labels: list[str]) -> list[str]:
 
 
 def summarize(run: RunData, table: WindowTable) -> list[PhaseStats]:
-    """Stats for every phase label × (overall, each kind, each name), in run order."""
+    """Stats for every phase label x (overall, each kind, each name), in run order."""
     spans = {p.label: max(p.end - p.start, 0.0) for p in run.phases}
     out: list[PhaseStats] = []
     scopes = [Scope()] + [Scope(k) for k in table.kinds()]

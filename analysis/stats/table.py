@@ -96,7 +96,7 @@ class WindowTable:
     def select(
         self, scope: Scope, phases: Iterable[str] | None = None, span: tuple[int, int] | None = None
     ) -> SecondBlock:
-        """Windows of ``scope`` in ``phases`` (labels) and/or seconds ``span`` [a, b), per second."""
+        """Windows of ``scope`` in ``phases`` (labels) and/or seconds ``span`` [a, b)."""
         rows = self.rows if phases is None else [r for p in phases for r in self.by_phase[p]]
         by_sec: dict[int, list[Row]] = defaultdict(list)
         for r in rows:
