@@ -16,7 +16,7 @@ import gevent.event
 import gevent.monkey
 import gevent.pywsgi
 
-from chaos.proxy.addr import join_hostport, split_hostport
+from chaos.proxy.addr import is_loopback, join_hostport, split_hostport
 from chaos.proxy.api import ApiApp
 from chaos.proxy.client import ProxySpec, ToxiproxyClient
 from chaos.proxy.collection import ProxyCollection
@@ -40,7 +40,12 @@ class EmbeddedProxy:
         try:
             host, port = split_hostport(api_addr, "API")
         except ApiError as exc:
-            raise ProxyError(f"fault proxy --api: {exc.message}") from None
+            raise ProxyError(f"fault proxy API: {exc.message}") from None
+        if not is_loopback(host):
+            raise ProxyError(
+                f"fault proxy API: {api_addr!r} is not a loopback address: "
+                "the embedded proxy is a loopback tool"
+            )
         self.api_host, self.api_port = host, port
         self.threaded = (
             not gevent.monkey.is_module_patched("socket") if threaded is None else threaded

@@ -23,15 +23,14 @@ class BandwidthState(TcpState):
             return
         per_sec = a.rate * 1000.0
         piece = max(1, int(per_sec / 10))
-        now = time.monotonic()
-        self._next = max(self._next, now)
+        self._next = max(self._next, time.monotonic())
         for i in range(0, len(data), piece):
             part = data[i : i + piece]
+            self._next += len(part) / per_sec
             if self.toxic.wait_until(self._next):
                 out(data[i:], t)  # removed while waiting: the rest goes through unthrottled
                 return
             out(part, t)
-            self._next += len(part) / per_sec
 
 
 @register
