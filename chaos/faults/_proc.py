@@ -88,6 +88,26 @@ def send(pid: int, sig: signal.Signals, start: int | None, who: str) -> bool:
     return True
 
 
+def proc_state(pid: int) -> str:
+    """The one-letter state of ``pid`` (``T`` stopped, ``Z`` zombie, ...); empty when gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return raw[raw.rfind(")") + 2 :].split()[0]
+
+
+def wait_stopped(pid: int, stopped: bool, timeout: float = 2.0) -> bool:
+    """Wait until ``pid`` is stopped (or running again): signals are delivered asynchronously."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = proc_state(pid)
+        if not st or (st in "Tt") == stopped:
+            return True
+        gevent.sleep(0.005)
+    return False
+
+
 def wait_gone(pid: int, start: int | None, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

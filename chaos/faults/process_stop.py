@@ -22,7 +22,7 @@ import gevent
 from pydantic import Field, model_validator
 
 from chaos.faults._common import ledger_record, ledger_remove
-from chaos.faults._proc import resolve_pid, send
+from chaos.faults._proc import resolve_pid, send, wait_stopped
 from chaos.faults.base import Fault, FaultSettings, register
 from chaos.ledger import LedgerEntry, process_start_time
 
@@ -69,12 +69,14 @@ class ProcessStop(Fault[ProcessStopSettings]):
     def _stop(self) -> None:
         assert self.pid is not None
         self._stopped = True  # before the signal: revert must continue it even if we die here
-        send(self.pid, signal.SIGSTOP, self._start, self.name)
+        if send(self.pid, signal.SIGSTOP, self._start, self.name):
+            wait_stopped(self.pid, True)
         self.pauses += 1
 
     def _cont(self) -> None:
         if self.pid is not None and self._stopped:
-            send(self.pid, signal.SIGCONT, self._start, self.name)
+            if send(self.pid, signal.SIGCONT, self._start, self.name):
+                wait_stopped(self.pid, False)
             self._stopped = False
 
     def _pause_loop(self, pause: float, every: float | None) -> None:
