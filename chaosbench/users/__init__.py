@@ -11,13 +11,48 @@ All report request_type HTTP / WS / PG / REDIS with ``deadline_ms`` in the conte
 open-model pacing (``pacing_rate`` class attribute or ``--pacing-rate``).
 """
 
-from chaosbench.pacing import Pacer, constant_arrival_rate
-from chaosbench.users.api import ApiUser, HttpStatusError
-from chaosbench.users.base import Backoff, LoadUser, Measurement, OperationTimeout
-from chaosbench.users.postgres_user import PostgresUser, StatementFailed, Transaction
-from chaosbench.users.redis_user import RedisUser
-from chaosbench.users.stream import SequenceTracker
-from chaosbench.users.websocket_user import FeedMessage, StreamError, WebSocketUser
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chaosbench.pacing import Pacer, constant_arrival_rate
+    from chaosbench.users.api import ApiUser, HttpStatusError
+    from chaosbench.users.base import Backoff, LoadUser, Measurement, OperationTimeout
+    from chaosbench.users.postgres_user import PostgresUser, StatementFailed, Transaction
+    from chaosbench.users.redis_user import RedisUser
+    from chaosbench.users.stream import SequenceTracker
+    from chaosbench.users.websocket_user import FeedMessage, StreamError, WebSocketUser
+
+# Imported on first use, so that ``chaosbench.users.stream`` (pure logic) does not pull in
+# Locust and its gevent monkey-patching.
+_WHERE = {
+    "Pacer": "chaosbench.pacing",
+    "constant_arrival_rate": "chaosbench.pacing",
+    "ApiUser": "chaosbench.users.api",
+    "HttpStatusError": "chaosbench.users.api",
+    "Backoff": "chaosbench.users.base",
+    "LoadUser": "chaosbench.users.base",
+    "Measurement": "chaosbench.users.base",
+    "OperationTimeout": "chaosbench.users.base",
+    "PostgresUser": "chaosbench.users.postgres_user",
+    "StatementFailed": "chaosbench.users.postgres_user",
+    "Transaction": "chaosbench.users.postgres_user",
+    "RedisUser": "chaosbench.users.redis_user",
+    "SequenceTracker": "chaosbench.users.stream",
+    "FeedMessage": "chaosbench.users.websocket_user",
+    "StreamError": "chaosbench.users.websocket_user",
+    "WebSocketUser": "chaosbench.users.websocket_user",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'chaosbench.users' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "ApiUser",
