@@ -197,6 +197,11 @@ class Api:
             "down": down,
             "checks": detail,
             "feed_seq": self.hub.seq,
+            "feed": {
+                "clients": len(self.hub.subscribers),
+                "replay_buffer": len(self.hub.buffer),
+                "dropped_slow": self.hub.dropped_slow,
+            },
             "uptime_s": round(time.time() - self.started, 3),
         }
         return json_response(503 if down else 200, body)

@@ -33,6 +33,7 @@ log = logging.getLogger("sut.ws")
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CLOSE_TOO_SLOW = 1013
 SEND_BATCH = 256
+SEND_BUFFER = 256 * 1024
 
 
 def accept_key(key: str) -> str:
@@ -113,6 +114,8 @@ class _Session:
     def run(self) -> None:
         self.endpoint.sessions += 1
         self.sock.settimeout(None)
+        # a bounded kernel send buffer: a client that stops reading shows up in its queue quickly
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         sub, gap, backlog = self.hub.subscribe(self.since)
         sub.on_overflow = lambda: gevent.spawn(self._too_slow, sub)
         writer = gevent.spawn(self._write, sub, gap, backlog)
