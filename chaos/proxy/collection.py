@@ -182,7 +182,7 @@ class ProxyCollection:
             raise bad_request("expected a JSON object")
         merged = {
             "attributes": {
-                **old.attributes.model_dump(),
+                **old.attributes.model_dump(exclude_none=True),
                 **(body.get("attributes") or {}),
             }
         }

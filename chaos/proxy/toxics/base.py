@@ -30,16 +30,21 @@ STREAMS = ("upstream", "downstream")
 
 
 class ToxicAttributes(BaseModel):
-    """Base of a toxic's own attributes: unknown keys are errors."""
+    """Base of a toxic's own attributes: unknown keys are errors.
+
+    ``seed`` (optional, every toxic): seeds the toxic's generator (jitter, slice sizes,
+    toxicity draws per connection, rates per request/message), so a run can be repeated.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int | None = None
 
 
 class RateAttributes(ToxicAttributes):
     """Attributes shared by the per-request / per-message extension toxics."""
 
     rate: float = 1.0
-    seed: int | None = None
 
     def model_post_init(self, __context: Any) -> None:
         if not 0.0 <= self.rate <= 1.0:
@@ -90,7 +95,7 @@ class Toxic(abc.ABC):
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "attributes": self.attributes.model_dump(mode="json"),
+            "attributes": self.attributes.model_dump(mode="json", exclude_none=True),
             "name": self.envelope.name,
             "type": self.envelope.type,
             "stream": self.envelope.stream,
