@@ -175,7 +175,7 @@ class HttpServer:
             return False
 
         upgrade = self.upgrades.get(request.path)
-        if upgrade is not None and "upgrade" in request.headers:
+        if upgrade is not None:  # the handler refuses a request that is not an upgrade
             upgrade(request, sock, conn)
             return False
         try:
