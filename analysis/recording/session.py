@@ -103,16 +103,20 @@ class RecordingSession:
                 log.exception("chaosbench: closing windows failed")
 
     def _emit(self, windows: list[ClosedWindow], final: bool = False) -> None:
-        if self._send is not None:
-            if windows or final:
-                self._send(windows, final)
-            return
-        if not windows:
-            return
-        if self.writer is not None:
-            self.writer.append_windows(windows)
-        if self.streamer is not None:
-            self.streamer.submit_windows(windows)
+        try:
+            if self._send is not None:
+                if windows or final:
+                    self._send(windows, final)
+                return
+            if not windows:
+                return
+            if self.writer is not None:
+                self.writer.append_windows(windows)
+            if self.streamer is not None:
+                self.streamer.submit_windows(windows)
+        finally:
+            for w in windows:
+                w.release()
 
     def stop_worker(self) -> None:
         """Worker at test_stop: close everything and tell the master this worker is done."""
@@ -126,7 +130,9 @@ class RecordingSession:
     def on_worker_windows(self, data: dict[str, Any]) -> None:
         for d in data.get("windows", []):
             try:
-                self.recorder.merge(ClosedWindow.from_json(d))
+                cw = ClosedWindow.from_json(d)
+                self.recorder.merge(cw)
+                cw.release()
             except ValueError as exc:
                 log.error("chaosbench: bad window from worker %s: %s", data.get("worker"), exc)
         if data.get("final"):

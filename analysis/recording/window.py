@@ -79,6 +79,14 @@ class ClosedWindow:
             h.add(self.hist_err)
         return h
 
+    def release(self) -> None:
+        """Free the histograms now: an ``HdrHistogram`` and its encoder reference each other, so
+        without this their 188 KB of counters wait for the cyclic garbage collector."""
+        for h in (self.hist_ok, self.hist_err):
+            if h is not None:
+                h.encoder.histogram = None
+        self.hist_ok = self.hist_err = None
+
     def to_window(self) -> Window:
         return Window(
             second=self.second,

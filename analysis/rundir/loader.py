@@ -92,13 +92,16 @@ def merge_windows(closed: list[ClosedWindow]) -> list[Window]:
         w = merged.get(k)
         if w is None:
             merged[k] = cw.to_window()
-            continue
-        w.count += cw.count
-        w.failures += cw.failures
-        w.deadline_misses += cw.deadline_misses
-        w.histogram.add(cw.histogram())
-        for e, c in cw.errors.items():
-            w.errors[e] = w.errors.get(e, 0) + c
+        else:
+            w.count += cw.count
+            w.failures += cw.failures
+            w.deadline_misses += cw.deadline_misses
+            for h in (cw.hist_ok, cw.hist_err):
+                if h is not None:
+                    w.histogram.add(h)
+            for e, c in cw.errors.items():
+                w.errors[e] = w.errors.get(e, 0) + c
+        cw.release()
     return [merged[k] for k in sorted(merged)]
 
 

@@ -1,20 +1,88 @@
 """A tiny locustfile for the results tests: real Redis requests (optionally through the chaos
-fault proxy), reported through Locust's request event with request_type REDIS."""
+fault proxy), reported through Locust's request event with request_type REDIS.
+
+Environment:
+- CB_TEST_RESULTS_ONLY=1: wire only the results half (analysis.plugin) instead of the whole
+  harness, and let ``CB_TEST_FAKE_CHAOS`` drive the phases;
+- CB_TEST_FAKE_CHAOS="warmup:1,baseline:2,burst:2,recovery:2,...": a minimal stand-in for the
+  scheduler that appends marks to chaos.timeline.TIMELINE and fires chaos.events.EVENTS exactly
+  as the contract says (phase changes, one inject at each burst start, one revert at its end);
+- CB_TEST_LAG_FILE: write the largest gevent loop lag seen while users ran (seconds) there.
+"""
 
 from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
+from typing import Any
 
+import gevent
 import redis
-from locust import User, constant, task
+from locust import User, constant, events, task
 
-import chaosbench.harness  # noqa: F401  (the harness under test)
+if os.environ.get("CB_TEST_RESULTS_ONLY") == "1":
+    import analysis.plugin
+
+    analysis.plugin.install(events)
+else:
+    import chaosbench.harness  # noqa: F401  (the harness under test)
+
+from chaos.events import EVENTS
+from chaos.journal import JournalRecord
+from chaos.timeline import TIMELINE, Phase, PhaseMark
+from chaosbench.looplag import LoopLagProbe
 
 REDIS_URL = os.environ.get("CB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PREFIX = os.environ.get("CB_TEST_PREFIX", "cbt_rec")
 WAIT = float(os.environ.get("CB_TEST_WAIT", "0.02"))
 DEADLINE_MS = float(os.environ.get("CB_TEST_DEADLINE_MS", "5"))
+FAKE_CHAOS = os.environ.get("CB_TEST_FAKE_CHAOS", "")
+LAG_FILE = os.environ.get("CB_TEST_LAG_FILE", "")
+
+_probe = LoopLagProbe(interval=0.01)
+
+
+def _fake_scheduler() -> None:
+    for item in FAKE_CHAOS.split(","):
+        phase_name, _, seconds = item.partition(":")
+        phase = Phase(phase_name.rstrip("0123456789"))
+        burst = int(phase_name[len(phase.value) :] or 0) or None
+        faults = ("slow_redis",) if phase is Phase.BURST else ()
+        planned = time.time()
+        mark = PhaseMark(time.time(), phase, burst, faults)
+        TIMELINE.append(mark)
+        EVENTS.phase_changed.fire(mark=mark, planned_wall=planned)
+        if phase is Phase.BURST:
+            t = time.time()
+            EVENTS.fault_injected.fire(
+                record=JournalRecord(
+                    "inject", "slow_redis", "latency", "redis", burst, planned, t, t + 0.001
+                )
+            )
+        gevent.sleep(float(seconds))
+        if phase is Phase.BURST:
+            t = time.time()
+            EVENTS.fault_reverted.fire(
+                record=JournalRecord(
+                    "revert", "slow_redis", "latency", "redis", burst, None, t, t + 0.001
+                )
+            )
+    EVENTS.chaos_stopped.fire(reason="completed")
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Any, **_: Any) -> None:
+    if LAG_FILE:
+        _probe.start()
+    if FAKE_CHAOS and not environment.parsed_options.worker:
+        gevent.spawn(_fake_scheduler)
+
+
+@events.test_stop.add_listener
+def _on_test_stop(**_: Any) -> None:
+    if LAG_FILE and _probe.samples:
+        Path(LAG_FILE).write_text(f"{_probe.stop()} {_probe.samples}\n")
 
 
 class RedisPinger(User):
@@ -25,12 +93,12 @@ class RedisPinger(User):
             REDIS_URL, socket_timeout=2, socket_connect_timeout=2, client_name=f"{PREFIX}_user"
         )
 
-    def _call(self, name: str, fn: object) -> None:
+    def _call(self, name: str, fn: Any) -> None:
         start = time.time()
         t0 = time.perf_counter()
         exc: Exception | None = None
         try:
-            fn()  # type: ignore[operator]
+            fn()
         except Exception as e:  # reported as a failure sample
             exc = e
         self.environment.events.request.fire(
