@@ -235,7 +235,7 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         return
     set_load_options(environment, opts)
     classes = _selected_classes(environment)
-    by_name = {c.__name__: c for c in classes}
+    by_name: dict[str, Any] = {c.__name__: c for c in classes}
     for name, weight in opts.user_mix.items():
         if name not in by_name:
             _fail(

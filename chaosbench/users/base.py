@@ -153,12 +153,14 @@ class LoadUser(User):
 
     def on_start(self) -> None:
         if unreachable(self.environment):
+            # the run is stopping (one error line already printed): wait quietly to be stopped
+            gevent.sleep(60)
             from locust.exception import StopUser
 
             raise StopUser()
 
     # -- timing --------------------------------------------------------------------------------
-    def wait_time(self) -> float:  # type: ignore[override]
+    def wait_time(self) -> float:
         if self.pacer is not None:
             return self.pacer.wait()
         low, high = self.think_time

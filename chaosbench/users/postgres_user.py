@@ -180,7 +180,7 @@ class PostgresUser(LoadUser):
                     )
                 )
                 for stmt in self.schema_sql:
-                    conn.execute(stmt)  # type: ignore[call-overload]
+                    conn.execute(stmt)
             self._schema_ready.add(key)
 
     def drop_connection(self) -> None:

@@ -112,8 +112,12 @@ class FeedServer:
             if self._skip:
                 self._skip -= 1
                 continue
-            msg = {"seq": self.seq, "type": "quote", "server_time": time.time(),
-                   "data": {"symbol": "BTCUSD", "bid": 1.0, "ask": 1.1}}
+            msg = {
+                "seq": self.seq,
+                "type": "quote",
+                "server_time": time.time(),
+                "data": {"symbol": "BTCUSD", "bid": 1.0, "ask": 1.1},
+            }
             self.buffer.append(msg)
             for client in self.clients:
                 client.queue.put(msg)
@@ -143,8 +147,15 @@ class FeedServer:
                 backlog = [m for m in self.buffer if m["seq"] > since]
                 first = self.buffer[0]["seq"] if self.buffer else self.seq + 1
                 if since + 1 < first:
-                    client.queue.put({"type": "gap", "from": since + 1, "to": first - 1,
-                                      "reason": "replay buffer", "server_time": time.time()})
+                    client.queue.put(
+                        {
+                            "type": "gap",
+                            "from": since + 1,
+                            "to": first - 1,
+                            "reason": "replay buffer",
+                            "server_time": time.time(),
+                        }
+                    )
                 for m in backlog:
                     client.queue.put(m)
             self.clients.append(client)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from tests.users.conftest import run_script
 
 
-def test_blocking_servers_do_not_block_the_loop(pg_dsn: str, redis_url: str, key_prefix: str) -> None:
+def test_blocking_servers_do_not_block_the_loop(
+    pg_dsn: str, redis_url: str, key_prefix: str
+) -> None:
     r = run_script("loop_lag", pg_dsn, redis_url, key_prefix)
     assert r["failures"] == []
     # the operations really waited on their servers ...

@@ -3,8 +3,6 @@ drive chaosbench users directly, and print one JSON line of results for the test
 
 from __future__ import annotations
 
-import locust  # noqa: F401  (monkey-patching first)
-
 import json
 import sys
 import time
@@ -13,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import locust  # noqa: F401  (monkey-patching first)
 from locust.env import Environment
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -40,7 +39,9 @@ class Recorder:
         return [e for e in self.events if e["request_type"] == request_type and e["name"] == name]
 
 
-def make_env(user_classes: list[type], opts: LoadOptions | None = None) -> tuple[Environment, Recorder]:
+def make_env(
+    user_classes: list[type], opts: LoadOptions | None = None
+) -> tuple[Environment, Recorder]:
     env = Environment(user_classes=user_classes)
     set_load_options(env, opts or LoadOptions())
     return env, Recorder(env)

@@ -82,11 +82,13 @@ pg.execute("drop", f"DROP SCHEMA IF EXISTS {prefix} CASCADE")
 pg.drop_connection()
 admin.delete(kv.key("warm"), kv.key("p"))
 server.stop()
-emit({
-    "max_lag_ms": max_lag * 1000,
-    "samples": probe.samples,
-    "pg_s": durations.get("pg"),
-    "redis_s": durations.get("redis"),
-    "ws_max_delivery_ms": max(lat) if lat else None,
-    "failures": [f"{e['request_type']} {e['name']}: {e['exception']}" for e in failures],
-})
+emit(
+    {
+        "max_lag_ms": max_lag * 1000,
+        "samples": probe.samples,
+        "pg_s": durations.get("pg"),
+        "redis_s": durations.get("redis"),
+        "ws_max_delivery_ms": max(lat) if lat else None,
+        "failures": [f"{e['request_type']} {e['name']}: {e['exception']}" for e in failures],
+    }
+)

@@ -72,13 +72,17 @@ def pct(p: float) -> float:
 
 
 ctx = rec.events[-1]["context"]
-emit({
-    "count": len(times),
-    "p50": pct(50), "p99": pct(99), "max": times[-1],
-    "over_900": sum(t >= 900 for t in times),
-    "types": sorted({e["request_type"] for e in rec.events}),
-    "names": sorted({e["name"] for e in rec.events}),
-    "failures": sum(1 for e in rec.events if e["exception"]),
-    "context": ctx,
-    "max_lag_ms": max(e["context"].get("schedule_lag_ms", 0.0) for e in rec.events),
-})
+emit(
+    {
+        "count": len(times),
+        "p50": pct(50),
+        "p99": pct(99),
+        "max": times[-1],
+        "over_900": sum(t >= 900 for t in times),
+        "types": sorted({e["request_type"] for e in rec.events}),
+        "names": sorted({e["name"] for e in rec.events}),
+        "failures": sum(1 for e in rec.events if e["exception"]),
+        "context": ctx,
+        "max_lag_ms": max(e["context"].get("schedule_lag_ms", 0.0) for e in rec.events),
+    }
+)

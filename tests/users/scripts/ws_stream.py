@@ -38,16 +38,23 @@ server.drop_all()
 wait_for(lambda: user.reconnects >= 1 and rec.named("WS", "resume"), what="resume after drop")
 before = t.messages
 wait_for(lambda: t.messages >= before + 50, what="stream after resume")
-out["after_drop"] = {"gaps": t.gaps, "duplicates": t.duplicates, "reorders": t.reorders,
-                     "resume": [e["exception"] for e in rec.named("WS", "resume")],
-                     "reconnect_ms": [e["response_time"] for e in rec.named("WS", "reconnect")]}
+out["after_drop"] = {
+    "gaps": t.gaps,
+    "duplicates": t.duplicates,
+    "reorders": t.reorders,
+    "resume": [e["exception"] for e in rec.named("WS", "resume")],
+    "reconnect_ms": [e["response_time"] for e in rec.named("WS", "reconnect")],
+}
 
 # 2. a skipped sequence number is a gap
 server.skip(1)
 before = t.messages
 wait_for(lambda: t.messages >= before + 30, what="stream after skip")
-out["after_skip"] = {"gaps": t.gaps, "duplicates": t.duplicates,
-                     "sequence": [e["exception"] for e in rec.named("WS", "sequence")]}
+out["after_skip"] = {
+    "gaps": t.gaps,
+    "duplicates": t.duplicates,
+    "sequence": [e["exception"] for e in rec.named("WS", "sequence")],
+}
 
 # 3. a repeated message is a duplicate
 server.repeat_last()
@@ -60,8 +67,10 @@ gaps_before = t.gaps
 server.lose_buffer_on_next_connect()
 server.drop_all()
 wait_for(lambda: len(rec.named("WS", "resume")) >= 2, what="second resume")
-out["after_forget"] = {"gap_delta": t.gaps - gaps_before,
-                       "resume": [e["exception"] for e in rec.named("WS", "resume")]}
+out["after_forget"] = {
+    "gap_delta": t.gaps - gaps_before,
+    "resume": [e["exception"] for e in rec.named("WS", "resume")],
+}
 
 # 5. a dead peer (no data, no pongs) is noticed within seconds
 reconnects = user.reconnects
@@ -75,8 +84,12 @@ wait_for(lambda: user.reconnects > reconnects, timeout=15, what="reconnect after
 # 6. connect cycles
 cycles = [user.connect_cycle() for _ in range(5)]
 out["cycles_ok"] = sum(cycles)
-out["counters"] = {"messages": COUNTERS.ws_messages, "gaps": COUNTERS.ws_gaps,
-                   "duplicates": COUNTERS.ws_duplicates, "resumes": COUNTERS.ws_resumes}
+out["counters"] = {
+    "messages": COUNTERS.ws_messages,
+    "gaps": COUNTERS.ws_gaps,
+    "duplicates": COUNTERS.ws_duplicates,
+    "resumes": COUNTERS.ws_resumes,
+}
 out["names"] = sorted({e["name"] for e in rec.events})
 out["types"] = sorted({e["request_type"] for e in rec.events})
 out["deadlines"] = sorted({e["context"]["deadline_ms"] for e in rec.events})

@@ -1,0 +1,56 @@
+"""PostgreSQL and Redis users against the real servers (own schema / key prefix)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import free_port
+from tests.users.conftest import run_script
+
+
+@pytest.fixture(scope="module")
+def r(pg_dsn: str, redis_url: str) -> dict:
+    import uuid
+
+    return run_script(
+        "pg_redis", pg_dsn, redis_url, f"cbt_{uuid.uuid4().hex[:10]}", str(free_port())
+    )
+
+
+def test_statements_by_name_in_own_schema(r: dict) -> None:
+    assert r["insert"] == 1 and r["read"] == ["a"]
+    assert r["search_path"].startswith("cbt_")
+    assert r["own_backends"] == 1
+    for name in ("PG insert", "PG read", "PG commit", "PG connect", "REDIS GET", "REDIS SET"):
+        assert name in r["names"]
+    assert r["deadlines"] == {"PG": 30.0, "REDIS": 40.0}
+
+
+def test_killed_backend_leads_to_reconnect(r: dict) -> None:
+    assert r["after_kill"] is None  # the statement on the dead connection failed (reported)
+    assert r["after_reconnect"] == ["a"]
+
+
+def test_statement_timeout_from_deadline(r: dict) -> None:
+    assert r["statement_timeout"] == "300ms"  # 10 x the 30 ms PG deadline
+    assert r["slow"] is None and "statement timeout" in r["slow_error"]
+    assert 250 <= r["slow_ms"] < 1500
+    assert r["after_timeout"] == ["a"] and r["reconnected_after_timeout"] is False
+
+
+def test_failed_transaction_rolls_back(r: dict) -> None:
+    assert r["tx_failed"] is True and r["rows_after_tx"] == 1
+    assert r["tx2_failed"] is False and r["rows_after_tx2"] == 2
+    assert "PG never" not in r["names"]  # the block ended at the failed statement
+
+
+def test_redis_commands_and_reconnect_after_kill(r: dict) -> None:
+    assert r["set"] is True and r["get"] == "b'x'"
+    assert r["redis_clients"] == 1  # one pooled connection, named, was killed
+    assert r["redis_after_kill"][-1] == "b'x'"
+    assert len(r["redis_failures"]) <= 1
+
+
+def test_unreachable_postgres_is_a_reported_failure_not_a_dead_user(r: dict) -> None:
+    assert r["gone"] == [None, None]
+    assert r["gone_connects"] == [True, True]
