@@ -22,7 +22,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from chaos.faults._common import one_line, pg_close, pg_connect, pg_target, scaled
 from chaos.faults.base import Fault, FaultSettings, register
@@ -33,8 +33,10 @@ IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class CanarySettings(FaultSettings):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
-    schema_: str = Field(default="public", alias="schema", pattern=IDENT)
+    schema_: str = Field(default="sut", alias="schema", pattern=IDENT)
     table: str = Field(default="orders", pattern=IDENT)
     id_column: str = Field(default="order_id", pattern=IDENT)
     column: str = Field(default="client_order_id", pattern=IDENT)
@@ -143,4 +145,7 @@ class IntegrityCanary(Fault[CanarySettings]):
             pg_close(conn)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "changed": dict(self.changed)}
+        return {
+            "settings": self.settings.model_dump(mode="json", by_alias=True),
+            "changed": dict(self.changed),
+        }
