@@ -7,6 +7,8 @@ it, so the other engineers' connections on the shared server are never touched.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,6 +22,7 @@ from chaos.faults.base import Fault
 from chaos.faults.pg_connection_exhaustion import HOLD_NAME
 from chaosbench import hostfaults
 from chaosbench.errors import FaultError
+from tests.conftest import ROOT
 
 
 def gwait(cond: Callable[[], object], timeout: float = 10.0) -> object:
@@ -262,3 +265,47 @@ def test_slow_queries_share_and_real_sleep(pg_dsn: str, victims: Callable[..., A
         fault.revert()
     assert hostfaults.pg_slow_share() == 0.0
     assert hostfaults.pg_slow_delay() == 0.0
+
+
+GEVENT_LOCK = """
+from gevent import monkey
+
+monkey.patch_all()
+import sys, time
+import gevent, psycopg
+from chaos.faults import FaultContext, catalogue
+from chaosbench.looplag import LoopLagProbe
+
+dsn, table = sys.argv[1], sys.argv[2]
+blocker = psycopg.connect(dsn, application_name=sys.argv[3])
+blocker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+cls = catalogue()["pg_lock_contention"]
+fault = cls("lock", cls.Settings(dsn=dsn, table=table, acquire_timeout_ms=800), FaultContext())
+probe = LoopLagProbe(0.005).start()
+gevent.sleep(0.05)
+t0 = time.monotonic()
+try:
+    fault.inject()
+except Exception as exc:
+    print("error", exc)
+waited = time.monotonic() - t0
+fault.revert()
+lag = probe.stop()
+print("waited", round(waited, 3), "lag", round(lag, 3), "samples", probe.samples, flush=True)
+"""
+
+
+def test_lock_wait_does_not_block_the_gevent_loop(pg_dsn: str, table: str, key_prefix: str) -> None:
+    """In a monkey-patched process (as under Locust), a fault waiting on the server yields."""
+    out = subprocess.run(
+        [sys.executable, "-c", GEVENT_LOCK, pg_dsn, table, f"{key_prefix}-blocker"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert "error" in out.stdout and "LockNotAvailable" in out.stdout, out.stdout + out.stderr
+    fields = out.stdout.split()
+    waited, lag = float(fields[fields.index("waited") + 1]), float(fields[fields.index("lag") + 1])
+    assert waited >= 0.7  # it really waited for the lock ...
+    assert lag < 0.4  # ... without holding the event loop (a blocking wait would lag >= 0.8 s)
