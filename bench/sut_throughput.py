@@ -63,6 +63,32 @@ request = function()
 end
 """
 
+STATUS_LUA = r"""
+local all_threads = {}
+local base_setup = setup
+setup = function(thread)
+  table.insert(all_threads, thread)
+  if base_setup then base_setup(thread) end
+end
+s2xx, s429, s503, sother = 0, 0, 0, 0
+response = function(status, headers, body)
+  if status < 300 then s2xx = s2xx + 1
+  elseif status == 429 then s429 = s429 + 1
+  elseif status == 503 then s503 = s503 + 1
+  else sother = sother + 1 end
+end
+done = function(summary, latency, requests)
+  local t = {0, 0, 0, 0}
+  for _, thread in ipairs(all_threads) do
+    t[1] = t[1] + thread:get("s2xx")
+    t[2] = t[2] + thread:get("s429")
+    t[3] = t[3] + thread:get("s503")
+    t[4] = t[4] + thread:get("sother")
+  end
+  io.write(string.format("STATUS 2xx=%d 429=%d 503=%d other=%d\n", t[1], t[2], t[3], t[4]))
+end
+"""
+
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -75,6 +101,7 @@ class WrkResult:
     p99_ms: float
     errors: int
     non_2xx: int
+    statuses: str
 
 
 def _ms(text: str) -> float:
@@ -102,6 +129,7 @@ def parse_wrk(name: str, out: str) -> WrkResult:
         p99_ms=_ms(find(r"\s99%\s+(\S+)")),
         errors=errors,
         non_2xx=int(find(r"Non-2xx or 3xx responses: (\d+)", "0")),
+        statuses=find(r"STATUS (.*)", "?"),
     )
 
 
@@ -109,7 +137,7 @@ def run_wrk(
     name: str, url: str, script: str, args: argparse.Namespace, tmp: Path, extra: list[str]
 ) -> WrkResult:
     lua = tmp / f"{name}.lua"
-    lua.write_text(script)
+    lua.write_text(script + STATUS_LUA)
     cmd = [
         "wrk",
         f"-t{args.threads}",
@@ -208,10 +236,18 @@ def main() -> int:
     for res, label in ((orders, "POST /api/orders"), (quotes, "GET /api/quotes/BTCUSD")):
         print(
             f"{label:<24}{res.rps:>10.0f}{res.p50_ms:>10.2f}{res.p99_ms:>10.2f}"
-            f"{res.errors:>8}{res.non_2xx:>9}"
+            f"{res.errors:>8}{res.non_2xx:>9}   {res.statuses}"
         )
     print(f"orders committed in PostgreSQL: {stored} (wrk counted {orders.requests} responses)")
     print(f"ratio quote reads / order placements: {quotes.rps / orders.rps:.2f}")
+    incidents = [
+        ln for ln in Path(log.name).read_text(errors="replace").splitlines() if " WARNING " in ln
+    ]
+    print(f"dependency incidents in the SUT log ({log.name}): {len(incidents)}")
+    for line in incidents[:10]:
+        print("  " + line)
+    with open("/proc/loadavg") as fh:
+        print(f"load average at the end: {fh.read().split()[0]} (the machine is shared)")
     print(json.dumps({"orders": orders.__dict__, "quotes": quotes.__dict__, "stored": stored}))
     return 0
 

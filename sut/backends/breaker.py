@@ -7,7 +7,10 @@ once instead of each waiting for a timeout. After the cooldown, requests try the
 
 from __future__ import annotations
 
+import logging
 import time
+
+log = logging.getLogger("sut.breaker")
 
 
 class Unavailable(Exception):
@@ -37,9 +40,14 @@ class Breaker:
         return time.monotonic() < self._open_until
 
     def failure(self, error: str) -> None:
+        if not self.is_open and not self.last_error:
+            log.warning("%s failing: %s", self.dependency, error)
         self.failures += 1
         self.last_error = error
         self._open_until = time.monotonic() + self.cooldown
 
     def success(self) -> None:
+        if self.last_error:
+            log.warning("%s recovered (%d failures)", self.dependency, self.failures)
+            self.last_error = ""
         self._open_until = 0.0

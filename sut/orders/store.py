@@ -115,8 +115,9 @@ class OrderStore:
         )
 
         def insert(conn: psycopg.Connection) -> StoredAnswer:
-            with conn.transaction():
-                row = conn.execute(self._insert, params).fetchone()
+            # One statement in autocommit mode: its own transaction, committed (and durable,
+            # synchronous_commit permitting) before the result comes back - one round trip.
+            row = conn.execute(self._insert, params).fetchone()
             if row is not None:
                 return StoredAnswer(order_id, 201, body, replayed=False)
             # A conflict: the same key was used before, or this very insert committed on a
