@@ -32,7 +32,7 @@ class Settings:
     pg_statement_timeout: float = 2.0
     pg_op_timeout: float = 3.0
     redis_timeout: float = 0.5
-    health_timeout: float = 0.8
+    health_timeout: float = 0.6
     breaker_cooldown: float = 0.5
     ws_queue: int = 2000
     max_body: int = 65536
@@ -78,6 +78,7 @@ _OPTS = [
     _Opt("idle_timeout", float, "close keep-alive connections idle this long, seconds", 0.1),
 ]
 
+_DEFAULTS = Settings()
 _SCHEMA_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
@@ -107,7 +108,7 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str] | None = None) ->
             opt.flag,
             dest=opt.name,
             metavar=opt.kind.__name__.upper(),
-            help=f"{opt.help} (env {opt.env})",
+            help=f"{opt.help} (default {getattr(_DEFAULTS, opt.name)!r}, env {opt.env})",
         )
     ns = parser.parse_args(list(argv))
     values: dict[str, object] = {}
