@@ -1,0 +1,225 @@
+"""Overhead of the embedded fault proxy with no toxic, against a direct connection, same run.
+
+    python -m bench.proxy_overhead [--pings 2000] [--rounds 5] [--requests 100000] [--seconds 3]
+
+The proxy runs as ``python -m chaos.proxy`` in its own process (one gevent hub, one core), with
+two TCP routes: Redis (127.0.0.1:6379) and a bulk byte source started here. Figures:
+
+1. latency per hop at one connection: a raw-socket ``PING``/``+PONG`` ping-pong with Redis,
+   direct and proxied in alternating rounds; median and p99 of each and the difference
+   (the proxy's added latency per hop; target: under 100 µs, Toxiproxy's own figure);
+2. request throughput at ten connections: ``redis-benchmark -c 10 -t ping`` direct and proxied,
+   as a ratio;
+3. byte throughput at ten connections: ten readers draining the bulk source for ``--seconds``,
+   direct and proxied, as a ratio.
+
+Only loopback; Redis sees PINGs only (no keys written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS = ("127.0.0.1", 6379)
+
+SOURCE = r"""
+import socket, sys, threading
+buf = b"x" * (256 * 1024)
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 0)); srv.listen(64)
+print(srv.getsockname()[1], flush=True)
+def serve(c):
+    try:
+        while True:
+            c.sendall(buf)
+    except OSError:
+        c.close()
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def api(base: str, method: str, path: str, body: object) -> dict:
+    req = urllib.request.Request(
+        base + path,
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return dict(json.loads(resp.read()))
+
+
+def route(base: str, name: str, upstream: str) -> tuple[str, int]:
+    """Create a TCP route on the proxy; its listen address."""
+    info = api(
+        base, "POST", "/proxies", {"name": name, "listen": "127.0.0.1:0", "upstream": upstream}
+    )
+    return "127.0.0.1", int(str(info["listen"]).rsplit(":", 1)[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def ping_round(addr: tuple[str, int], n: int) -> list[float]:
+    s = socket.create_connection(addr)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    out = []
+    try:
+        for _ in range(50):  # warm up
+            s.sendall(b"PING\r\n")
+            s.recv(64)
+        for _ in range(n):
+            t = time.perf_counter_ns()
+            s.sendall(b"PING\r\n")
+            if s.recv(64) != b"+PONG\r\n":
+                raise RuntimeError("unexpected answer to PING")
+            out.append((time.perf_counter_ns() - t) / 1000.0)
+    finally:
+        s.close()
+    return out
+
+
+def redis_benchmark(port: int, requests: int) -> float:
+    res = subprocess.run(
+        [
+            "redis-benchmark",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-c",
+            "10",
+            "-n",
+            str(requests),
+            "-t",
+            "ping",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    rates = [float(x) for x in re.findall(r"([\d.]+) requests per second", res.stdout)]
+    if not rates:
+        raise RuntimeError(f"redis-benchmark: no figures ({res.stdout[-200:]}{res.stderr[-200:]})")
+    return statistics.mean(rates)
+
+
+def bulk(addr: tuple[str, int], seconds: float, conns: int = 10) -> float:
+    """MB/s drained by ``conns`` readers in ``seconds``."""
+    total = [0] * conns
+    stop = time.monotonic() + seconds
+
+    def reader(i: int) -> None:
+        s = socket.create_connection(addr)
+        buf = bytearray(256 * 1024)
+        try:
+            while time.monotonic() < stop:
+                n = s.recv_into(buf)
+                if not n:
+                    break
+                total[i] += n
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(conns)]
+    t = time.monotonic()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return sum(total) / (time.monotonic() - t) / 1e6
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.proxy_overhead")
+    ap.add_argument("--pings", type=int, default=2000, help="pings per round and path")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--requests", type=int, default=100_000, help="redis-benchmark -n")
+    ap.add_argument("--seconds", type=float, default=3.0, help="bulk transfer time per path")
+    args = ap.parse_args()
+
+    api_port = free_port()
+    proxy = subprocess.Popen(
+        [sys.executable, "-m", "chaos.proxy", "--api", f"127.0.0.1:{api_port}"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    source = subprocess.Popen([sys.executable, "-c", SOURCE], stdout=subprocess.PIPE, text=True)
+    try:
+        assert source.stdout is not None
+        source_port = int(source.stdout.readline())
+        base = f"http://127.0.0.1:{api_port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + "/version", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proxy.poll() is not None:
+                    print("bench.proxy_overhead: the proxy did not start", file=sys.stderr)
+                    return 2
+                time.sleep(0.1)
+        proxied_redis = route(base, "redis", "127.0.0.1:6379")
+        proxied_bulk = route(base, "bulk", f"127.0.0.1:{source_port}")
+        direct_bulk = ("127.0.0.1", source_port)
+
+        direct: list[float] = []
+        via: list[float] = []
+        for _ in range(args.rounds):
+            direct += ping_round(REDIS, args.pings)
+            via += ping_round(proxied_redis, args.pings)
+        d50, d99 = statistics.median(direct), pct(direct, 0.99)
+        p50, p99 = statistics.median(via), pct(via, 0.99)
+        print(f"1 connection, PING round trip ({len(direct)} per path, {args.rounds} rounds):")
+        print(f"  direct   median {d50:8.1f} µs   p99 {d99:8.1f} µs")
+        print(f"  proxied  median {p50:8.1f} µs   p99 {p99:8.1f} µs")
+        print(
+            f"  added per hop: median {p50 - d50:+.1f} µs, p99 {p99 - d99:+.1f} µs"
+            "  (target: < 100 µs)"
+        )
+
+        if shutil.which("redis-benchmark"):
+            rd = redis_benchmark(REDIS[1], args.requests)
+            rp = redis_benchmark(proxied_redis[1], args.requests)
+            print("10 connections, redis-benchmark PING:")
+            print(f"  direct {rd:10.0f} req/s   proxied {rp:10.0f} req/s   ratio {rp / rd:.2f}")
+        else:
+            print("10 connections, redis-benchmark: not installed, skipped")
+
+        bd = bulk(direct_bulk, args.seconds)
+        bp = bulk(proxied_bulk, args.seconds)
+        print("10 connections, bulk bytes from a local source:")
+        print(f"  direct {bd:8.0f} MB/s   proxied {bp:8.0f} MB/s   ratio {bp / bd:.2f}")
+        return 0
+    finally:
+        proxy.terminate()
+        source.terminate()
+        proxy.wait(10)
+        source.wait(10)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
