@@ -25,23 +25,40 @@ class Analysis:
     rtos: list[RtoRecord]
     integrity: IntegritySummary
     overall: Series  # per-second, all requests (charts)
-    _memo: dict[tuple[str, str, str, float], Comparison] = field(default_factory=dict)
+    _memo: dict[tuple[str, str, str, float, float], Comparison] = field(default_factory=dict)
 
-    def settings(self, percentile: float) -> Settings:
+    def settings(self, percentile: float, confidence: float | None = None) -> Settings:
         g = self.gate
         return Settings(
             percentile=percentile,
             min_samples=g.min_samples,
             resamples=g.bootstrap.resamples,
-            confidence=g.confidence,
+            confidence=confidence or g.confidence,
             seed=g.bootstrap.seed,
         )
 
+    def cells(self, phases: Iterable[str], scope: str, stored: bool = False) -> int:
+        """How many (phase label, scope) cells ``versus`` would compare."""
+        ref = self.baseline_table if stored else self.table
+        if ref is None:
+            return 0
+        have = set(ref.phases())
+        labels = [
+            lab for lab in labels_of(self.table, phases) if (lab if stored else "baseline") in have
+        ]
+        return len(labels) * len(scopes_of(self.table, scope))
+
     def versus(
-        self, phases: Iterable[str], scope: str, pct: float, stored: bool = False
+        self,
+        phases: Iterable[str],
+        scope: str,
+        pct: float,
+        stored: bool = False,
+        confidence: float | None = None,
     ) -> list[Comparison]:
         """Phases of the given kinds against the baseline phase (or, ``stored``, against the
         same phase of the stored baseline run), one comparison per phase label and scope."""
+        conf = confidence or self.gate.confidence
         ref = self.baseline_table if stored else self.table
         if ref is None:
             return []
@@ -53,10 +70,10 @@ class Analysis:
                 continue
             ref_name = f"baseline run {label}" if stored else "baseline"
             for sc in scopes_of(self.table, scope):
-                key = (label, ref_name, sc.label, pct)
+                key = (label, ref_name, sc.label, pct, conf)
                 if key not in self._memo:
                     self._memo[key] = compare(
-                        self.table, label, ref, ref_label, sc, self.settings(pct), ref_name
+                        self.table, label, ref, ref_label, sc, self.settings(pct, conf), ref_name
                     )
                 out.append(self._memo[key])
         return out

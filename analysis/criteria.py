@@ -91,6 +91,29 @@ def judge_interval(value: float, low: float, high: float, limit: float) -> Statu
     return Status.INCONCLUSIVE
 
 
+def judge_increase(value: float, low: float, high: float, limit: float) -> Status:
+    """A relative increase against its budget, Kayenta-style: innocent until shown guilty.
+
+    fail: the whole interval is over the budget; pass: the whole interval is within it, or the
+    interval holds "no change at all" (low <= 0) and the point estimate is within the budget;
+    inconclusive: a significant increase that may or may not exceed the budget, or a point
+    estimate over the budget that noise cannot confirm.
+    """
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return Status.INCONCLUSIVE
+    if low > limit:
+        return Status.FAIL
+    if high <= limit or (low <= 0 and value <= limit):
+        return Status.PASS
+    return Status.INCONCLUSIVE
+
+
+def family_confidence(confidence: float, cells: int) -> float:
+    """Per-cell confidence so that the family of ``cells`` intervals holds ``confidence``
+    (Bonferroni): judging many bursts x kinds must not make noise fail the gate."""
+    return 1 - (1 - confidence) / max(cells, 1)
+
+
 def result(name: str, cfg: Criterion, unit: str, cells: list[Cell], **kw: Any) -> CriterionResult:
     """The criterion's verdict from its cells: the worst cell decides."""
     title = CRITERIA[name][0]
@@ -151,7 +174,7 @@ def _ratio_cells(comps: list[Comparison], limit: float) -> list[Cell]:
             continue
         r = c.ratio
         v, lo, hi = r.value - 1, r.low - 1, r.high - 1
-        cells.append(Cell(where, v, lo, hi, judge_interval(v, lo, hi, limit)))
+        cells.append(Cell(where, v, lo, hi, judge_increase(v, lo, hi, limit)))
     return cells
 
 
@@ -160,10 +183,11 @@ def p95_regression(a: Analysis, cfg: LatencyRegression) -> CriterionResult:
     name = "p95_regression"
     if (err := _no_baseline(a, name, cfg, "ratio")) is not None:
         return err
-    comps = a.versus(cfg.phases, cfg.scope, cfg.percentile)
+    conf = family_confidence(a.gate.confidence, a.cells(cfg.phases, cfg.scope))
+    comps = a.versus(cfg.phases, cfg.scope, cfg.percentile, confidence=conf)
     if not comps:
         return not_applicable(name, cfg, "ratio", f"no {'/'.join(cfg.phases)} phases in the run")
-    return result(name, cfg, "ratio", _ratio_cells(comps, cfg.limit), confidence=a.gate.confidence)
+    return result(name, cfg, "ratio", _ratio_cells(comps, cfg.limit), confidence=conf)
 
 
 @criterion("baseline_run", "p95 against the baseline run")
@@ -171,7 +195,8 @@ def baseline_run(a: Analysis, cfg: BaselineRun) -> CriterionResult:
     name = "baseline_run"
     if a.baseline_table is None:
         return not_applicable(name, cfg, "ratio", "no baseline run given (--baseline)")
-    comps = a.versus(cfg.phases, cfg.scope, cfg.percentile, stored=True)
+    conf = family_confidence(a.gate.confidence, a.cells(cfg.phases, cfg.scope, stored=True))
+    comps = a.versus(cfg.phases, cfg.scope, cfg.percentile, stored=True, confidence=conf)
     if not comps:
         return CriterionResult(
             name,
@@ -182,7 +207,7 @@ def baseline_run(a: Analysis, cfg: BaselineRun) -> CriterionResult:
             "ratio",
             detail="the baseline run has none of this run's phases",
         )
-    return result(name, cfg, "ratio", _ratio_cells(comps, cfg.limit), confidence=a.gate.confidence)
+    return result(name, cfg, "ratio", _ratio_cells(comps, cfg.limit), confidence=conf)
 
 
 @criterion("p99_ceiling", "p99 ceiling in bursts")

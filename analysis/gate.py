@@ -112,7 +112,7 @@ class Criteria(_Strict):
 
 
 class Bootstrap(_Strict):
-    resamples: int = Field(default=1000, ge=100, le=100_000)
+    resamples: int = Field(default=2000, ge=100, le=100_000)
     seed: int = 0
 
 

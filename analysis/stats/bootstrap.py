@@ -6,10 +6,13 @@ their conditions (a GC pause, a stalled connection) and are not independent.
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from analysis.stats.hdr import DenseBlock, percentile_of_cum
 from analysis.stats.table import SecondBlock
@@ -51,11 +54,24 @@ def _aligned(a: SecondBlock, b: SecondBlock) -> tuple[np.ndarray, np.ndarray, np
     return values, ca, cb
 
 
-def _interval(point: float, samples: np.ndarray, confidence: float) -> Interval:
+def expanded_tail(confidence: float, n: int) -> float:
+    """Two-sided tail (percent per side) of Hesterberg's expanded percentile interval.
+
+    The plain percentile bootstrap is too narrow with few resampling units (here: seconds);
+    the expanded interval widens it as a t interval would: z = sqrt(n / (n - 1)) * t(n - 1).
+    """
+    alpha = 1 - confidence
+    if n < 2:
+        return alpha / 2 * 100
+    z = math.sqrt(n / (n - 1)) * float(student_t.ppf(1 - alpha / 2, n - 1))
+    return float(norm.sf(z)) * 100
+
+
+def _interval(point: float, samples: np.ndarray, confidence: float, n: int) -> Interval:
     samples = samples[np.isfinite(samples)]
     if samples.size == 0:
         return Interval(point, float("nan"), float("nan"), confidence)
-    tail = (1 - confidence) / 2 * 100
+    tail = expanded_tail(confidence, n)
     lo, hi = np.percentile(samples, [tail, 100 - tail])
     return Interval(point, float(lo), float(hi), confidence)
 
@@ -75,7 +91,7 @@ def percentile_ratio(
     point = cur.merged_percentile(pct) / ref.merged_percentile(pct)
     num = _resampled_percentiles(cur, pct, rng, resamples)
     den = _resampled_percentiles(ref, pct, rng, resamples)
-    return _interval(float(point), num / den, confidence)
+    return _interval(float(point), num / den, confidence, min(current.n, reference.n))
 
 
 def percentile(
@@ -84,7 +100,7 @@ def percentile(
     """The ``pct`` percentile of ``block`` (µs) with its interval."""
     point = block.hist.merged_percentile(pct)
     samples = _resampled_percentiles(block.hist, pct, rng, resamples)
-    return _interval(point, samples, confidence)
+    return _interval(point, samples, confidence, block.n)
 
 
 def rate(
@@ -101,4 +117,4 @@ def rate(
     w = _weights(rng, count.size, resamples)
     with np.errstate(invalid="ignore", divide="ignore"):
         samples = (w @ numerator) / (w @ count)
-    return _interval(point, samples, confidence)
+    return _interval(point, samples, confidence, int(count.size))

@@ -1,0 +1,83 @@
+"""Recovery per burst: detection, recovery time within a second of the truth, RTOs."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.gate import RecoveryTime
+from analysis.model import Window, WindowKey
+from analysis.recovery import recoveries, rtos
+from analysis.stats import WindowTable
+from analysis.stats.hdr import from_values_us
+from analysis.synthetic import SyntheticSpec, generate
+
+
+@pytest.mark.parametrize(("seed", "lag"), [(1, 4), (2, 4), (3, 7), (4, 0), (5, 12)])
+def test_recovery_time_within_one_second(seed: int, lag: int) -> None:
+    run = generate(SyntheticSpec(seed=seed, lag_s=lag))
+    recs = recoveries(WindowTable(run), run, RecoveryTime())
+    assert [r.burst for r in recs] == [1, 2]
+    for r in recs:
+        assert r.recovered and r.recovery_s is not None
+        assert abs(r.recovery_s - lag) <= 1.0, r
+        assert r.detection_s is not None and r.detection_s <= 1.0
+        assert r.slowest in ("HTTP", "PG")
+
+
+def test_not_recovered_when_the_effect_outlasts_the_gap() -> None:
+    run = generate(SyntheticSpec(seed=6, lag_s=40, burst_off_s=30))
+    recs = recoveries(WindowTable(run), run, RecoveryTime())
+    assert recs[0].recovered is False and recs[0].recovery_s is None
+    assert "not back in band" in recs[0].note
+
+
+def test_aa_run_has_nothing_to_detect() -> None:
+    run = generate(SyntheticSpec(seed=7, added_ms=0.0))
+    recs = recoveries(WindowTable(run), run, RecoveryTime())
+    assert all(r.recovered and r.recovery_s == 0.0 for r in recs)
+
+
+def test_errors_alone_delay_recovery() -> None:
+    run = generate(SyntheticSpec(seed=8, added_ms=0.0, burst_error_rate=0.5, lag_s=6))
+    recs = recoveries(WindowTable(run), run, RecoveryTime())
+    assert all(r.recovered and abs((r.recovery_s or 0) - 6) <= 1 for r in recs)
+
+
+def test_a_kind_that_goes_silent_has_not_recovered() -> None:
+    run = generate(SyntheticSpec(seed=9, added_ms=0.0))
+    burst2 = next(p for p in run.phases if p.label == "burst2")
+    # PG stops answering from burst 1 on: its windows vanish.
+    b1 = next(p for p in run.phases if p.label == "burst1").start
+    run.windows = [w for w in run.windows if not (w.key.request_type == "PG" and w.second >= b1)]
+    recs = recoveries(WindowTable(run), run, RecoveryTime())
+    assert recs[0].recovered is False and recs[0].slowest == "PG"
+    assert recs[0].detection_s is not None and recs[0].detection_s <= 1
+    assert burst2.burst == 2
+
+
+def test_hold_period_restarts_on_a_relapse() -> None:
+    run = generate(SyntheticSpec(seed=10, added_ms=0.0))
+    end = int(next(p for p in run.phases if p.label == "burst1").end)
+    # A single slow second 3 s after the burst: recovery is only confirmed after it.
+    for w in run.windows:
+        if w.second == end + 3 and w.key.request_type == "HTTP":
+            w.histogram = from_values_us([500_000] * w.count)
+    recs = recoveries(WindowTable(run), run, RecoveryTime(hold_s=5))
+    assert recs[0].recovery_s == pytest.approx(4.0)
+
+
+def test_rto_from_the_journal() -> None:
+    run = generate(SyntheticSpec(seed=1, rto_s=[3.5, 12.0]))
+    got = rtos(run)
+    assert [(r.burst, r.rto_s, r.type) for r in got] == [
+        (1, 3.5, "kill_restart"),
+        (2, 12.0, "kill_restart"),
+    ]
+    run.journal[2].details["rto_s"] = None
+    assert rtos(run)[0].rto_s is None
+
+
+def test_window_model_is_what_recovery_reads() -> None:
+    # A guard that the synthetic windows use the shared contract types.
+    w = generate(SyntheticSpec(seed=1)).windows[0]
+    assert isinstance(w, Window) and isinstance(w.key, WindowKey)

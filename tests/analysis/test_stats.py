@@ -1,0 +1,80 @@
+"""HDR statistics: exact agreement with hdrh, summaries and bootstrap intervals on known data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis.model import new_histogram
+from analysis.stats import Scope, WindowTable, percentile, percentile_ratio, rate, rng_for
+from analysis.stats.hdr import dense, from_values_us, to_sparse
+from analysis.synthetic import KeySpec, SyntheticSpec, generate
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_percentiles_match_hdrh_exactly(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = rng.lognormal(np.log(15_000), 1.0, 5_000).astype(np.int64) + 1
+    ref = new_histogram()
+    for v in values.tolist():
+        ref.record_value(v)
+    fast = from_values_us(values)
+    assert fast.get_total_count() == ref.get_total_count() == values.size
+    assert fast.get_max_value() == ref.get_max_value()
+    block = dense([[to_sparse(fast)]])
+    for p in (1, 50, 90, 95, 99, 99.9, 100):
+        assert block.merged_percentile(p) == ref.get_value_at_percentile(p)
+
+
+def test_merging_windows_equals_one_histogram() -> None:
+    rng = np.random.default_rng(7)
+    parts = [rng.integers(1, 500_000, 300) for _ in range(6)]
+    whole = from_values_us(np.concatenate(parts))
+    block = dense([[to_sparse(from_values_us(p)) for p in parts]])
+    for p in (50, 95, 99):
+        assert block.merged_percentile(p) == whole.get_value_at_percentile(p)
+    rows = dense([[to_sparse(from_values_us(p))] for p in parts])
+    per_row = rows.row_percentiles(95)
+    assert per_row.tolist() == [from_values_us(p).get_value_at_percentile(95) for p in parts]
+
+
+def test_summary_reflects_the_known_truth() -> None:
+    spec = SyntheticSpec(keys=[KeySpec("PG", "q", 50, 10.0, sigma=0.05)], added_ms=80.0, seed=4)
+    run = generate(spec)
+    table = WindowTable(run)
+    from analysis.stats import summarize
+
+    stats = {(s.phase, s.scope): s for s in summarize(run, table)}
+    base, burst = stats["baseline", "PG"], stats["burst1", "PG"]
+    assert base.p50_ms == pytest.approx(10.0, rel=0.05)
+    assert burst.p50_ms == pytest.approx(90.0, rel=0.03)
+    assert burst.p50_ms - base.p50_ms == pytest.approx(80.0, rel=0.03)
+    assert base.throughput == pytest.approx(50, rel=0.1)
+    assert base.error_rate == 0.0
+    assert stats["baseline", "overall"].count == base.count
+
+
+def test_bootstrap_interval_covers_the_truth_and_is_seeded() -> None:
+    run = generate(SyntheticSpec(seed=5))
+    table = WindowTable(run)
+    cur = table.select(Scope("PG"), ["burst1"])
+    ref = table.select(Scope("PG"), ["baseline"])
+    kw = {"resamples": 500, "confidence": 0.95}
+    iv = percentile_ratio(cur, ref, 95, rng=rng_for(0, "a"), **kw)
+    assert iv.low <= iv.value <= iv.high
+    assert iv.low > 5  # 4 ms median + 80 ms: far above 1
+    again = percentile_ratio(cur, ref, 95, rng=rng_for(0, "a"), **kw)
+    assert again == iv
+    aa = percentile_ratio(ref, ref, 95, rng=rng_for(0, "b"), **kw)
+    assert aa.low <= 1.0 <= aa.high
+    p = percentile(ref, 95, rng=rng_for(0, "c"), **kw)
+    assert p.low <= p.value <= p.high
+
+
+def test_rate_interval() -> None:
+    rng = rng_for(1, "rate")
+    count = np.full(40, 100.0)
+    fails = np.full(40, 3.0)
+    iv = rate(fails, count, rng=rng, resamples=300, confidence=0.95)
+    assert iv.value == pytest.approx(0.03)
+    assert iv.low == pytest.approx(0.03) and iv.high == pytest.approx(0.03)
