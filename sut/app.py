@@ -93,8 +93,14 @@ class Sut:
             gevent.sleep(delay if not self.store.ready else 0.5)
 
     def start(self) -> None:
-        self.http.start()
+        # Normally the schema exists before the port opens (so "port open" means "ready"); when
+        # PostgreSQL is down, listen anyway and keep trying in the background.
+        try:
+            self.store.ensure_schema()
+        except Exception as exc:
+            log.warning("schema not ready at start (%s); serving 503 until it is", exc)
         self._restore_feed()
+        self.http.start()
         self.writer.start()
         self.quotes.start()
         self._schema_greenlet = gevent.spawn(self._schema_loop)
