@@ -45,10 +45,14 @@ class Launcher:
         pg_dsn: str = PG_DSN,
         redis_url: str = REDIS_URL,
         healthy: bool = True,
+        namespace: tuple[str, str] | None = None,
     ) -> SutInstance:
-        tag = uuid.uuid4().hex[:10]
-        schema, prefix = f"cbt_sut_{tag}", f"cbt_sut_{tag}:"
-        self.namespaces.append((schema, prefix))
+        """Start a SUT; ``namespace`` (schema, prefix) reuses an earlier instance's data."""
+        if namespace is None:
+            tag = uuid.uuid4().hex[:10]
+            namespace = (f"cbt_sut_{tag}", f"cbt_sut_{tag}:")
+            self.namespaces.append(namespace)
+        schema, prefix = namespace
         port = free_port()
         url = start_sut(
             self.spawn, port, pg_dsn, redis_url, schema, prefix, extra or [], healthy=healthy

@@ -120,6 +120,19 @@ def test_redis_down_degrades_then_recovers(launcher: Launcher, redis_relay: TcpR
     wait_until(lambda: timed("GET", sut.base_url + "/api/quotes/BTCUSD")[1] == 200, timeout=15)
 
 
+def test_redis_down_at_start_is_not_fatal(launcher: Launcher, redis_relay: TcpRelay) -> None:
+    redis_relay.set_mode("down")
+    sut = launcher.start(
+        ["--quote-rate", "50"], redis_url=via(redis_relay, REDIS_URL), healthy=False
+    )
+    status, body = http("GET", sut.base_url + "/health")
+    assert status == 503 and body["down"] == ["redis"]
+    assert timed("POST", sut.base_url + "/api/orders", order())[1] == 201
+    redis_relay.set_mode("forward")
+    wait_until(lambda: timed("GET", sut.base_url + "/api/quotes/SOLUSD")[1] == 200, timeout=15)
+    assert http("GET", sut.base_url + "/health")[0] == 200
+
+
 def test_acknowledged_orders_survive_connection_cuts(
     launcher: Launcher, pg_relay: TcpRelay
 ) -> None:

@@ -175,3 +175,23 @@ def test_slow_client_is_dropped_and_others_keep_receiving(launcher: Launcher) ->
     finally:
         slow.close()
         normal.close()
+
+
+def test_restart_continues_the_sequence_and_replays_across_it(launcher: Launcher) -> None:
+    first = launcher.start(["--quote-rate", "100"])
+    ws = connect(first.ws_url)
+    try:
+        last_seen = int(read(ws, 20)[-1]["seq"])
+    finally:
+        ws.close()
+    wait_until(lambda: http("GET", first.base_url + "/health")[1]["feed_seq"] > last_seen + 30)
+    assert first.proc.stop() == 0  # SIGTERM: a clean stop flushes the feed's Redis mirror
+    second = launcher.start(["--quote-rate", "100"], namespace=(first.schema, first.prefix))
+    ws = connect(f"{second.ws_url}?since={last_seen}")
+    try:
+        msgs = read(ws, 60)
+    finally:
+        ws.close()
+    assert msgs[0]["type"] != "gap", msgs[0]
+    seqs = [int(m["seq"]) for m in msgs]
+    assert seqs == list(range(last_seen + 1, last_seen + 61)), "gap or duplicate across restart"
