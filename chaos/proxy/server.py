@@ -128,6 +128,9 @@ class EmbeddedProxy:
         self._ready.set()
         self._stop_ev.wait()
         self._stop_in_hub()
+        gevent.sleep(0.01)  # let the killed connection greenlets unwind
+        self._hub.destroy(destroy_loop=True)
+        self._hub = None
 
     def _start_in_hub(self) -> None:
         wsgi = gevent.pywsgi.WSGIServer(
