@@ -47,10 +47,14 @@ class HttpSession:
             while True:
                 if not self._one_exchange():
                     break
-        except (_Closed, OSError, h11.ProtocolError):
-            pass
-        if not self.switched:
+        except OSError:
             self.link.close()
+            return
+        except (_Closed, h11.ProtocolError):
+            pass
+        if not self.switched:  # pass the end on after what is still queued (toxics)
+            self.up.finish()
+            self.down.finish()
 
     # -- reading -----------------------------------------------------------------------------
 

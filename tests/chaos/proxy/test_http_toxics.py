@@ -119,3 +119,13 @@ def test_http_delay_rate(client: ToxiproxyClient, http_server) -> None:
         get(conn, "/a")
         slow += time.perf_counter() - t >= 0.035
     assert within_4_sigma(slow, n, 0.25), slow
+
+
+def test_latency_on_an_http_route_keeps_a_closing_response(client: ToxiproxyClient, http_server):
+    conn = http_route(client, http_server)
+    client.add_toxic("api", "latency", {"latency": 150})
+    t = time.perf_counter()
+    conn.request("GET", "/bye", headers={"Connection": "close"})
+    resp = conn.getresponse()
+    assert resp.status == 200 and json.loads(resp.read())["path"] == "/bye"
+    assert time.perf_counter() - t >= 0.14

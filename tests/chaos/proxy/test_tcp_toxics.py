@@ -236,3 +236,52 @@ def test_toxicity_is_per_connection(client: ToxiproxyClient, echo_server) -> Non
         s.close()
     sigma = (n * 0.25) ** 0.5
     assert abs(reset - n / 2) <= 4 * sigma, reset
+
+
+def test_deleting_a_proxy_closes_its_connections(client: ToxiproxyClient, echo_server) -> None:
+    info = client.create_proxy("echo", "127.0.0.1:0", echo_server.addr)
+    s = connect(info.listen)
+    echo_rtt(s)
+    client.delete_proxy("echo")
+    try:
+        assert s.recv(10) == b""
+    except ConnectionResetError:
+        pass
+    assert not port_open(port_of(info.listen))
+
+
+def test_unreachable_upstream_closes_the_client(client: ToxiproxyClient) -> None:
+    from tests.conftest import free_port
+
+    info = client.create_proxy("void", "127.0.0.1:0", f"127.0.0.1:{free_port()}")
+    s = connect(info.listen)
+    try:
+        assert s.recv(10) == b""
+    except ConnectionResetError:
+        pass
+
+
+def test_many_concurrent_connections_with_latency(client: ToxiproxyClient, echo_server) -> None:
+    import threading
+
+    info = client.create_proxy("echo", "127.0.0.1:0", echo_server.addr)
+    client.add_toxic("echo", "latency", {"latency": 50})
+    errors: list[BaseException] = []
+
+    def user() -> None:
+        try:
+            s = connect(info.listen)
+            for _ in range(5):
+                echo_rtt(s)
+            s.close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=user) for _ in range(40)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert not errors
+    assert time.perf_counter() - t < 5.0  # concurrent: about 5 x 50 ms, not 40 x 5 x 50 ms
