@@ -112,6 +112,8 @@ class HttpServer:
                 pass
         except (_Closed, OSError):
             pass
+        except h11.ProtocolError as exc:
+            log.debug("connection from %s dropped: %s", peer, exc)
         finally:
             try:
                 sock.close()
@@ -149,6 +151,13 @@ class HttpServer:
                 headers=headers,
                 client=headers.get("x-client-id") or peer,
             )
+            if conn.they_are_waiting_for_100_continue:
+                sock.sendall(
+                    conn.send(
+                        h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+                    )
+                    or b""
+                )
             chunks: list[bytes] = []
             size = 0
             while True:
@@ -183,7 +192,7 @@ class HttpServer:
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.target)
             response = error_response(500, "internal error")
-        self._send(sock, conn, response)
+        self._send(sock, conn, response, head=request.method == "HEAD")
         if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
             return False
         conn.start_next_cycle()
@@ -191,7 +200,11 @@ class HttpServer:
 
     @staticmethod
     def _send(
-        sock: socket.socket, conn: h11.Connection, response: Response, close: bool = False
+        sock: socket.socket,
+        conn: h11.Connection,
+        response: Response,
+        close: bool = False,
+        head: bool = False,
     ) -> None:
         headers = [
             ("content-type", response.content_type),
@@ -210,7 +223,7 @@ class HttpServer:
             )
             or b""
         )
-        if response.body:
+        if response.body and not head:  # a HEAD answer has the headers of a GET, no body
             out += conn.send(h11.Data(data=response.body)) or b""
         out += conn.send(h11.EndOfMessage()) or b""
         sock.sendall(out)

@@ -81,6 +81,7 @@ class FeedEndpoint:
             conn.send(
                 h11.InformationalResponse(
                     status_code=101,
+                    reason=b"Switching Protocols",
                     headers=[
                         ("upgrade", "websocket"),
                         ("connection", "Upgrade"),
