@@ -6,11 +6,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import psycopg
 import pytest
-import redis
 
-from tests.conftest import PYTHON, free_port, port_open, wait_until
+from tests.conftest import PYTHON, free_port
+from tests.users.conftest import Sut
 
 pytestmark = pytest.mark.slow
 
@@ -19,73 +18,25 @@ def _locust(*args: str) -> list[str]:
     return [PYTHON, "-m", "locust", "-f", "locustfiles/", "--headless", *args]
 
 
-@pytest.fixture
-def sut(spawn, pg_dsn: str, redis_url: str, key_prefix: str):  # type: ignore[no-untyped-def]
-    port = free_port()
-    proc = spawn(
-        [
-            PYTHON,
-            "-m",
-            "sut",
-            "--port",
-            str(port),
-            "--pg-dsn",
-            pg_dsn,
-            "--pg-schema",
-            f"{key_prefix}_sut",
-            "--redis-url",
-            redis_url,
-            "--redis-prefix",
-            f"{key_prefix}:sut:",
-        ],
-        name="sut",
-    )
-    wait_until(lambda: port_open(port) or proc.popen.poll() is not None, timeout=30)
-    assert proc.popen.poll() is None, proc.output()
-    yield f"http://127.0.0.1:{port}"
-    proc.stop()
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        for schema in (f"{key_prefix}_sut", f"{key_prefix}_load"):
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    r = redis.Redis.from_url(redis_url)
-    keys = list(r.scan_iter(match=f"{key_prefix}:*", count=1000))
-    for i in range(0, len(keys), 500):
-        r.delete(*keys[i : i + 500])
-
-
 def test_all_four_users_against_the_reference_system(
-    sut: str, spawn, tmp_path: Path, pg_dsn: str, redis_url: str, key_prefix: str
+    sut: Sut, spawn, tmp_path: Path, pg_dsn: str, redis_url: str
 ) -> None:
     prefix = tmp_path / "run"
     proc = spawn(
-        _locust(
-            "-u",
-            "20",
-            "-r",
-            "10",
-            "-t",
-            "15s",
-            "--host",
-            sut,
-            "--csv",
-            str(prefix),
-            "--pg-dsn",
-            pg_dsn,
-            "--pg-schema",
-            f"{key_prefix}_load",
-            "--redis-url",
-            redis_url,
-            "--redis-prefix",
-            f"{key_prefix}:load:",
-            "--only-summary",
-        ),
+        _locust("-u", "20", "-r", "10", "-t", "15s", "--host", sut.url, "--csv", str(prefix),
+                "--pg-dsn", pg_dsn, "--pg-schema", f"{sut.tag}_load", "--redis-url", redis_url,
+                "--redis-prefix", f"{sut.tag}:load:", "--only-summary", "--no-chaos"),
         env={"LOCUST_RESULTS_DIR": str(tmp_path / "runs")},
         name="locust",
-    )
+    )  # fmt: skip
     rc = proc.popen.wait(90)
     out = proc.output()
     assert "Traceback" not in out, out[-4000:]
-    assert rc == 0, out[-4000:]
+    # The exit code is the analysis' verdict on a 15 s run (another part's business); the load
+    # itself must finish cleanly: statistics written, no failure, no exception in any user.
+    assert rc in (0, 1, 2) and "Shutting down" in out, out[-4000:]
+    with open(f"{prefix}_exceptions.csv") as fh:
+        assert list(csv.DictReader(fh)) == []
     rows = list(csv.DictReader(open(f"{prefix}_stats.csv")))
     stats = {(r["Type"], r["Name"]): r for r in rows if r["Name"] != "Aggregated"}
     kinds = {t for t, _ in stats}
@@ -148,3 +99,28 @@ def test_bad_option_is_one_line_and_exit_2(spawn, tmp_path: Path) -> None:
     assert rc == 2, out[-3000:]
     assert "chaosbench: --deadlines: 'fast' in 'PG=fast' is not a number of milliseconds" in out
     assert "Traceback" not in out
+
+
+def test_options_in_web_ui_and_from_environment(spawn, tmp_path: Path) -> None:
+    import json
+    import re
+    import urllib.request
+
+    from tests.conftest import port_open, wait_until
+
+    port = free_port()
+    proc = spawn(
+        [PYTHON, "-m", "locust", "-f", "locustfiles/", "--web-host", "127.0.0.1",
+         "--web-port", str(port), "--host", "http://127.0.0.1:9"],
+        env={"LOCUST_DEADLINES": "PG=123", "LOCUST_RESULTS_DIR": str(tmp_path / "runs")},
+        name="locust-web",
+    )  # fmt: skip
+    wait_until(lambda: port_open(port) or proc.popen.poll() is not None, timeout=30)
+    html = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
+    for option in ("ws_url", "pg_dsn", "pg_schema", "redis_url", "redis_prefix", "user_mix",
+                   "deadlines", "pacing_rate"):  # fmt: skip
+        assert f'"{option}"' in html, option
+    found = re.search(r'"deadlines": (\{[^{}]*\})', html)
+    assert found and json.loads(found.group(1))["default_value"] == "PG=123"
+    secret = re.search(r'"pg_dsn": (\{[^{}]*\})', html)
+    assert secret and json.loads(secret.group(1))["is_secret"] is True
