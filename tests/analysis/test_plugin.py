@@ -1,0 +1,176 @@
+"""End to end: real locust processes with the results plugin, Redis load, VictoriaMetrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from analysis.rundir import load
+from tests.analysis.conftest import VictoriaMetrics
+from tests.conftest import PYTHON, Proc, free_port, wait_until
+
+LOCUSTFILE = "tests/analysis/locustfile_rec.py"
+PHASES = "warmup:2,baseline:4,burst1:4,recovery1:6,burst2:4,recovery2:6,cooldown:4"
+
+
+def _locust(*args: str) -> list[str]:
+    return [PYTHON, "-m", "locust", "-f", LOCUSTFILE, "--headless", "--only-summary", *args]
+
+
+def _env(tmp_path: Path, key_prefix: str, **extra: str) -> dict[str, str]:
+    return {
+        "CB_TEST_RESULTS_ONLY": "1",
+        "CB_TEST_PREFIX": key_prefix,
+        "CB_TEST_LAG_FILE": str(tmp_path / "lag.txt"),
+        "INFLUX_TOKEN": "tok-e2e-secret",
+        **extra,
+    }
+
+
+def _windows_seconds(run_dir: Path) -> list[int]:
+    path = run_dir / "windows.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(ln)["second"] for ln in path.read_text().splitlines() if ln.endswith("}")]
+
+
+@pytest.mark.slow
+def test_run_with_chaos_and_a_20s_outage_loses_nothing(
+    victoria: VictoriaMetrics, spawn: Callable[..., Proc], tmp_path: Path, key_prefix: str
+) -> None:
+    results = tmp_path / "runs"
+    proc = spawn(
+        _locust(
+            "-u", "5", "-r", "5", "-t", "34s",
+            "--results-dir", str(results), "--run-id", "e2e",
+            "--influx-url", victoria.url, "--influx-org", "o", "--influx-bucket", "b",
+            "--influx-drain-timeout", "30", "--sut-pg-dsn", "none",
+        ),
+        env=_env(tmp_path, key_prefix, CB_TEST_FAKE_CHAOS=PHASES, CB_TEST_WAIT="0.05"),
+        name="locust",
+    )  # fmt: skip
+    run_dir = results / "e2e"
+    wait_until(lambda: len(_windows_seconds(run_dir)) >= 4, timeout=30)
+    wait_until(lambda: victoria.points("chaosbench_window_count", run_id="e2e") > 0, timeout=15)
+    victoria.stop()
+    stopped_at = max(_windows_seconds(run_dir))
+    # keep it down while the run measures 20 more seconds
+    wait_until(lambda: max(_windows_seconds(run_dir)) >= stopped_at + 20, timeout=40)
+    victoria.start()
+    wait_until(lambda: proc.popen.poll() is not None, timeout=90)
+    out = proc.output()
+    assert "Traceback" not in out, out
+    assert "undelivered" not in out, out
+
+    data = load(run_dir)
+    assert data.ended is not None
+    streamed = sum(w.count for w in data.windows)
+    locust_total = data.meta["locust"]["num_requests"]
+    assert streamed == locust_total > 500
+    assert victoria.total("chaosbench_window_count", run_id="e2e") == streamed
+    assert victoria.total("chaosbench_window_failures", run_id="e2e") == sum(
+        w.failures for w in data.windows
+    )
+    # every window (second, key) is in VictoriaMetrics
+    series = victoria.export('chaosbench_window_count{run_id="e2e"}')
+    stored = {
+        (ts // 1000, s["metric"]["request_type"], s["metric"]["name"], s["metric"]["phase"])
+        for s in series
+        for ts in s["timestamps"]  # type: ignore[attr-defined]
+    }
+    expected = {(w.second, w.key.request_type, w.key.name, w.key.phase) for w in data.windows}
+    assert stored == expected
+    # every chaos event
+    for kind in ("phase", "inject", "revert"):
+        n = sum(1 for r in data.journal if r.kind == kind)
+        assert n == (7 if kind == "phase" else 2)
+        assert victoria.points("chaosbench_event_value", run_id="e2e", kind=kind) == n
+    assert {p.label for p in data.phases} >= {"baseline", "burst1", "recovery2"}
+    assert {w.key.phase for w in data.windows} >= {"baseline", "burst1", "burst2", "recovery1"}
+    assert victoria.points("chaosbench_run_started", run_id="e2e") == 1
+    # the token was never stored
+    for p in run_dir.rglob("*"):
+        if p.is_file():
+            assert "tok-e2e-secret" not in p.read_text(errors="replace"), p
+    # the loop lag this process caused itself (see locustfile_rec.py: lags during which the
+    # process was not even running are this shared machine's other processes)
+    text = (tmp_path / "lag.txt").read_text()
+    max_lag, busy_lag = (float(x) for x in text.split()[:2])
+    print(f"loop lag: max {max_lag * 1000:.1f} ms, caused by the process {busy_lag * 1000:.1f} ms")
+    assert busy_lag < 0.050, text
+
+
+@pytest.mark.slow
+def test_exits_promptly_with_the_server_down(
+    spawn: Callable[..., Proc], tmp_path: Path, key_prefix: str
+) -> None:
+    results = tmp_path / "runs"
+    t0 = time.monotonic()
+    proc = spawn(
+        _locust(
+            "-u", "3", "-r", "3", "-t", "4s",
+            "--results-dir", str(results), "--run-id", "down",
+            "--influx-url", f"http://127.0.0.1:{free_port()}", "--influx-org", "o",
+            "--influx-bucket", "b", "--influx-drain-timeout", "2", "--sut-pg-dsn", "none",
+        ),
+        env=_env(tmp_path, key_prefix),
+        name="locust",
+    )  # fmt: skip
+    wait_until(lambda: proc.popen.poll() is not None, timeout=40)
+    elapsed = time.monotonic() - t0
+    out = proc.output()
+    data = load(results / "down")
+    assert data.ended is not None
+    # from the run's end (the end time in meta) to the process exit: a few seconds
+    assert elapsed < 4 + 12, out
+    assert "InfluxDB points undelivered" in out
+    assert f"python -m analysis.influx send {results / 'down'}" in out
+    assert "tok-e2e-secret" not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--influx-url", "http://127.0.0.1:1"], "--influx-url is set but --influx-org"),
+        (["--run-id", "../escape"], "--run-id '../escape': use letters"),
+        (["--window-grace", "0"], "--window-grace 0.0: must be in"),
+        (["--baseline-run", "/nonexistent/run"], "/nonexistent/run: not a directory"),
+        (["--gate", "/nonexistent/gate.yaml"], "/nonexistent/gate.yaml"),
+    ],
+)
+def test_bad_options_one_line_exit_2_before_any_load(
+    spawn: Callable[..., Proc], tmp_path: Path, key_prefix: str, args: list[str], message: str
+) -> None:
+    results = tmp_path / "runs"
+    proc = spawn(
+        _locust("-u", "1", "-t", "30s", "--results-dir", str(results), *args),
+        env=_env(tmp_path, key_prefix),
+        name="locust",
+    )
+    wait_until(lambda: proc.popen.poll() is not None, timeout=30)
+    out = proc.output().strip()
+    assert proc.popen.returncode == 2, out
+    assert "Traceback" not in out
+    last = out.splitlines()[-1]
+    assert last.startswith("chaosbench: ") and message in last, out
+    assert not any(results.glob("*/windows.jsonl")), "no run started"
+
+
+def test_existing_run_is_not_overwritten(
+    spawn: Callable[..., Proc], tmp_path: Path, key_prefix: str
+) -> None:
+    run = tmp_path / "runs" / "taken"
+    run.mkdir(parents=True)
+    (run / "meta.json").write_text("{}")
+    proc = spawn(
+        _locust("-t", "30s", "--results-dir", str(tmp_path / "runs"), "--run-id", "taken"),
+        env=_env(tmp_path, key_prefix),
+    )
+    wait_until(lambda: proc.popen.poll() is not None, timeout=30)
+    assert proc.popen.returncode == 2
+    assert "already holds a run; choose another --run-id" in proc.output()
+    assert (run / "meta.json").read_text() == "{}"
