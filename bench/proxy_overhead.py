@@ -1,17 +1,17 @@
 """Overhead of the embedded fault proxy with no toxic, against a direct connection, same run.
 
-    python -m bench.proxy_overhead [--pings 2000] [--rounds 5] [--requests 100000] [--seconds 3]
+    python -m bench.proxy_overhead [--pings 10000] [--rounds 3] [--requests 50000] [--seconds 1]
 
 The proxy runs as ``python -m chaos.proxy`` in its own process (one gevent hub, one core), with
 two TCP routes: Redis (127.0.0.1:6379) and a bulk byte source started here. Figures:
 
 1. latency per hop at one connection: a raw-socket ``PING``/``+PONG`` ping-pong with Redis,
-   direct and proxied in alternating rounds; median and p99 of each and the difference
+   direct and proxied alternating in blocks of 50; median and p99 of each and the difference
    (the proxy's added latency per hop; target: under 100 µs, Toxiproxy's own figure);
 2. request throughput at ten connections: ``redis-benchmark -c 10 -t ping`` direct and proxied,
-   as a ratio;
+   alternating ``--rounds`` times, medians as a ratio;
 3. byte throughput at ten connections: ten readers draining the bulk source for ``--seconds``,
-   direct and proxied, as a ratio.
+   direct and proxied alternating ``--rounds`` times, medians as a ratio.
 
 Only loopback; Redis sees PINGs only (no keys written).
 """
@@ -82,23 +82,40 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def ping_round(addr: tuple[str, int], n: int) -> list[float]:
-    s = socket.create_connection(addr)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    out = []
-    try:
-        for _ in range(50):  # warm up
-            s.sendall(b"PING\r\n")
-            s.recv(64)
+class Pinger:
+    """One Redis connection doing PING / +PONG round trips, timed one by one (µs)."""
+
+    def __init__(self, addr: tuple[str, int]) -> None:
+        self.sock = socket.create_connection(addr)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.samples: list[float] = []
+        self.ping(50, keep=False)  # warm up
+
+    def ping(self, n: int, keep: bool = True) -> None:
+        s = self.sock
         for _ in range(n):
             t = time.perf_counter_ns()
             s.sendall(b"PING\r\n")
             if s.recv(64) != b"+PONG\r\n":
                 raise RuntimeError("unexpected answer to PING")
-            out.append((time.perf_counter_ns() - t) / 1000.0)
+            if keep:
+                self.samples.append((time.perf_counter_ns() - t) / 1000.0)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def ping_pong(direct: tuple[str, int], proxied: tuple[str, int], n: int) -> tuple[Pinger, Pinger]:
+    """``n`` pings on each path, alternating in blocks of 50 so both see the same machine load."""
+    a, b = Pinger(direct), Pinger(proxied)
+    try:
+        for _ in range(max(1, n // 50)):
+            a.ping(50)
+            b.ping(50)
     finally:
-        s.close()
-    return out
+        a.close()
+        b.close()
+    return a, b
 
 
 def redis_benchmark(port: int, requests: int) -> float:
@@ -155,10 +172,10 @@ def bulk(addr: tuple[str, int], seconds: float, conns: int = 10) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.proxy_overhead")
-    ap.add_argument("--pings", type=int, default=2000, help="pings per round and path")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--requests", type=int, default=100_000, help="redis-benchmark -n")
-    ap.add_argument("--seconds", type=float, default=3.0, help="bulk transfer time per path")
+    ap.add_argument("--pings", type=int, default=10_000, help="pings per path")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating throughput runs")
+    ap.add_argument("--requests", type=int, default=50_000, help="redis-benchmark -n")
+    ap.add_argument("--seconds", type=float, default=1.0, help="bulk transfer time per run")
     args = ap.parse_args()
 
     api_port = free_port()
@@ -186,14 +203,10 @@ def main() -> int:
         proxied_bulk = route(base, "bulk", f"127.0.0.1:{source_port}")
         direct_bulk = ("127.0.0.1", source_port)
 
-        direct: list[float] = []
-        via: list[float] = []
-        for _ in range(args.rounds):
-            direct += ping_round(REDIS, args.pings)
-            via += ping_round(proxied_redis, args.pings)
-        d50, d99 = statistics.median(direct), pct(direct, 0.99)
-        p50, p99 = statistics.median(via), pct(via, 0.99)
-        print(f"1 connection, PING round trip ({len(direct)} per path, {args.rounds} rounds):")
+        a, b = ping_pong(REDIS, proxied_redis, args.pings)
+        d50, d99 = statistics.median(a.samples), pct(a.samples, 0.99)
+        p50, p99 = statistics.median(b.samples), pct(b.samples, 0.99)
+        print(f"1 connection, PING round trip ({len(a.samples)} per path, interleaved):")
         print(f"  direct   median {d50:8.1f} µs   p99 {d99:8.1f} µs")
         print(f"  proxied  median {p50:8.1f} µs   p99 {p99:8.1f} µs")
         print(
@@ -202,16 +215,22 @@ def main() -> int:
         )
 
         if shutil.which("redis-benchmark"):
-            rd = redis_benchmark(REDIS[1], args.requests)
-            rp = redis_benchmark(proxied_redis[1], args.requests)
-            print("10 connections, redis-benchmark PING:")
+            rds, rps = [], []
+            for _ in range(args.rounds):
+                rds.append(redis_benchmark(REDIS[1], args.requests))
+                rps.append(redis_benchmark(proxied_redis[1], args.requests))
+            rd, rp = statistics.median(rds), statistics.median(rps)
+            print(f"10 connections, redis-benchmark PING (median of {args.rounds} alternating):")
             print(f"  direct {rd:10.0f} req/s   proxied {rp:10.0f} req/s   ratio {rp / rd:.2f}")
         else:
             print("10 connections, redis-benchmark: not installed, skipped")
 
-        bd = bulk(direct_bulk, args.seconds)
-        bp = bulk(proxied_bulk, args.seconds)
-        print("10 connections, bulk bytes from a local source:")
+        bds, bps = [], []
+        for _ in range(args.rounds):
+            bds.append(bulk(direct_bulk, args.seconds))
+            bps.append(bulk(proxied_bulk, args.seconds))
+        bd, bp = statistics.median(bds), statistics.median(bps)
+        print(f"10 connections, bulk bytes (median of {args.rounds} alternating):")
         print(f"  direct {bd:8.0f} MB/s   proxied {bp:8.0f} MB/s   ratio {bp / bd:.2f}")
         return 0
     finally:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -80,24 +79,17 @@ def main(argv: list[str] | None = None) -> int:
     proxy: EmbeddedProxy | None = None
     try:
         routes = load_routes(args.routes) if args.routes else []
-        proxy = EmbeddedProxy(args.api)
+        proxy = EmbeddedProxy(args.api, threaded=False)  # this process is the proxy
         proxy.start(routes)
-        listening = proxy.client().proxies()
+        listening = proxy.proxies()
     except ChaosbenchError as exc:
         if proxy is not None:
             proxy.stop()
         print(f"chaosbench: {exc}", file=sys.stderr)
         return 2
-    running = proxy
-
-    def _stop(signum: int, _frame: object) -> None:
-        running.stop()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     names = ", ".join(f"{p.name} {p.listen}->{p.upstream}" for p in listening.values())
     print(f"chaosbench fault proxy: API {proxy.url}; {names or 'no routes'}", flush=True)
-    proxy.serve_forever()
+    proxy.serve_forever()  # until SIGINT / SIGTERM
     return 0
 
 

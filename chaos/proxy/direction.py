@@ -21,8 +21,10 @@ from chaos.proxy.toxics.base import CloseLink, Out, TcpState
 
 if TYPE_CHECKING:
     from chaos.proxy.link import Link
+    from chaos.proxy.reader import Reader
 
 _EOF = object()
+LOW_WATER = 8
 
 
 class Direction:
@@ -36,6 +38,7 @@ class Direction:
         self._queue: gevent.queue.SimpleQueue | None = None
         self._writer: gevent.Greenlet | None = None
         self.on_done: Callable[[], None] | None = None
+        self.paused_reader: Reader | None = None
 
     # -- input -------------------------------------------------------------------------------
 
@@ -45,7 +48,7 @@ class Direction:
             self.dst.sendall(data)
             return
         self.pending += 1
-        self._enqueue((data, time.monotonic()))
+        self.enqueue((data, time.monotonic()))
 
     def finish(self) -> None:
         """The source closed: pass the close on after everything queued (and slow_close)."""
@@ -56,11 +59,12 @@ class Direction:
             self._shutdown()
         else:
             self.pending += 1
-            self._enqueue(_EOF)
+            self.enqueue(_EOF)
 
     # -- writer ------------------------------------------------------------------------------
 
-    def _enqueue(self, item: object) -> None:
+    def enqueue(self, item: object) -> None:
+        """Queue a ``(data, t)`` chunk (or the end) for the writer greenlet; never blocks."""
         if self._queue is None:
             self._queue = gevent.queue.SimpleQueue()
         self._queue.put(item)
@@ -84,6 +88,9 @@ class Direction:
                 data, t = item
                 self._run_chain(chain, data, t)
                 self.pending -= 1
+                if self.paused_reader is not None and self.pending <= LOW_WATER:
+                    reader, self.paused_reader = self.paused_reader, None
+                    reader.start()
         except CloseLink as exc:
             self.link.close(reset=exc.reset)
         except OSError:

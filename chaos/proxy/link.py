@@ -10,13 +10,13 @@ import gevent
 import gevent.socket
 
 from chaos.proxy.direction import Direction
+from chaos.proxy.reader import RECV_SIZE, Reader
 from chaos.proxy.toxics.base import HttpState, TcpState, Toxic, WsState
 
 if TYPE_CHECKING:
     from chaos.proxy.proxy import Proxy
     from chaos.proxy.wsrelay import WsRelay
 
-RECV_SIZE = 65536
 CONNECT_TIMEOUT = 5.0
 
 
@@ -40,6 +40,7 @@ class Link:
         self.http_chain: list[HttpState] = []
         self.ws_chain: list[WsState] = []
         self.ws: WsRelay | None = None
+        self.readers: list[Reader] = []
         self._done = 0
 
     # -- life --------------------------------------------------------------------------------
@@ -68,8 +69,9 @@ class Link:
 
             HttpSession(self).run()
         else:
-            self.spawn(self.pump, up, self.down)
-            self.pump(self.client, self.up)
+            self.readers = [Reader(self, self.client, self.up), Reader(self, up, self.down)]
+            for reader in self.readers:
+                reader.start()
 
     def spawn(self, fn: Any, *args: Any) -> gevent.Greenlet:
         g = gevent.spawn(fn, *args)
@@ -77,7 +79,7 @@ class Link:
         return g
 
     def pump(self, src: socket.socket, direction: Direction, first: bytes = b"") -> None:
-        """Relay ``src`` into ``direction`` until EOF (the hot loop of the proxy)."""
+        """Relay ``src`` into ``direction`` until EOF, in this greenlet (HTTP/WebSocket routes)."""
         recv = src.recv
         deliver = direction.deliver
         try:
@@ -106,6 +108,8 @@ class Link:
         for state in self._states.values():
             if state is not None:
                 state.stop()
+        for reader in self.readers:
+            reader.close()
         me = gevent.getcurrent()
         for g in self.greenlets:
             if g is not me:

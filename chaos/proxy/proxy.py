@@ -70,7 +70,9 @@ class Proxy:
         """Route down: the listener closes (new connections refused), every connection closes."""
         self.enabled = False
         if self._acceptor is not None:
-            self._acceptor.kill(block=False)
+            # wait for it: a socket closed while a greenlet waits on it closes only later,
+            # and the route must refuse connections as soon as the API has answered
+            self._acceptor.kill(block=True, timeout=2)
             self._acceptor = None
         if self._listener is not None:
             self._listener.close()

@@ -8,6 +8,7 @@ gevent hub, so that blocking code in other threads never stalls the proxy.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from typing import Any
 
@@ -84,7 +85,14 @@ class EmbeddedProxy:
             self._start_in_hub()
         self.running = True
         if routes:
-            self.client().populate(routes)
+            if self.threaded:
+                self.client().populate(routes)
+            else:  # same hub: a blocking client call here would wait on ourselves
+                try:
+                    self.collection.populate([r.to_json() for r in routes])
+                except ApiError as exc:
+                    names = ", ".join(r.name for r in routes)
+                    raise ProxyError(f"populate [{names}]: {exc.message}") from None
         return self
 
     def stop(self) -> None:
@@ -106,13 +114,19 @@ class EmbeddedProxy:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def serve_forever(self) -> None:
-        """For the command line: block until ``stop()`` (from a signal handler) or Ctrl-C."""
-        if self.threaded:
-            while self._thread is not None and self._thread.is_alive():
-                self._thread.join(0.5)
-        else:
-            gevent.wait()
+    def serve_forever(
+        self, stop_signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
+    ) -> None:
+        """For the command line (main thread, own hub): serve until one of ``stop_signals``,
+        then stop."""
+        done = gevent.event.Event()
+        handlers = [gevent.signal_handler(sig, done.set) for sig in stop_signals]
+        try:
+            done.wait()
+        finally:
+            for h in handlers:
+                h.cancel()
+            self.stop()
 
     # -- in the proxy's hub ------------------------------------------------------------------
 
