@@ -43,7 +43,7 @@ class Sut:
         self.writer = Writer(self.redis)
         self.feed_key = self.redis.key("feed")
         self.seq_key = self.redis.key("feed", "seq")
-        self.hub = FeedHub(s.replay_size, s.ws_queue, self._mirror)
+        self.hub = FeedHub(s.replay_size, s.ws_queue, self._mirror, self._lease)
         self.quotes = QuoteGenerator(self.hub, self.redis, self.writer, s.quote_rate)
         self.limiter = RateLimiter(self.redis, s.rate_limit)
         self.api = Api(
@@ -64,19 +64,29 @@ class Sut:
 
     def _mirror(self, msg: FeedMessage) -> None:
         self.writer.append(self.feed_key, msg.stored(), keep=self.settings.replay_size)
-        self.writer.set(self.seq_key, str(msg.seq))
+
+    def _lease(self, leased: int) -> None:
+        self.writer.set(self.seq_key, str(leased))
 
     def _restore_feed(self) -> None:
+        """Restore the buffer and continue above the lease; take a new lease synchronously."""
         try:
-            stored, seq = self.redis.call(
+            stored, leased = self.redis.call(
                 lambda r: (r.lrange(self.feed_key, 0, -1), r.get(self.seq_key)),
                 timeout=2.0,
                 use_breaker=False,
             )
+            self.hub.restore(
+                [t if isinstance(t, str) else t.decode() for t in stored], int(leased or 0)
+            )
         except Unavailable as exc:
             log.warning("feed: Redis unavailable at start (%s); the sequence starts at 0", exc)
             return
-        self.hub.restore([t if isinstance(t, str) else t.decode() for t in stored], int(seq or 0))
+        lease = self.hub.next_lease()
+        try:
+            self.redis.call(lambda r: r.set(self.seq_key, str(lease)), use_breaker=False)
+        except Unavailable:
+            self.hub.leased = 0  # the first publish takes (and persists) a lease
 
     def _schema_loop(self) -> None:
         """Create the schema; retry until PostgreSQL answers; re-create if it disappears."""
@@ -120,7 +130,11 @@ class Sut:
         self.http.stop(timeout=1.0)
         if self._schema_greenlet is not None:
             self._schema_greenlet.kill()
-        gevent.sleep(self.writer.interval * 2)  # let the last feed writes go out
+        # A clean stop hands out no more numbers: record the exact last one (no hole at restart).
+        self.hub.lease = None
+        self._lease(self.hub.seq)
+        if not self.writer.drain(timeout=2.0):
+            log.warning("feed: could not write the last feed messages to Redis before stopping")
         self.writer.stop()
         self.pool.close()
         self.redis.close()

@@ -7,6 +7,7 @@ open). Writes that nobody waits for (quotes, replay buffer, cache fills) go thro
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -101,6 +102,7 @@ class Writer:
         self._greenlet: gevent.Greenlet | None = None
         self.flushes = 0
         self.errors = 0
+        self._flushing = False
 
     def set(self, key: str, value: str, ttl: int | None = None) -> None:
         self._sets[key] = (value, ttl)
@@ -121,6 +123,16 @@ class Writer:
         if self._greenlet is not None:
             self._greenlet.kill()
 
+    def drain(self, timeout: float) -> bool:
+        """Wait until everything pending is written; False if that took longer than ``timeout``."""
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        while self._sets or self._appends or self._flushing:
+            if time.monotonic() > deadline:
+                return False
+            gevent.sleep(0.01)
+        return True
+
     def _run(self) -> None:
         while True:
             self._wake.wait()
@@ -130,16 +142,21 @@ class Writer:
                 continue
             sets, appends = self._sets, self._appends
             self._sets, self._appends = {}, {}
+            self._flushing = True
             try:
                 self.backend.call(
                     partial(self._flush, sets=sets, appends=appends), use_breaker=False
                 )
                 self.flushes += 1
+                self._flushing = False
             except Unavailable:
                 self.errors += 1
                 self._requeue(sets, appends)
+                self._flushing = False
                 gevent.sleep(min(1.0, self.backend.breaker.cooldown or 0.2))
                 self._wake.set()
+            finally:
+                self._flushing = False
 
     @staticmethod
     def _flush(

@@ -1,8 +1,13 @@
 """Feed hub: assigns sequence numbers, keeps the replay buffer, fans messages out to subscribers.
 
-Sequence numbers are strictly increasing across the whole feed. The replay buffer holds the last
-``replay_size`` messages in process (authoritative) and mirrors them to a capped Redis list, from
-which a restarted SUT continues its sequence and its buffer. The buffer is always contiguous.
+Sequence numbers are strictly increasing over the whole feed and, within one process, consecutive.
+The replay buffer holds the last ``replay_size`` messages in process (authoritative) and mirrors
+them to a capped Redis list, from which a restarted SUT restores its buffer.
+
+Numbers are never reused, even after a crash: Redis holds a *lease*, a number above every one
+handed out (written synchronously at start, then in the background well before the feed reaches
+it). A restarted process continues above the lease; the numbers between the last persisted
+message and the lease are a hole that clients resuming across it are told about (a gap notice).
 
 Subscribing is atomic with respect to publishing (no greenlet switch in between): the backlog is a
 snapshot of the buffer after ``since`` and every later message goes to the subscriber's queue, so
@@ -11,7 +16,6 @@ the hand-over from replay to live has no gap and no duplicate.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import time
@@ -22,6 +26,10 @@ from dataclasses import dataclass
 import gevent.event
 
 log = logging.getLogger("sut.feed")
+
+LEASE_STEP = 1000
+GAP_BUFFER = "replay buffer exhausted"
+GAP_RESTART = "sequence numbers skipped at a restart"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,7 @@ class FeedMessage:
 class Gap:
     first: int
     last: int
+    reason: str
 
     def render(self) -> str:
         return json.dumps(
@@ -57,7 +66,7 @@ class Gap:
                 "type": "gap",
                 "from": self.first,
                 "to": self.last,
-                "reason": "replay buffer exhausted",
+                "reason": self.reason,
                 "server_time": time.time(),
             }
         )
@@ -92,12 +101,32 @@ class Subscriber:
         return items
 
 
+class SequenceCheck:
+    """Per client: turns any jump in the numbers it is sent into an explicit gap notice, and
+    drops anything at or below what it already has. Never a silent skip, never a duplicate."""
+
+    def __init__(self, hub: FeedHub, since: int | None) -> None:
+        self.hub = hub
+        self.expected = None if since is None else since + 1
+
+    def admit(self, msg: FeedMessage) -> tuple[Gap | None, bool]:
+        """(gap notice to send first or None, whether to send ``msg``)."""
+        if self.expected is not None and msg.seq < self.expected:
+            return None, False
+        gap = None
+        if self.expected is not None and msg.seq > self.expected:
+            gap = Gap(self.expected, msg.seq - 1, self.hub.gap_reason(self.expected, msg.seq - 1))
+        self.expected = msg.seq + 1
+        return gap, True
+
+
 class FeedHub:
     def __init__(
         self,
         replay_size: int,
         queue_limit: int,
         mirror: Callable[[FeedMessage], None] | None = None,
+        lease: Callable[[int], None] | None = None,
     ) -> None:
         self.replay_size = replay_size
         self.queue_limit = queue_limit
@@ -105,10 +134,14 @@ class FeedHub:
         self.buffer: deque[FeedMessage] = deque(maxlen=replay_size)
         self.subscribers: set[Subscriber] = set()
         self.mirror = mirror
+        self.lease = lease
+        self.leased = 0
+        self.restart_hole: tuple[int, int] | None = None
         self.dropped_slow = 0
 
-    def restore(self, stored: list[str], last_seq: int) -> None:
-        """Continue from a previous run's Redis state: its sequence and its buffer's newest run."""
+    def restore(self, stored: list[str], leased: int) -> None:
+        """Continue from a previous run's Redis state: its buffer's newest contiguous run, and
+        numbers above its lease."""
         messages: list[FeedMessage] = []
         for text in stored:
             try:
@@ -118,20 +151,32 @@ class FeedHub:
         messages.sort(key=lambda m: m.seq)
         tail: list[FeedMessage] = []
         for msg in reversed(messages):  # keep only the contiguous run ending at the newest
+            if tail and msg.seq == tail[-1].seq:
+                continue  # a duplicate left by a retried write
             if tail and msg.seq != tail[-1].seq - 1:
-                if msg.seq == tail[-1].seq:
-                    continue  # a duplicate left by a retried write
                 break
             tail.append(msg)
         tail.reverse()
         self.buffer.extend(tail[-self.replay_size :])
         newest = tail[-1].seq if tail else 0
-        self.seq = max(self.seq, last_seq, newest)
-        if self.buffer and self.buffer[-1].seq != self.seq:
-            self.buffer.clear()  # the stored sequence ran ahead of the list: keep nothing stale
+        self.seq = max(self.seq, leased, newest)
+        if self.seq > newest:
+            self.restart_hole = (newest + 1, self.seq)
         log.info(
-            "feed restored: seq=%d, %d messages in the replay buffer", self.seq, len(self.buffer)
-        )
+            "feed restored: continuing after seq %d, %d messages in the replay buffer",
+            self.seq, len(self.buffer),
+        )  # fmt: skip
+
+    def next_lease(self) -> int:
+        """Take a new lease (the caller persists it before publishing)."""
+        self.leased = self.seq + LEASE_STEP
+        return self.leased
+
+    def gap_reason(self, first: int, last: int) -> str:
+        hole = self.restart_hole
+        if hole is not None and hole[0] <= first and last <= hole[1]:
+            return GAP_RESTART
+        return GAP_BUFFER
 
     def publish(self, type_: str, data: dict[str, object]) -> FeedMessage:
         self.seq += 1
@@ -141,18 +186,28 @@ class FeedHub:
             sub.push(msg)
         if self.mirror is not None:
             self.mirror(msg)
+        if self.lease is not None and self.seq + LEASE_STEP // 2 > self.leased:
+            self.lease(self.next_lease())
         return msg
 
-    def subscribe(self, since: int | None) -> tuple[Subscriber, Gap | None, list[FeedMessage]]:
-        """Register a subscriber; return it, a gap notice if ``since`` is too old, the backlog."""
+    def subscribe(self, since: int | None) -> tuple[Subscriber, SequenceCheck, list[FeedMessage]]:
+        """Register a subscriber; return it, its sequence check, and the backlog after ``since``.
+
+        A ``since`` older than the buffer shows up as a gap notice before the first message sent.
+        """
         sub = Subscriber(self.queue_limit)
         self.subscribers.add(sub)
+        check = SequenceCheck(self, since)
         if since is None or since >= self.seq:
-            return sub, None, []
-        first = self.buffer[0].seq if self.buffer else self.seq + 1
-        gap = Gap(since + 1, first - 1) if since + 1 < first else None
-        start = max(0, since + 1 - first)
-        return sub, gap, list(itertools.islice(self.buffer, start, None))
+            return sub, check, []
+        # by number, not by index: after a restart the buffer jumps over the restart hole
+        backlog: list[FeedMessage] = []
+        for msg in reversed(self.buffer):
+            if msg.seq <= since:
+                break
+            backlog.append(msg)
+        backlog.reverse()
+        return sub, check, backlog
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)

@@ -26,7 +26,7 @@ from wsproto.events import (
     TextMessage,
 )
 
-from sut.feed.hub import FeedHub, FeedMessage, Gap, Subscriber
+from sut.feed.hub import FeedHub, FeedMessage, SequenceCheck, Subscriber
 from sut.http.server import HttpServer, Request, Response, error_response
 
 log = logging.getLogger("sut.ws")
@@ -117,9 +117,9 @@ class _Session:
         self.sock.settimeout(None)
         # a bounded kernel send buffer: a client that stops reading shows up in its queue quickly
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-        sub, gap, backlog = self.hub.subscribe(self.since)
+        sub, check, backlog = self.hub.subscribe(self.since)
         sub.on_overflow = lambda: gevent.spawn(self._too_slow, sub)
-        writer = gevent.spawn(self._write, sub, gap, backlog)
+        writer = gevent.spawn(self._write, sub, check, backlog)
         try:
             self._read()
         finally:
@@ -152,28 +152,32 @@ class _Session:
                 return
             self.ws.receive_data(data)
 
-    def _write(self, sub: Subscriber, gap: Gap | None, backlog: list[FeedMessage]) -> None:
+    def _write(self, sub: Subscriber, check: SequenceCheck, backlog: list[FeedMessage]) -> None:
         try:
-            last = -1
-            if gap is not None:
-                self._send([Message(data=gap.render())])
-            for i in range(0, len(backlog), SEND_BATCH):
-                chunk = backlog[i : i + SEND_BATCH]
-                self._send([Message(data=m.render()) for m in chunk])
-                last = chunk[-1].seq
+            self._send_checked(check, backlog)
             while not self.closing:
                 if not sub.ready.wait(self.endpoint.ping_interval):
                     self._send([Ping(payload=b"keepalive")])
                     continue
                 if sub.overflowed:
                     return  # _too_slow closes the session
-                items = [m for m in sub.take() if m.seq > last]
-                for i in range(0, len(items), SEND_BATCH):
-                    self._send([Message(data=m.render()) for m in items[i : i + SEND_BATCH]])
-                if items:
-                    last = items[-1].seq
+                self._send_checked(check, sub.take())
         except OSError:
             self._abort()
+
+    def _send_checked(self, check: SequenceCheck, messages: list[FeedMessage]) -> None:
+        batch: list[Event] = []
+        for msg in messages:
+            gap, send = check.admit(msg)
+            if gap is not None:
+                batch.append(Message(data=gap.render()))
+            if send:
+                batch.append(Message(data=msg.render()))
+            if len(batch) >= SEND_BATCH:
+                self._send(batch)
+                batch = []
+        if batch:
+            self._send(batch)
 
     def _too_slow(self, sub: Subscriber) -> None:
         self.hub.dropped_slow += 1

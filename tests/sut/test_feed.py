@@ -195,3 +195,43 @@ def test_restart_continues_the_sequence_and_replays_across_it(launcher: Launcher
     assert msgs[0]["type"] != "gap", msgs[0]
     seqs = [int(m["seq"]) for m in msgs]
     assert seqs == list(range(last_seen + 1, last_seen + 61)), "gap or duplicate across restart"
+
+
+def assert_announced_sequence(msgs: list[dict[str, object]], since: int) -> list[dict[str, object]]:
+    """Every number after ``since`` once, in order; any jump preceded by a gap notice."""
+    expected = since + 1
+    gaps = []
+    for m in msgs:
+        if m["type"] == "gap":
+            assert m["from"] == expected, (m, expected)
+            gaps.append(m)
+            expected = int(m["to"]) + 1  # type: ignore[call-overload]
+        else:
+            assert m["seq"] == expected, (m["seq"], expected)
+            expected += 1
+    return gaps
+
+
+def test_crash_restart_never_reuses_a_sequence_number(launcher: Launcher) -> None:
+    first = launcher.start(["--quote-rate", "200"])
+    ws = connect(first.ws_url)
+    seen = read(ws, 100)
+    first.proc.popen.kill()  # SIGKILL: no clean stop, the last feed writes may be lost
+    first.proc.popen.wait(10)
+    ws.close()
+    second = launcher.start(["--quote-rate", "200"], namespace=(first.schema, first.prefix))
+    for since in (int(seen[-1]["seq"]), int(seen[40]["seq"])):  # type: ignore[call-overload]
+        ws = connect(f"{second.ws_url}?since={since}")
+        try:
+            msgs = read(ws, 120)
+        finally:
+            ws.close()
+        gaps = assert_announced_sequence(msgs, since)
+        assert len(gaps) <= 1
+        for gap in gaps:
+            assert gap["reason"] == "sequence numbers skipped at a restart", (
+                gap,
+                since,
+                http("GET", second.base_url + "/health")[1],
+                second.proc.output(),
+            )
