@@ -12,7 +12,10 @@ and, when VictoriaMetrics is installed, that the lines land where the dashboards
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 import typing
 import urllib.request
 from collections.abc import Iterator
@@ -512,3 +515,91 @@ def test_lines_land_where_the_dashboards_expect(tmp_path: Path) -> None:
         assert vm.total("chaosbench_window_count", run_id="run-g", status="error") == 4
     finally:
         vm.stop()
+
+
+# -- Flux type check (optional: Flux's own parser and type checker, compiled to WebAssembly) ---
+
+FLUX_LSP_VERSION = "0.8.40"
+FLUX_LSP_DIR = Path(
+    os.environ.get("FLUX_LSP_DIR", ROOT / "node_modules" / "@influxdata" / "flux-lsp-browser")
+)
+
+# The package is built for bundlers (it imports its .wasm as an ES module, which Node cannot
+# do cleanly): load its JS glue with the wasm instance handed in instead.
+_FLUX_CHECK_JS = """
+import * as flux from "./glue.mjs";
+import fs from "fs";
+const [wasmPath, queriesPath] = process.argv.slice(2);
+const mod = await WebAssembly.compile(fs.readFileSync(wasmPath));
+const imports = {};
+for (const imp of WebAssembly.Module.imports(mod)) imports[imp.module] = flux;
+flux.__setWasm((await WebAssembly.instantiate(mod, imports)).exports);
+const out = JSON.parse(fs.readFileSync(queriesPath, "utf8")).map((src) => {
+  try { return new flux.Flux(src).is_valid(); } catch (e) { return false; }
+});
+console.log(JSON.stringify(out));
+"""
+
+# What Grafana puts in place of ``v`` and the dashboard variables before InfluxDB sees a query.
+_V = (
+    "v = {timeRangeStart: 2026-01-01T00:00:00Z, timeRangeStop: 2026-01-01T01:00:00Z, "
+    'windowPeriod: 1s, defaultBucket: "chaosbench"}\n'
+)
+
+
+def as_sent(flux: str) -> str:
+    """The query as Grafana sends it: variables interpolated, ``v`` defined after the imports."""
+    flux = re.sub(r"\$\{(\w+):json\}", r'["\1-value"]', flux)
+    flux = re.sub(r"\$\{(\w+)\}", r"\1-value", flux)
+    lines = flux.split("\n")
+    i = 0
+    while i < len(lines) and (lines[i].startswith("import ") or not lines[i].strip()):
+        i += 1
+    return "\n".join(lines[:i]) + "\n" + _V + "\n".join(lines[i:])
+
+
+def flux_valid(sources: list[str], tmp: Path) -> list[bool]:
+    glue = (FLUX_LSP_DIR / "flux-lsp-browser_bg.js").read_text()
+    glue = glue.replace(
+        "import * as wasm from './flux-lsp-browser_bg.wasm';",
+        "let wasm;\nexport function __setWasm(w) { wasm = w; "
+        "cachedInt32Memory0 = new Int32Array(wasm.memory.buffer); "
+        "cachedUint8Memory0 = new Uint8Array(wasm.memory.buffer); }",
+    )
+    glue = glue[: glue.rindex("cachedInt32Memory0 = new Int32Array(wasm.memory.buffer);")]
+    (tmp / "glue.mjs").write_text(glue)
+    (tmp / "check.mjs").write_text(_FLUX_CHECK_JS)
+    (tmp / "queries.json").write_text(json.dumps(sources))
+    wasm = FLUX_LSP_DIR / "flux-lsp-browser_bg.wasm"
+    proc = subprocess.run(
+        ["node", "check.mjs", str(wasm), "queries.json"],
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert isinstance(result, list)
+    return [bool(x) for x in result]
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or not (FLUX_LSP_DIR / "flux-lsp-browser_bg.wasm").exists(),
+    reason=f"needs node and @influxdata/flux-lsp-browser@{FLUX_LSP_VERSION} (FLUX_LSP_DIR)",
+)
+def test_every_flux_query_parses_and_type_checks(tmp_path: Path) -> None:
+    """Flux's semantic check (syntax, imports, builtin signatures, types) on every query as
+    Grafana sends it; a broken query must fail it, so the check is seen to work."""
+    qs = every_query()
+    broken = [
+        'from(bucket: "b") |> range(start: v.timeRangeStart) |> window(evry: 1s)',
+        'from(bucket: "b") |> range(start: v.timeRangeStart)'
+        " |> map(fn: (r) => ({r with t: int(v: r._time) + 1.0}))",
+        'import "contrib/tomhollingworth/events"\n'
+        'from(bucket: "b") |> range(start: -1h) |> events.duration(unit: 1ns, column: "x")',
+    ]
+    valid = flux_valid([as_sent(q.flux) for q in qs] + [as_sent(b) for b in broken], tmp_path)
+    assert valid[len(qs) :] == [False] * len(broken), "the Flux check accepts broken queries"
+    invalid = [q.where for q, ok in zip(qs, valid, strict=False) if not ok]
+    assert not invalid, "Flux rejects:\n" + "\n".join(invalid)
