@@ -35,6 +35,7 @@ class Sut:
             s.pg_statement_timeout,
             s.pg_op_timeout,
             self.pg_breaker,
+            s.pg_application_name,
         )
         self.store = OrderStore(self.pool, s.pg_schema)
         self.redis = RedisBackend(

@@ -27,6 +27,7 @@ class Settings:
     replay_size: int = 10000
     rate_limit: int = 500
     pg_pool_size: int = 16
+    pg_application_name: str = "chaosbench-sut"
     redis_pool_size: int = 32
     pg_connect_timeout: float = 2.0
     pg_statement_timeout: float = 2.0
@@ -66,6 +67,7 @@ _OPTS = [
     _Opt("replay_size", int, "messages kept in the feed's replay buffer", 1),
     _Opt("rate_limit", int, "requests per second per client (0: no limit)", 0),
     _Opt("pg_pool_size", int, "most PostgreSQL connections", 1),
+    _Opt("pg_application_name", str, "application_name of its PostgreSQL connections"),
     _Opt("redis_pool_size", int, "most Redis connections", 1),
     _Opt("pg_connect_timeout", float, "PostgreSQL connect timeout, seconds", 0.05),
     _Opt("pg_statement_timeout", float, "PostgreSQL statement_timeout, seconds", 0.05),

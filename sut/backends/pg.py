@@ -45,8 +45,10 @@ class PgPool:
         statement_timeout: float,
         op_timeout: float,
         breaker: Breaker,
+        application_name: str = APPLICATION_NAME,
     ) -> None:
         self.dsn = dsn
+        self.application_name = application_name
         self.size = size
         self.connect_timeout = connect_timeout
         self.statement_timeout = statement_timeout
@@ -62,7 +64,7 @@ class PgPool:
             self.dsn,
             autocommit=True,
             connect_timeout=max(1, round(self.connect_timeout)),
-            application_name=APPLICATION_NAME,
+            application_name=self.application_name,
             options=f"-c statement_timeout={int(self.statement_timeout * 1000)}",
             keepalives=1,
             keepalives_idle=5,

@@ -214,3 +214,21 @@ def test_pg_sleep_does_not_block_the_gevent_loop() -> None:
     # a blocked loop would show ~1 s of lag and ~0 samples; allow for a busy shared machine
     assert result["lag"] < 0.3, result
     assert result["samples"] > 50, result
+
+
+def test_terminated_backends_are_replaced_without_failing_requests(launcher: Launcher) -> None:
+    app = f"cbt-sut-{uuid.uuid4().hex[:8]}"  # only this SUT's backends are terminated
+    sut = launcher.start(["--rate-limit", "0", "--pg-application-name", app])
+    for _ in range(5):  # warm the pool
+        assert http("POST", sut.base_url + "/api/orders", order())[0] == 201
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = %s",
+            (app,),
+        ).fetchone()
+    assert killed is not None and killed[0] >= 1
+    # the next requests find dead pooled connections: retried on fresh ones, not failed
+    statuses = [http("POST", sut.base_url + "/api/orders", order())[0] for _ in range(5)]
+    assert statuses == [201] * 5
+    assert http("GET", sut.base_url + "/health")[0] == 200
