@@ -20,20 +20,17 @@ stops the run with one line naming it and exit code 2.
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-import gevent
-from locust.event import Events
 
 from chaosbench.deadlines import Deadlines, parse_deadlines
 from chaosbench.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, OptionError
 
-log = logging.getLogger("chaosbench.users")
+if TYPE_CHECKING:  # Locust (and its monkey-patching) is imported only when wired in
+    from locust.event import Events
 
 DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_PG_SCHEMA = "chaosbench_load"
@@ -216,6 +213,8 @@ def _fail(environment: Any, message: str) -> None:
     environment.process_exit_code = EXIT_CANNOT_MEASURE
     runner = environment.runner
     if runner is not None:
+        import gevent
+
         gevent.spawn_later(0, runner.quit)
 
 

@@ -85,9 +85,10 @@ class ApiUser(FastHttpUser, LoadUser):
                     resp.failure(problem)
                 else:
                     resp.success()
-            elif status == 0 or (getattr(resp, "error", None) is not None and not status):
+            elif not status:  # no answer: connection error or timeout
                 resp.failure(resp.error or HttpStatusError("no response"))
             else:
-                text = (resp.text or "")[:120].replace("\n", " ") if resp.content else ""
+                body = resp.content or b""
+                text = body[:120].decode("utf-8", "replace").replace("\n", " ")
                 resp.failure(HttpStatusError(f"HTTP {status} (expected {sorted(expect)}): {text}"))
         return resp

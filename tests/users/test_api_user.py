@@ -21,3 +21,12 @@ def test_idempotent_placement_names_contexts_and_rejections(sut: Sut) -> None:
     assert "HTTP 404" in (by_name["GET /api/quotes/[symbol]"][1] or "")
     assert all(positive for *_, positive in r["events"])
     assert r["acked"] == 1
+
+
+def test_timed_out_placement_is_retried_with_the_same_key() -> None:
+    r = run_script("order_retry")
+    assert len(r["keys"]) == 2 and r["keys"][0] == r["keys"][1]
+    (first_name, first_exc), (second_name, second_exc) = r["events"]
+    assert first_name == "POST /api/orders" and first_exc is not None
+    assert second_name == "POST /api/orders (retry)" and second_exc is None
+    assert len(r["acked"]) == 1 and r["kept"] == list(r["acked"])

@@ -1,0 +1,90 @@
+"""Load options: parsing, validation (one-line errors naming the option), DSN masking."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from chaosbench.errors import OptionError
+from chaosbench.options import LoadOptions, mask_dsn, options_from_parsed, parse_user_mix
+from chaosbench.users.targets import check_targets, probe, url_target
+from tests.conftest import free_port
+
+
+@pytest.mark.parametrize(
+    ("dsn", "secret"),
+    [
+        ("postgresql://app:s3cret@db.example:5432/x", "s3cret"),
+        ("postgresql://app:s3cret@127.0.0.1/x?sslmode=disable", "s3cret"),
+        ("host=127.0.0.1 user=app password=s3cret dbname=x", "s3cret"),
+        ("host=127.0.0.1 password='s3 cret' dbname=x", "s3 cret"),
+        ("redis://:s3cret@127.0.0.1:6379/0", "s3cret"),
+    ],
+)
+def test_mask_dsn_hides_passwords(dsn: str, secret: str) -> None:
+    masked = mask_dsn(dsn)
+    assert secret not in masked and "***" in masked
+    assert "127.0.0.1" in masked or "db.example" in masked
+
+
+def test_mask_dsn_leaves_passwordless_dsn_alone() -> None:
+    assert mask_dsn("postgresql://postgres@127.0.0.1:5432/test") == (
+        "postgresql://postgres@127.0.0.1:5432/test"
+    )
+
+
+def test_options_from_parsed_defaults_and_values() -> None:
+    assert options_from_parsed(None) == LoadOptions()
+    parsed = SimpleNamespace(
+        host="https://gw.local:8443", ws_url="", pg_dsn="postgresql://u@h/db", pg_schema="s1",
+        redis_url="redis://h:1/2", redis_prefix="p:", user_mix="A=3, B=1",
+        deadlines="PG=10", pacing_rate=5.0,
+    )  # fmt: skip
+    opts = options_from_parsed(parsed)
+    assert opts.feed_url() == "wss://gw.local:8443/ws/feed"
+    assert opts.user_mix == {"A": 3, "B": 1}
+    assert opts.deadlines.for_request("PG", "x") == 10
+    assert opts.pacing_rate == 5.0 and opts.pg_schema == "s1" and opts.redis_prefix == "p:"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("user_mix", "A=x", "--user-mix: weight 'x' of 'A' is not an integer"),
+        ("user_mix", "A", "--user-mix: 'A' is not UserClass=WEIGHT"),
+        ("user_mix", "A=0", "--user-mix: weight of 'A' must be at least 1"),
+        ("pacing_rate", -1.0, "--pacing-rate: -1.0 must be 0"),
+        ("pg_schema", "x; drop", "--pg-schema: 'x; drop' is not a plain SQL identifier"),
+        ("deadlines", "HTTP=0", "--deadlines: the deadline in 'HTTP=0' must be greater than 0"),
+    ],
+)
+def test_bad_options_are_one_line_errors(field: str, value: object, needle: str) -> None:
+    with pytest.raises(OptionError) as err:
+        options_from_parsed(SimpleNamespace(**{field: value}))
+    assert needle in str(err.value) and "\n" not in str(err.value)
+    assert parse_user_mix("") == {}
+
+
+def test_target_probe_names_the_target_and_address() -> None:
+    port = free_port()
+    target = url_target("Redis", f"redis://127.0.0.1:{port}/0", "--redis-url", 6379)
+    problem = probe(target, timeout=2)
+    assert problem == (
+        f"Redis at 127.0.0.1:{port} is not reachable (connection refused): start a local server "
+        "or run make up or set --redis-url"
+    )
+    with pytest.raises(OptionError, match="--ws-url: WebSocket feed address has no scheme://host"):
+        url_target("WebSocket feed", "localhost", "--ws-url", 80)
+
+
+def test_check_targets_stops_at_first_unreachable() -> None:
+    port = free_port()
+
+    class Down:
+        @classmethod
+        def targets(cls, opts: LoadOptions) -> list:
+            return [url_target("HTTP API", f"http://127.0.0.1:{port}", "--host", 80)]
+
+    assert check_targets([object, Down], LoadOptions()) is not None
+    assert check_targets([object], LoadOptions()) is None
