@@ -468,10 +468,28 @@ def parse_line(line: str) -> tuple[str, dict[str, str], dict[str, str]]:
     return measurement, tags, flds
 
 
+# The types the queries' arithmetic assumes (integer sums of counts, float percentiles, float
+# unix seconds multiplied by 1000.0, ...); InfluxDB columns are typed and Flux does not convert.
+FIELD_TYPES = {
+    schema.WINDOW: {
+        **dict.fromkeys(("count", "failures", "deadline_misses"), "int"),
+        **dict.fromkeys(("mean", "p50", "p90", "p95", "p99", "max"), "float"),
+    },
+    schema.EVENT: {"burst": "int", "duration_ms": "float", "text": "str", "error": "str"},
+    schema.RUN: {"started": "float", "ended": "float", "exit_code": "int", "verdict": "str"},
+}
+
+
 def test_schema_lines_carry_every_tag_and_field_the_dashboards_read() -> None:
     written: dict[str, tuple[set[str], set[str]]] = {}
     for ln in _sample_lines("run-g"):
         meas, line_tags, line_fields = parse_line(ln)
+        for name, value in line_fields.items():
+            kind = "str" if value.startswith('"') else "int" if value.endswith("i") else "float"
+            expected = FIELD_TYPES.get(meas, {}).get(name)
+            assert expected in (None, kind), (
+                f"{meas}.{name} is {kind}; the queries assume {expected}"
+            )
         t, f = written.setdefault(meas, (set(), set()))
         t |= set(line_tags)
         f |= set(line_fields)
