@@ -8,6 +8,9 @@ Numbers are never reused, even after a crash: Redis holds a *lease*, a number ab
 handed out (written synchronously at start, then in the background well before the feed reaches
 it). A restarted process continues above the lease; the numbers between the last persisted
 message and the lease are a hole that clients resuming across it are told about (a gap notice).
+The lease runs about ``LEASE_SECONDS`` of messages ahead (at the current rate, at least
+``LEASE_MIN``), so a crash costs resuming clients at most that many numbers, most of them never
+handed out.
 
 Subscribing is atomic with respect to publishing (no greenlet switch in between): the backlog is a
 snapshot of the buffer after ``since`` and every later message goes to the subscriber's queue, so
@@ -27,7 +30,8 @@ import gevent.event
 
 log = logging.getLogger("sut.feed")
 
-LEASE_STEP = 1000
+LEASE_MIN = 20
+LEASE_SECONDS = 0.5
 GAP_BUFFER = "replay buffer exhausted"
 GAP_RESTART = "sequence numbers skipped at a restart"
 
@@ -138,6 +142,9 @@ class FeedHub:
         self.leased = 0
         self.restart_hole: tuple[int, int] | None = None
         self.dropped_slow = 0
+        self._window_start = time.monotonic()
+        self._window_count = 0
+        self._rate = 0.0
 
     def restore(self, stored: list[str], leased: int) -> None:
         """Continue from a previous run's Redis state: its buffer's newest contiguous run, and
@@ -167,9 +174,18 @@ class FeedHub:
             self.seq, len(self.buffer),
         )  # fmt: skip
 
-    def next_lease(self) -> int:
-        """Take a new lease (the caller persists it before publishing)."""
-        self.leased = self.seq + LEASE_STEP
+    def lease_step(self) -> int:
+        """About ``LEASE_SECONDS`` of messages at the recent rate, at least ``LEASE_MIN``."""
+        now = time.monotonic()
+        elapsed = now - self._window_start
+        if elapsed >= 1.0:
+            self._rate = self._window_count / elapsed
+            self._window_start, self._window_count = now, 0
+        return max(LEASE_MIN, int(max(self._rate, self._window_count) * LEASE_SECONDS))
+
+    def next_lease(self, step: int = LEASE_MIN) -> int:
+        """Take a new lease (the caller persists it)."""
+        self.leased = self.seq + step
         return self.leased
 
     def gap_reason(self, first: int, last: int) -> str:
@@ -186,8 +202,11 @@ class FeedHub:
             sub.push(msg)
         if self.mirror is not None:
             self.mirror(msg)
-        if self.lease is not None and self.seq + LEASE_STEP // 2 > self.leased:
-            self.lease(self.next_lease())
+        self._window_count += 1
+        if self.lease is not None:
+            step = self.lease_step()
+            if self.seq + step // 2 >= self.leased:
+                self.lease(self.next_lease(step))
         return msg
 
     def subscribe(self, since: int | None) -> tuple[Subscriber, SequenceCheck, list[FeedMessage]]:

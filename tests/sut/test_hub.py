@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sut.feed.hub import GAP_BUFFER, GAP_RESTART, LEASE_STEP, FeedHub, FeedMessage
+from sut.feed.hub import GAP_BUFFER, GAP_RESTART, LEASE_MIN, FeedHub, FeedMessage
 
 
 def stored(*seqs: int) -> list[str]:
@@ -23,13 +23,19 @@ def test_clean_restart_has_no_hole() -> None:
     assert hub.seq == 5 and hub.restart_hole is None
 
 
-def test_leases_are_taken_ahead_of_publication() -> None:
+def test_leases_stay_ahead_of_publication_and_scale_with_the_rate() -> None:
     leases: list[int] = []
     hub = FeedHub(replay_size=10, queue_limit=10, lease=leases.append)
-    for _ in range(LEASE_STEP + 10):
+    for _ in range(2000):  # a burst: far more than LEASE_MIN messages within one second
         msg = hub.publish("quote", {"i": 1})
         assert leases and leases[-1] > msg.seq  # the stored lease is always above what is sent
-    assert leases == sorted(leases) and len(leases) == 3
+    assert leases == sorted(leases)
+    # the step grows with the rate, so a burst does not cost one Redis write per message...
+    assert len(leases) < 2000 / 5
+    # ...and a quiet feed keeps the hole a restart can leave small
+    quiet = FeedHub(replay_size=10, queue_limit=10, lease=leases.append)
+    quiet.publish("quote", {})
+    assert leases[-1] - quiet.seq == LEASE_MIN
 
 
 def test_subscribe_snapshot_and_gap_notices() -> None:
