@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+import websocket
 
 from tests.conftest import PG_DSN, PYTHON, REDIS_URL, ROOT, wait_until
 from tests.sut.conftest import Launcher
@@ -57,6 +58,18 @@ def via(relay: TcpRelay, url: str) -> str:
     return url.replace(":5432/", f":{relay.port}/").replace(":6379/", f":{relay.port}/")
 
 
+def feed_flows(ws_url: str, count: int = 20, within: float = 5.0) -> None:
+    """The feed keeps coming while a dependency hangs: nothing blocks the SUT's event loop."""
+    ws = websocket.create_connection(ws_url, timeout=within)
+    try:
+        start = time.perf_counter()
+        seqs = [json.loads(ws.recv())["seq"] for _ in range(count)]
+        assert time.perf_counter() - start < within
+        assert seqs == list(range(seqs[0], seqs[0] + count))
+    finally:
+        ws.close()
+
+
 def test_postgres_refused_then_back(launcher: Launcher, pg_relay: TcpRelay) -> None:
     pg_relay.set_mode("down")  # PostgreSQL is not there when the SUT starts: not fatal
     sut = launcher.start(pg_dsn=via(pg_relay, PG_DSN), healthy=False)
@@ -89,6 +102,7 @@ def test_postgres_hang_health_within_budget_then_recovers(
     for _ in range(3):  # repeatedly: health never waits on the hung connections
         elapsed, status, _ = timed("GET", sut.base_url + "/health")
         assert status == 503 and elapsed < HEALTH_BUDGET
+    feed_flows(f"ws://127.0.0.1:{sut.port}/ws/feed")
     pg_relay.set_mode("forward")
     wait_until(lambda: timed("GET", sut.base_url + "/health")[1] == 200, timeout=15)
     wait_until(lambda: timed("POST", sut.base_url + "/api/orders", order())[1] == 201, timeout=15)
@@ -114,6 +128,8 @@ def test_redis_down_degrades_then_recovers(launcher: Launcher, redis_relay: TcpR
     redis_relay.set_mode("blackhole")
     elapsed, status, body = timed("GET", sut.base_url + "/health")
     assert status == 503 and elapsed < HEALTH_BUDGET and body["down"] == ["redis"]
+    feed_flows(f"ws://127.0.0.1:{sut.port}/ws/feed", count=50)
+    assert timed("POST", sut.base_url + "/api/orders", order())[1] == 201
 
     redis_relay.set_mode("forward")
     wait_until(lambda: timed("GET", sut.base_url + "/health")[1] == 200, timeout=15)
