@@ -105,6 +105,8 @@ class EmbeddedProxy:
                 self._hub.loop.run_callback_threadsafe(self._stop_ev.set)
             if self._thread is not None:
                 self._thread.join(10)
+        elif gevent.getcurrent() is gevent.get_hub():
+            gevent.spawn(self._stop_in_hub)  # called from a hub callback: must not wait here
         else:
             self._stop_in_hub()
 
@@ -138,6 +140,8 @@ class EmbeddedProxy:
         except BaseException as exc:
             self._error = exc
             self._ready.set()
+            self._hub.destroy(destroy_loop=True)
+            self._hub = None
             return
         self._ready.set()
         self._stop_ev.wait()

@@ -118,3 +118,19 @@ def test_extension_toxics_refused_against_a_real_toxiproxy(fake: FakeToxiproxy) 
 
     assert c.add_toxic("api", "latency", {"latency": 5}) == "latency_downstream"
     assert ("POST", "/proxies/api/toxics") in fake.requests
+
+
+def test_api_port_in_use_is_a_one_line_proxy_error() -> None:
+    import socket
+
+    from chaos.proxy import EmbeddedProxy
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        with pytest.raises(ProxyError) as err:
+            EmbeddedProxy(f"127.0.0.1:{port}").start()
+    assert f"127.0.0.1:{port}" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ProxyError, match="loopback"):
+        EmbeddedProxy("192.0.2.1:8474")
