@@ -169,7 +169,10 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     is_worker = isinstance(runner, WorkerRunner)
     try:
         settings = ResultsSettings.from_options(o)
-        recorder = Recorder(TIMELINE, grace=settings.grace)
+        # a master receives a worker's window one grace and up to two ticks after its second:
+        # it keeps its own windows open that much longer so that they merge, not arrive late
+        grace = settings.grace + (2 * settings.tick + 1 if isinstance(runner, MasterRunner) else 0)
+        recorder = Recorder(TIMELINE, grace=grace)
         session = RecordingSession(settings, recorder)
         meta: dict[str, Any] = {}
         if not is_worker:

@@ -48,10 +48,11 @@ class RecordingSession:
         self.undelivered: dict[str, int] = {}
         self.started: float | None = None
         self.finished = False
-        self._pending_journal: list[tuple[JournalRecord, PhaseMark | None]] = []
+        self._pending_journal: list[tuple[JournalRecord | None, PhaseMark | None]] = []
         self._ticker: gevent.Greenlet | None = None
         self._send: Callable[[list[ClosedWindow], bool], None] | None = None
         self.finals: set[str] = set()
+        self._phase_label: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -143,6 +144,10 @@ class RecordingSession:
     def on_phase_changed(
         self, mark: PhaseMark, planned_wall: float | None = None, **_: Any
     ) -> None:
+        if mark.label == self._phase_label:  # same phase, another set of active faults
+            self._record(None, mark)
+            return
+        self._phase_label = mark.label
         record = JournalRecord(
             kind="phase",
             name=mark.label,
@@ -172,18 +177,21 @@ class RecordingSession:
             self.writer.meta["chaos_stopped"] = reason
             self.writer.write_meta()
 
-    def _record(self, record: JournalRecord, mark: PhaseMark | None) -> None:
-        self.journal.append(record)
+    def _record(self, record: JournalRecord | None, mark: PhaseMark | None) -> None:
+        if record is not None:
+            self.journal.append(record)
         if self.started is None or self.writer is None:
             self._pending_journal.append((record, mark))
             return
         self._write_record(record, mark)
 
-    def _write_record(self, record: JournalRecord, mark: PhaseMark | None) -> None:
+    def _write_record(self, record: JournalRecord | None, mark: PhaseMark | None) -> None:
         assert self.writer is not None
-        self.writer.append_journal(record)
         if mark is not None:
             self.writer.append_mark(mark)
+        if record is None:
+            return
+        self.writer.append_journal(record)
         if self.streamer is not None:
             self.streamer.submit_event(record)
 

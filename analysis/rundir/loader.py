@@ -119,7 +119,10 @@ def read_journal(run_dir: Path) -> list[JournalRecord]:
 
 
 def phases_from_journal(journal: list[JournalRecord], end: float | None) -> list[PhaseSpan]:
-    marks = sorted((r for r in journal if r.kind == "phase"), key=lambda r: r.start)
+    marks: list[JournalRecord] = []
+    for r in sorted((r for r in journal if r.kind == "phase"), key=lambda r: r.start):
+        if not marks or marks[-1].name != r.name:  # a repeated label is the same phase
+            marks.append(r)
     spans: list[PhaseSpan] = []
     for i, r in enumerate(marks):
         nxt = marks[i + 1].start if i + 1 < len(marks) else (end if end is not None else r.start)

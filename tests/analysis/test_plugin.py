@@ -8,7 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hdrh.histogram import HdrHistogram
 
+from analysis.model import new_histogram
 from analysis.rundir import load
 from tests.analysis.conftest import VictoriaMetrics
 from tests.conftest import PYTHON, Proc, free_port, wait_until
@@ -174,3 +176,94 @@ def test_existing_run_is_not_overwritten(
     assert proc.popen.returncode == 2
     assert "already holds a run; choose another --run-id" in proc.output()
     assert (run / "meta.json").read_text() == "{}"
+
+
+@pytest.mark.slow
+def test_distributed_master_merges_worker_windows(
+    victoria: VictoriaMetrics, spawn: Callable[..., Proc], tmp_path: Path, key_prefix: str
+) -> None:
+    results = tmp_path / "runs"
+    port = free_port()
+    env = _env(tmp_path, key_prefix, CB_TEST_FAKE_CHAOS="baseline:3,burst1:3,recovery1:3")
+    master = spawn(
+        _locust(
+            "--master", "--expect-workers", "1", "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", str(port), "-u", "4", "-r", "4", "-t", "10s",
+            "--results-dir", str(results), "--run-id", "dist",
+            "--influx-url", victoria.url, "--influx-org", "o", "--influx-bucket", "b",
+            "--sut-pg-dsn", "none",
+        ),
+        env=env,
+        name="master",
+    )  # fmt: skip
+    worker = spawn(
+        [PYTHON, "-m", "locust", "-f", LOCUSTFILE, "--worker", "--master-host", "127.0.0.1",
+         "--master-port", str(port)],
+        env=env,
+        name="worker",
+    )  # fmt: skip
+    wait_until(lambda: master.popen.poll() is not None, timeout=90)
+    wait_until(lambda: worker.popen.poll() is not None, timeout=30)
+    out = master.output()
+    assert "Traceback" not in out + worker.output(), out + worker.output()
+    assert "did not send their last windows" not in out
+    data = load(results / "dist")
+    assert data.meta["mode"] == "master"
+    total = sum(w.count for w in data.windows)
+    assert total == data.meta["locust"]["num_requests"] > 100
+    assert victoria.total("chaosbench_window_count", run_id="dist") == total
+    lines = [json.loads(ln) for ln in (results / "dist" / "windows.jsonl").read_text().splitlines()]
+    late = [w for w in lines if w["late"]]
+    assert len(late) <= len(lines) // 10, "worker windows merged on time, not as late deltas"
+
+
+@pytest.mark.slow
+def test_full_harness_with_real_chaos_every_window_and_event_streamed(
+    victoria: VictoriaMetrics, spawn: Callable[..., Proc], tmp_path: Path, key_prefix: str
+) -> None:
+    """chaosbench.harness with a real profile: latency on a fault-proxy route to Redis."""
+    route, api = free_port(), free_port()
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(
+        "enabled: true\nseed: 7\n"
+        "phases: {warmup: 1s, baseline: 2s, burst_on: 2s, burst_off: 2s, bursts: 2, cooldown: 1s}\n"
+        f"proxy:\n  routes:\n    redis: {{listen: 127.0.0.1:{route}, upstream: 127.0.0.1:6379}}\n"
+        "faults:\n  - {name: slow_redis, type: latency, route: redis, latency_ms: 20}\n"
+    )
+    results = tmp_path / "runs"
+    env = _env(tmp_path, key_prefix, CB_TEST_REDIS_URL=f"redis://127.0.0.1:{route}/0")
+    env["CB_TEST_RESULTS_ONLY"] = "0"
+    proc = spawn(
+        _locust(
+            "-u", "3", "-r", "3", "-t", "12s",
+            "--chaos-profile", str(profile), "--chaos-proxy-api", f"127.0.0.1:{api}",
+            "--results-dir", str(results), "--run-id", "chaos",
+            "--influx-url", victoria.url, "--influx-org", "o", "--influx-bucket", "b",
+            "--sut-pg-dsn", "none",
+        ),
+        env=env,
+        name="locust",
+    )  # fmt: skip
+    wait_until(lambda: proc.popen.poll() is not None, timeout=60)
+    out = proc.output()
+    assert "Traceback" not in out and "undelivered" not in out, out
+    data = load(results / "chaos")
+    labels = [r.name for r in data.journal if r.kind == "phase"]
+    assert labels[:7] == [
+        "warmup", "baseline", "burst1", "recovery1", "burst2", "recovery2", "cooldown"
+    ]  # fmt: skip
+    assert data.injections == {"slow_redis": 2}
+    assert data.meta["seed"] == 7 and data.meta["profile"]["sha256"]
+    total = sum(w.count for w in data.windows)
+    assert total == data.meta["locust"]["num_requests"]
+    assert victoria.total("chaosbench_window_count", run_id="chaos") == total
+    for kind in ("phase", "inject", "revert"):
+        n = sum(1 for r in data.journal if r.kind == kind)
+        assert victoria.points("chaosbench_event_value", run_id="chaos", kind=kind) == n > 0
+    # samples are attributed to the phase they started in: bursts carry the 20 ms latency
+    merged: dict[str, HdrHistogram] = {}
+    for w in data.windows:
+        merged.setdefault(w.key.phase, new_histogram()).add(w.histogram)
+    for burst in ("burst1", "burst2"):
+        assert merged[burst].get_value_at_percentile(50) > 15_000
+    assert merged["baseline"].get_value_at_percentile(50) < 15_000
