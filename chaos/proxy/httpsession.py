@@ -94,6 +94,8 @@ class HttpSession:
             self._answer(respond)
             return self._next_cycle(srv_only=True)
         headers = req.headers.raw_items()
+        if not any(k.lower() == b"host" for k, _ in headers):  # an HTTP/1.0 client
+            headers = [(b"Host", self.link.proxy.upstream.encode()), *headers]
         upgrade = _is_ws_upgrade(req)
         if upgrade:
             headers = [(k, v) for k, v in headers if k.lower() not in _STRIP_ON_UPGRADE]

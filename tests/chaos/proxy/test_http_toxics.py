@@ -129,3 +129,16 @@ def test_latency_on_an_http_route_keeps_a_closing_response(client: ToxiproxyClie
     resp = conn.getresponse()
     assert resp.status == 200 and json.loads(resp.read())["path"] == "/bye"
     assert time.perf_counter() - t >= 0.14
+
+
+def test_http_10_client_without_host(client: ToxiproxyClient, http_server) -> None:
+    import socket
+
+    info = client.create_proxy("api", "127.0.0.1:0", http_server.addr, protocol="http")
+    with socket.create_connection(("127.0.0.1", port_of(info.listen)), timeout=5) as s:
+        s.sendall(b"GET /old HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    assert data.startswith(b"HTTP/1.") and b" 200 " in data.split(b"\r\n")[0]
+    assert data.endswith(b'{"path": "/old", "ok": true}')
