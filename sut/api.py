@@ -24,7 +24,7 @@ from sut.feed.hub import FeedHub
 from sut.http.server import Request, Response, error_response, json_response
 from sut.orders.store import OrderStore
 from sut.orders.validate import BadRequest, InvalidField, check_idempotency_key, parse_order
-from sut.ratelimit import RateLimiter
+from sut.ratelimit import Decision, RateLimiter
 
 log = logging.getLogger("sut.api")
 CACHE_TTL = 300
@@ -77,9 +77,12 @@ class Api:
         path = req.path
         if path == "/health":
             return self.health() if req.method in ("GET", "HEAD") else self._method(req)
-        if not path.startswith("/api/"):
+        route, arg, prefetch = self._route(req)
+        if route == "":
             return error_response(404, f"no such path: {path}")
-        decision = self.limiter.check(req.client)
+        if route == "method":
+            return self._method(req)
+        decision = self.limiter.check(req.client, prefetch)
         if not decision.allowed:
             return error_response(
                 429,
@@ -88,16 +91,11 @@ class Api:
                 [("retry-after", str(decision.retry_after))],
             )
         try:
-            if path == "/api/orders":
-                return self.create_order(req) if req.method == "POST" else self._method(req)
-            if path.startswith("/api/orders/"):
-                if req.method != "GET":
-                    return self._method(req)
-                return self.get_order(path[len("/api/orders/") :])
-            if path.startswith("/api/quotes/"):
-                if req.method != "GET":
-                    return self._method(req)
-                return self.get_quote(path[len("/api/quotes/") :])
+            if route == "create":
+                return self.create_order(req)
+            if route == "order":
+                return self.get_order(arg, decision)
+            return self.get_quote(arg, decision)
         except Unavailable as exc:
             self.counters.unavailable += 1
             return unavailable(exc)
@@ -105,7 +103,24 @@ class Api:
             self.counters.unavailable += 1
             self.store.ready = False
             return unavailable(Unavailable("postgres", "orders table missing (being created)"))
-        return error_response(404, f"no such path: {path}")
+
+    def _route(self, req: Request) -> tuple[str, str, str | None]:
+        """(route, argument, Redis key the handler will read) - route "" is unknown."""
+        path = req.path
+        if path == "/api/orders":
+            return ("create" if req.method == "POST" else "method"), "", None
+        for prefix, route, key in (
+            ("/api/orders/", "order", "order"),
+            ("/api/quotes/", "quote", "quote"),
+        ):
+            if path.startswith(prefix):
+                if req.method != "GET":
+                    return "method", "", None
+                arg = path[len(prefix) :]
+                if route == "quote":
+                    arg = arg.upper()
+                return route, arg, self.redis.key(key, arg)
+        return "", "", None
 
     @staticmethod
     def _method(req: Request) -> Response:
@@ -142,16 +157,18 @@ class Api:
             )
         return Response(answer.status, answer.body.encode(), headers)
 
-    def get_order(self, order_id: str) -> Response:
+    def get_order(self, order_id: str, decision: Decision) -> Response:
         if not order_id or "/" in order_id or len(order_id) > 128:
             return error_response(404, "no such order", "order_id")
         key = self.redis.key("order", order_id)
-        try:
-            cached = self.redis.call(lambda r: r.get(key))
-        except Unavailable:
-            cached, source = None, "bypass"
+        source = "miss"
+        if decision.fetched:
+            cached = decision.value
         else:
-            source = "miss"
+            try:
+                cached = self.redis.call(lambda r: r.get(key))
+            except Unavailable:
+                cached, source = None, "bypass"
         if cached is not None:
             self.counters.cache_hits += 1
             return Response(200, _as_bytes(cached), [("x-cache", "hit")])
@@ -165,9 +182,9 @@ class Api:
             self.counters.cache_bypass += 1
         return Response(200, doc.encode(), [("x-cache", source)])
 
-    def get_quote(self, symbol: str) -> Response:
-        key = self.redis.key("quote", symbol.upper())
-        raw = self.redis.call(lambda r: r.get(key))
+    def get_quote(self, symbol: str, decision: Decision) -> Response:
+        key = self.redis.key("quote", symbol)
+        raw = decision.value if decision.fetched else self.redis.call(lambda r: r.get(key))
         if raw is None:
             return error_response(404, f"no quote for symbol {symbol!r}", "symbol")
         return Response(200, _as_bytes(raw))

@@ -11,6 +11,9 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
+
+import redis
 
 from sut.backends.breaker import Unavailable
 from sut.backends.redisio import RedisBackend
@@ -21,6 +24,8 @@ class Decision:
     allowed: bool
     retry_after: int = 0
     remaining: int = -1
+    fetched: bool = False  # ``prefetch`` was read in the same round trip
+    value: bytes | str | None = None
 
 
 class RateLimiter:
@@ -30,25 +35,32 @@ class RateLimiter:
         self.fail_open = 0
         self.limited = 0
 
-    def check(self, client: str) -> Decision:
+    def check(self, client: str, prefetch: str | None = None) -> Decision:
+        """Count this request; with ``prefetch``, also GET that key in the same round trip
+        (a quote or a cached order: the request's own read, one Redis round trip in all)."""
         if self.limit <= 0:
             return Decision(True)
         now = time.time()
         window = int(now)
         key = self.backend.key("rl", client, str(window))
 
-        def incr(r: object) -> int:
-            pipe = r.pipeline(transaction=False)  # type: ignore[attr-defined]
+        def incr(r: redis.Redis) -> list[Any]:
+            pipe = r.pipeline(transaction=False)
             pipe.incr(key)
             pipe.expire(key, 2)
-            return int(pipe.execute()[0])
+            if prefetch is not None:
+                pipe.get(prefetch)
+            return list(pipe.execute())
 
         try:
-            count = self.backend.call(incr)
+            replies = self.backend.call(incr)
         except Unavailable:
             self.fail_open += 1
             return Decision(True)
+        count = int(replies[0])
         if count > self.limit:
             self.limited += 1
             return Decision(False, retry_after=max(1, math.ceil(window + 1 - now)))
-        return Decision(True, remaining=self.limit - count)
+        if prefetch is None:
+            return Decision(True, remaining=self.limit - count)
+        return Decision(True, remaining=self.limit - count, fetched=True, value=replies[2])
