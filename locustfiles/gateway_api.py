@@ -36,7 +36,7 @@ def _rejected(resp: ResponseContextManager) -> str | None:
 
 
 class OrderApiUser(ApiUser):
-    """A trading client: mostly quotes and orders, some reads, 3 % malformed orders."""
+    """A trading client: mostly quotes and orders, some reads, 1 task in 11 a malformed order."""
 
     think_time = (0.2, 0.8)
     placement_retries = 2

@@ -17,7 +17,7 @@ def test_stall_shows_in_paced_latencies_but_not_closed() -> None:
     assert "schedule_lag_ms" in paced["context"]
     assert paced["max_lag_ms"] >= 800  # late starts are counted
     assert paced["p99"] >= 800  # the stall is in the percentiles ...
-    assert closed["p99"] < 100  # ... where the closed model hides it in one sample
+    assert closed["p99"] < 400  # ... where the closed model hides it in one sample
     assert closed["max"] >= 900 and closed["over_900"] == 1
     assert "paced" not in closed["context"]
 
