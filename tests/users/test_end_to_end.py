@@ -25,7 +25,8 @@ def test_all_four_users_against_the_reference_system(
     proc = spawn(
         _locust("-u", "20", "-r", "10", "-t", "15s", "--host", sut.url, "--csv", str(prefix),
                 "--pg-dsn", pg_dsn, "--pg-schema", f"{sut.tag}_load", "--redis-url", redis_url,
-                "--redis-prefix", f"{sut.tag}:load:", "--only-summary", "--no-chaos"),
+                "--redis-prefix", f"{sut.tag}:load:", "--only-summary", "--no-chaos",
+                "--user-mix", "OrderApiUser=2,FeedUser=1,PgOltpUser=1,RedisKvUser=1"),
         env={"LOCUST_RESULTS_DIR": str(tmp_path / "runs")},
         name="locust",
     )  # fmt: skip
@@ -35,6 +36,8 @@ def test_all_four_users_against_the_reference_system(
     # The exit code is the analysis' verdict on a 15 s run (another part's business); the load
     # itself must finish cleanly: statistics written, no failure, no exception in any user.
     assert rc in (0, 1, 2) and "Shutting down" in out, out[-4000:]
+    spawned = '"FeedUser": 4, "OrderApiUser": 8, "PgOltpUser": 4, "RedisKvUser": 4'
+    assert spawned in out, "--user-mix sets the weights"
     with open(f"{prefix}_exceptions.csv") as fh:
         assert list(csv.DictReader(fh)) == []
     rows = list(csv.DictReader(open(f"{prefix}_stats.csv")))
