@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import gevent
 
@@ -220,5 +220,12 @@ class Api:
                 "dropped_slow": self.hub.dropped_slow,
             },
             "uptime_s": round(time.time() - self.started, 3),
+            "counters": {
+                **asdict(self.counters),
+                "rate_limited": self.limiter.limited,
+                "rate_limit_fail_open": self.limiter.fail_open,
+                "postgres_failures": self.pool.breaker.failures,
+                "redis_failures": self.redis.breaker.failures,
+            },
         }
         return json_response(503 if down else 200, body)

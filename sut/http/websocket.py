@@ -25,6 +25,7 @@ from wsproto.events import (
     Ping,
     TextMessage,
 )
+from wsproto.utilities import LocalProtocolError
 
 from sut.feed.hub import FeedHub, FeedMessage, SequenceCheck, Subscriber
 from sut.http.server import HttpServer, Request, Response, error_response
@@ -162,7 +163,7 @@ class _Session:
                 if sub.overflowed:
                     return  # _too_slow closes the session
                 self._send_checked(check, sub.take())
-        except OSError:
+        except (OSError, LocalProtocolError):  # the peer is gone, or the close has begun
             self._abort()
 
     def _send_checked(self, check: SequenceCheck, messages: list[FeedMessage]) -> None:
