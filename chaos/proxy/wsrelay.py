@@ -10,7 +10,7 @@ import gevent
 import gevent.queue
 
 from chaos.proxy.toxics.base import MsgOut, WsMessage, WsState
-from chaos.proxy.wsframes import MessageParser
+from chaos.proxy.wsframes import OP_CLOSE, MessageParser
 
 if TYPE_CHECKING:
     from chaos.proxy.link import Link
@@ -89,7 +89,10 @@ class WsRelay:
 
 def _stage(state: WsState, nxt: MsgOut) -> MsgOut:
     def run(msg: WsMessage) -> None:
-        if msg.control or state.toxic.removed.is_set():
+        if msg.opcode == OP_CLOSE:  # nothing may arrive after the close: release what is held
+            state.flush(nxt)
+            nxt(msg)
+        elif msg.control or state.toxic.removed.is_set():
             nxt(msg)
         else:
             state.process(msg, nxt)
