@@ -145,3 +145,16 @@ def test_http_error_on_the_upgrade_request(client: ToxiproxyClient, ws_server) -
         raise AssertionError("handshake was not refused")
     except websocket.WebSocketBadStatusException as exc:
         assert exc.status_code == 503
+
+
+def test_ws_reorder_releases_a_held_message_when_the_stream_is_quiet(
+    client: ToxiproxyClient, ws_server
+) -> None:
+    url = ws_route(client, ws_server.addr)
+    ws = websocket.create_connection(url, timeout=5)
+    client.add_toxic("feed", "ws_reorder", {"rate": 1.0, "window": 5, "max_hold_ms": 300})
+    t = time.perf_counter()
+    ws.send("ext")
+    assert json.loads(ws.recv()) == {"ext": []}  # held, then released by the idle tick
+    assert 0.25 <= time.perf_counter() - t <= 1.5
+    ws.close()
