@@ -6,7 +6,7 @@ only when ``EmbeddedProxy`` is first used.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chaos.proxy.client import (
     EXTENSION_TOXICS,
@@ -16,6 +16,9 @@ from chaos.proxy.client import (
     ToxicInfo,
     ToxiproxyClient,
 )
+
+if TYPE_CHECKING:
+    from chaos.proxy.server import EmbeddedProxy
 
 
 def __getattr__(name: str) -> Any:
