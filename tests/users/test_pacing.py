@@ -43,6 +43,9 @@ def test_deadlines_defaults_and_overrides() -> None:
     assert d.for_request("HTTP", "GET /health") == 500
     assert d.for_request("WS", "message quote") == 1000
     assert d.largest("PG") == 300
+    scoped = parse_deadlines("PG read order=20")
+    assert scoped.for_request("PG", "read order") == 20
+    assert scoped.for_request("PG", "update order") == 200
 
 
 def test_bad_deadline_specs_are_one_line_option_errors() -> None:
