@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from analysis.stats import Interval, Scope, WindowTable, percentile_ratio, phase_order, rng_for
+from analysis.stats.bootstrap import resampled
 
 
 @dataclass(slots=True)
@@ -88,8 +89,20 @@ def compare(
             f"at least {s.min_samples} over 2 seconds needed)"
         )
         return comp
+    key = (scope.label, ref_label, pct, s.resamples, s.seed)
+    ref_samples = reference.resamples.get(key)
+    if ref_samples is None:
+        ref_rng = rng_for(s.seed, "reference", ref_name, scope.label, str(pct))
+        ref_samples = resampled(ref, pct, rng=ref_rng, resamples=s.resamples)
+        reference.resamples[key] = ref_samples
     rng = rng_for(s.seed, label, ref_name, scope.label, str(pct))
     comp.ratio = percentile_ratio(
-        cur, ref, pct, rng=rng, resamples=s.resamples, confidence=s.confidence
+        cur,
+        ref,
+        pct,
+        rng=rng,
+        resamples=s.resamples,
+        confidence=s.confidence,
+        reference_samples=ref_samples,
     )
     return comp

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
-from analysis.stats.hdr import DenseBlock, percentile_of_cum
+from analysis.stats.hdr import DenseBlock
 from analysis.stats.table import SecondBlock
 
 
@@ -33,25 +33,43 @@ def rng_for(seed: int, *labels: str) -> np.random.Generator:
 
 def _weights(rng: np.random.Generator, n: int, resamples: int) -> np.ndarray:
     """(resamples, n) counts of how often each unit is drawn (n draws with replacement)."""
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
+    draws = rng.integers(0, n, size=(resamples, n)) + (np.arange(resamples) * n)[:, None]
+    return np.bincount(draws.ravel(), minlength=resamples * n).reshape(resamples, n).astype(float)
 
 
 def _resampled_percentiles(
     hist: DenseBlock, pct: float, rng: np.random.Generator, resamples: int
 ) -> np.ndarray:
-    w = _weights(rng, hist.counts.shape[0], resamples)
-    merged = w @ hist.counts  # (resamples, bins)
-    return percentile_of_cum(np.cumsum(merged, axis=1), pct, hist.values)
+    """The ``pct`` percentile of each bootstrap resample of the rows of ``hist``.
 
-
-def _aligned(a: SecondBlock, b: SecondBlock) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Both blocks' counts over the union of their bins."""
-    values = np.union1d(a.hist.values, b.hist.values)
-    ca = np.zeros((a.n, values.size))
-    cb = np.zeros((b.n, values.size))
-    ca[:, np.searchsorted(values, a.hist.values)] = a.hist.counts
-    cb[:, np.searchsorted(values, b.hist.values)] = b.hist.counts
-    return values, ca, cb
+    The percentile of a merge of histograms lies between the smallest and the largest
+    percentile of its parts, so only the bins in that range (plus one column holding
+    everything below it) take part in the resampling: far fewer than all the bins.
+    """
+    counts = hist.counts
+    n = counts.shape[0]
+    w = _weights(rng, n, resamples)
+    if counts.shape[1] == 0:
+        return np.full(resamples, np.nan)
+    cum = np.cumsum(counts, axis=1)
+    totals = cum[:, -1]
+    live = totals > 0
+    if not live.any():
+        return np.full(resamples, np.nan)
+    # Rank bounds per row that bracket the merged target rank whatever the weights (with
+    # HdrHistogram's rounding of the target: floor(p * total / 100 + 0.5)).
+    r_lo = np.maximum(np.ceil(pct * totals / 100.0 - 0.5), 1)
+    r_hi = np.minimum(np.ceil(pct * totals / 100.0 + 0.5), totals)
+    pos_lo = (cum[live] < r_lo[live, None]).sum(axis=1)
+    pos_hi = (cum[live] < r_hi[live, None]).sum(axis=1)
+    lo = max(int(pos_lo.min()) - 1, 0)
+    hi = min(int(pos_hi.max()) + 1, counts.shape[1] - 1)
+    below = cum[:, lo - 1] if lo > 0 else np.zeros(n)
+    part = np.cumsum(w @ counts[:, lo : hi + 1], axis=1) + (w @ below)[:, None]
+    t = np.maximum(np.floor(pct * (w @ totals) / 100.0 + 0.5), 1)
+    idx = np.minimum(lo + (part < t[:, None]).sum(axis=1), counts.shape[1] - 1)
+    out = hist.values[idx].astype(np.float64)
+    return np.where(w @ totals > 0, out, np.nan)
 
 
 def expanded_tail(confidence: float, n: int) -> float:
@@ -76,6 +94,13 @@ def _interval(point: float, samples: np.ndarray, confidence: float, n: int) -> I
     return Interval(point, float(lo), float(hi), confidence)
 
 
+def resampled(
+    block: SecondBlock, pct: float, *, rng: np.random.Generator, resamples: int
+) -> np.ndarray:
+    """The ``pct`` percentile (µs) of ``resamples`` bootstrap resamples of ``block``'s seconds."""
+    return _resampled_percentiles(block.hist, pct, rng, resamples)
+
+
 def percentile_ratio(
     current: SecondBlock,
     reference: SecondBlock,
@@ -84,14 +109,21 @@ def percentile_ratio(
     rng: np.random.Generator,
     resamples: int,
     confidence: float,
+    reference_samples: np.ndarray | None = None,
 ) -> Interval:
-    """The ``pct`` percentile of ``current`` over that of ``reference``, with its interval."""
-    values, cc, cr = _aligned(current, reference)
-    cur, ref = DenseBlock(values, cc), DenseBlock(values, cr)
-    point = cur.merged_percentile(pct) / ref.merged_percentile(pct)
-    num = _resampled_percentiles(cur, pct, rng, resamples)
-    den = _resampled_percentiles(ref, pct, rng, resamples)
-    return _interval(float(point), num / den, confidence, min(current.n, reference.n))
+    """The ``pct`` percentile of ``current`` over that of ``reference``, with its interval.
+
+    ``reference_samples``: the reference's resampled percentiles when already computed (one
+    baseline is compared with many phases).
+    """
+    point = current.hist.merged_percentile(pct) / reference.hist.merged_percentile(pct)
+    num = _resampled_percentiles(current.hist, pct, rng, resamples)
+    den = reference_samples
+    if den is None:
+        den = _resampled_percentiles(reference.hist, pct, rng, resamples)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = num / den
+    return _interval(float(point), ratios, confidence, min(current.n, reference.n))
 
 
 def percentile(

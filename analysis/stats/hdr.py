@@ -117,9 +117,11 @@ def dense(rows: list[list[Sparse]]) -> DenseBlock:
     parts = [s for row in rows for s in row]
     if not parts:
         return DenseBlock(np.zeros(0, dtype=np.int64), np.zeros((len(rows), 0)))
-    used = np.unique(np.concatenate([s.index for s in parts]))
-    out = np.zeros((len(rows), used.size))
-    for r, row in enumerate(rows):
-        for s in row:
-            np.add.at(out[r], np.searchsorted(used, s.index), s.count)
-    return DenseBlock(bin_values()[1][used], out)
+    index = np.concatenate([s.index for s in parts])
+    count = np.concatenate([s.count for s in parts])
+    row_of = np.repeat(
+        np.repeat(np.arange(len(rows)), [len(r) for r in rows]), [s.index.size for s in parts]
+    )
+    used, col = np.unique(index, return_inverse=True)
+    flat = np.bincount(row_of * used.size + col, weights=count, minlength=len(rows) * used.size)
+    return DenseBlock(bin_values()[1][used], flat.reshape(len(rows), used.size))

@@ -80,23 +80,38 @@ class WindowTable:
                 )
             )
         self.rows.sort(key=lambda r: r.second)
+        self._blocks: dict[tuple[object, ...], SecondBlock] = {}
+        #: bootstrap samples of reference blocks, shared by every comparison against them
+        self.resamples: dict[tuple[object, ...], np.ndarray] = {}
         self.by_phase: dict[str, list[Row]] = defaultdict(list)
         for r in self.rows:
             self.by_phase[r.key.phase].append(r)
+        self._phases = sorted(self.by_phase)
+        self._kinds = sorted({r.key.request_type for r in self.rows})
+        self._names = sorted({(r.key.request_type, r.key.name) for r in self.rows})
 
     def phases(self) -> list[str]:
-        return sorted({r.key.phase for r in self.rows})
+        return list(self._phases)
 
     def kinds(self) -> list[str]:
-        return sorted({r.key.request_type for r in self.rows})
+        return list(self._kinds)
 
     def names(self) -> list[tuple[str, str]]:
-        return sorted({(r.key.request_type, r.key.name) for r in self.rows})
+        return list(self._names)
 
     def select(
         self, scope: Scope, phases: Iterable[str] | None = None, span: tuple[int, int] | None = None
     ) -> SecondBlock:
         """Windows of ``scope`` in ``phases`` (labels) and/or seconds ``span`` [a, b)."""
+        key = (scope, None if phases is None else tuple(phases), span)
+        block = self._blocks.get(key)
+        if block is None:
+            block = self._blocks[key] = self._select(scope, key[1], span)
+        return block
+
+    def _select(
+        self, scope: Scope, phases: tuple[str, ...] | None, span: tuple[int, int] | None
+    ) -> SecondBlock:
         rows = self.rows if phases is None else [r for p in phases for r in self.by_phase[p]]
         by_sec: dict[int, list[Row]] = defaultdict(list)
         for r in rows:

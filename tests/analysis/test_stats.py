@@ -78,3 +78,22 @@ def test_rate_interval() -> None:
     iv = rate(fails, count, rng=rng, resamples=300, confidence=0.95)
     assert iv.value == pytest.approx(0.03)
     assert iv.low == pytest.approx(0.03) and iv.high == pytest.approx(0.03)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_fast_bootstrap_equals_merging_every_bin(seed: int) -> None:
+    """The bootstrap restricts itself to the bins that can hold the percentile: same answer."""
+    from analysis.stats.bootstrap import _resampled_percentiles, _weights
+    from analysis.stats.hdr import percentile_of_cum
+
+    keys = [KeySpec("PG", "q", 7, 4.0, sigma=1.0), KeySpec("HTTP", "x", 80, 20.0)]
+    run = generate(SyntheticSpec(seed=seed, burst_error_rate=0.1, keys=keys))
+    table = WindowTable(run)
+    for scope in (Scope("PG"), Scope()):
+        for phase in ("baseline", "burst1", "recovery2"):
+            hist = table.select(scope, [phase]).hist
+            for p in (50, 95, 99, 99.9, 100):
+                fast = _resampled_percentiles(hist, p, np.random.default_rng(5), 200)
+                w = _weights(np.random.default_rng(5), hist.counts.shape[0], 200)
+                full = percentile_of_cum(np.cumsum(w @ hist.counts, axis=1), p, hist.values)
+                assert np.array_equal(fast, full), (scope, phase, p)
