@@ -23,6 +23,7 @@ from sut.backends.pg import PgPool, SchemaMissing
 from sut.backends.redisio import RedisBackend, Writer
 from sut.feed.hub import FeedHub
 from sut.http.server import Request, Response, error_response, json_response
+from sut.looplag import LoopLag
 from sut.orders.store import OrderStore
 from sut.orders.validate import BadRequest, InvalidField, check_idempotency_key, parse_order
 from sut.ratelimit import Decision, RateLimiter
@@ -84,6 +85,7 @@ class Api:
         self.health_timeout = health_timeout
         self.counters = Counters()
         self.started = time.time()
+        self.looplag: LoopLag | None = None
 
     def __call__(self, req: Request) -> Response:
         path = req.path
@@ -231,6 +233,7 @@ class Api:
                 "dropped_slow": self.hub.dropped_slow,
             },
             "uptime_s": round(time.time() - self.started, 3),
+            "loop_lag_ms": round(self.looplag.recent_max() * 1000, 1) if self.looplag else None,
             "counters": {
                 **asdict(self.counters),
                 "rate_limited": self.limiter.limited,

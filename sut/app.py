@@ -17,6 +17,7 @@ from sut.feed.hub import FeedHub, FeedMessage
 from sut.feed.quotes import QuoteGenerator
 from sut.http.server import HttpServer
 from sut.http.websocket import FeedEndpoint
+from sut.looplag import LoopLag
 from sut.orders.store import OrderStore
 from sut.ratelimit import RateLimiter
 
@@ -57,6 +58,8 @@ class Sut:
             s.health_timeout,
         )
         self.feed = FeedEndpoint(self.hub)
+        self.looplag = LoopLag()
+        self.api.looplag = self.looplag
         self.http = HttpServer(
             s.host, s.port, self.api, {"/ws/feed": self.feed}, s.max_body, s.idle_timeout
         )
@@ -114,6 +117,7 @@ class Sut:
         self.http.start()
         self.writer.start()
         self.quotes.start()
+        self.looplag.start()
         self._schema_greenlet = gevent.spawn(self._schema_loop)
         s = self.settings
         log.info(
@@ -128,6 +132,7 @@ class Sut:
 
     def stop(self) -> None:
         self.quotes.stop()
+        self.looplag.stop()
         self.http.stop(timeout=1.0)
         if self._schema_greenlet is not None:
             self._schema_greenlet.kill()

@@ -216,6 +216,8 @@ class FeedHub:
         """
         sub = Subscriber(self.queue_limit)
         self.subscribers.add(sub)
+        if since is not None and since > self.seq:
+            since = None  # a number this feed never reached (its state was lost): go live
         check = SequenceCheck(self, since)
         if since is None or since >= self.seq:
             return sub, check, []

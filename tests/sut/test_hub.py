@@ -85,3 +85,12 @@ def test_backlog_across_the_restart_hole_is_found_by_number() -> None:
     assert check.admit(backlog[0]) == (None, True)
     gap, _ = check.admit(backlog[1])
     assert gap is not None and (gap.first, gap.last, gap.reason) == (5, 1000, GAP_RESTART)
+
+
+def test_since_beyond_the_feed_starts_the_live_stream() -> None:
+    hub = FeedHub(replay_size=10, queue_limit=10)
+    for _ in range(3):
+        hub.publish("quote", {})
+    _, check, backlog = hub.subscribe(since=500)  # e.g. the SUT lost its Redis state
+    assert backlog == []
+    assert check.admit(hub.publish("quote", {})) == (None, True)
