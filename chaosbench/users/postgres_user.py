@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from chaosbench import hostfaults
 from chaosbench.errors import OptionError
 from chaosbench.options import LoadOptions, mask_dsn
 from chaosbench.users.base import Backoff, LoadUser, OperationTimeout
@@ -230,6 +231,9 @@ class PostgresUser(LoadUser):
             with conn.cursor() as cur:
                 if prefix:
                     cur.execute(prefix)
+                delay = hostfaults.pg_slow_delay()  # the pg_slow_queries fault, when active
+                if delay:
+                    cur.execute("SELECT pg_sleep(%s)", (delay,))
                 cur.execute(query, params)  # type: ignore[arg-type]
                 if fetch == "one":
                     result = cur.fetchone()

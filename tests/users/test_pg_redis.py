@@ -54,3 +54,9 @@ def test_redis_commands_and_reconnect_after_kill(r: dict) -> None:
 def test_unreachable_postgres_is_a_reported_failure_not_a_dead_user(r: dict) -> None:
     assert r["gone"] == [None, None]
     assert r["gone_connects"] == [True, True]
+
+
+def test_pg_slow_queries_switch_slows_the_users_statements_in_the_server(r: dict) -> None:
+    assert r["slowed"] == [1] and r["unslowed"] == [1]
+    assert r["slowed_ms"] >= 100  # pg_sleep(0.1) ran before the statement, in the same sample
+    assert r["unslowed_ms"] < 100
