@@ -41,6 +41,10 @@ class HttpSession:
         self.up = link.up
         self.down = link.down
         self.switched = False
+        # bytes for each side, written in one go before the session waits for anything
+        # (one send per message instead of one per h11 event: a send is the costly part)
+        self._to_up: list[bytes] = []
+        self._to_down: list[bytes] = []
 
     def run(self) -> None:
         try:
@@ -52,6 +56,11 @@ class HttpSession:
             return
         except (_Closed, h11.ProtocolError):
             pass
+        try:
+            self._flush()
+        except OSError:
+            self.link.close()
+            return
         if not self.switched:  # pass the end on after what is still queued (toxics)
             self.up.finish()
             self.down.finish()
@@ -62,6 +71,7 @@ class HttpSession:
         while True:
             ev = self.srv.next_event()
             if ev is h11.NEED_DATA:
+                self._flush()
                 self.srv.receive_data(self.client_sock.recv(RECV_SIZE))
                 continue
             if isinstance(ev, h11.ConnectionClosed):
@@ -72,11 +82,22 @@ class HttpSession:
         while True:
             ev = self.cli.next_event()
             if ev is h11.NEED_DATA:
+                self._flush()
                 self.cli.receive_data(self.upstream_sock.recv(RECV_SIZE))
                 continue
             if isinstance(ev, h11.ConnectionClosed):
                 raise _Closed()
             return ev
+
+    def _flush(self) -> None:
+        if self._to_up:
+            data = b"".join(self._to_up)
+            self._to_up.clear()
+            self.up.deliver(data)
+        if self._to_down:
+            data = b"".join(self._to_down)
+            self._to_down.clear()
+            self.down.deliver(data)
 
     # -- one request/response ----------------------------------------------------------------
 
@@ -100,28 +121,27 @@ class HttpSession:
         if upgrade:
             headers = [(k, v) for k, v in headers if k.lower() not in _STRIP_ON_UPGRADE]
         out = self.cli.send(h11.Request(method=req.method, target=req.target, headers=headers))
-        assert out is not None
-        self.up.deliver(out)
+        if out:
+            self._to_up.append(out)
         while True:
             ev = self._client_event()
             data = self.cli.send(ev)
             if data:
-                self.up.deliver(data)
+                self._to_up.append(data)
             if isinstance(ev, h11.EndOfMessage):
                 break
+        self._flush()
         while True:
             rev = self._upstream_event()
+            data = self.srv.send(rev)
+            if data:
+                self._to_down.append(data)
             if isinstance(rev, h11.InformationalResponse):
-                data = self.srv.send(rev)
-                if data:
-                    self.down.deliver(data)
                 if rev.status_code == 101:
+                    self._flush()
                     self._switch_to_websocket()
                     return False
                 continue
-            data = self.srv.send(rev)
-            if data:
-                self.down.deliver(data)
             if isinstance(rev, h11.EndOfMessage):
                 break
         return self._next_cycle()
@@ -139,6 +159,8 @@ class HttpSession:
                 delays.append((state.toxic, act.delay))
             if act.respond is not None and respond is None:
                 respond = act.respond
+        if delays:
+            self._flush()  # what is answered already goes out before the wait
         for toxic, delay in delays:
             toxic.wait(delay)
         return respond
@@ -153,18 +175,14 @@ class HttpSession:
         except ValueError:
             reason = ""
         headers = [*resp.headers, ("Content-Length", str(len(resp.body)))]
-        data = b"".join(
-            x
-            for x in (
-                self.srv.send(
-                    h11.Response(status_code=resp.status, headers=headers, reason=reason)
-                ),
-                self.srv.send(h11.Data(data=resp.body)),
-                self.srv.send(h11.EndOfMessage()),
-            )
-            if x
-        )
-        self.down.deliver(data)
+        for ev in (
+            h11.Response(status_code=resp.status, headers=headers, reason=reason),
+            h11.Data(data=resp.body),
+            h11.EndOfMessage(),
+        ):
+            data = self.srv.send(ev)
+            if data:
+                self._to_down.append(data)
 
     def _next_cycle(self, srv_only: bool = False) -> bool:
         if self.srv.our_state is h11.MUST_CLOSE or self.srv.their_state is h11.MUST_CLOSE:
