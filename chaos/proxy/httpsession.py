@@ -85,23 +85,34 @@ class HttpSession:
             return not req.wants_close()
         upgrade = req.is_websocket_upgrade()
         self._to_up.append(head.without(_STRIP_ON_UPGRADE) if upgrade else head.raw)
-        self._to_up.extend(self.from_client.body(req.framing()))
-        self._flush()
-        while True:
-            rhead = self.from_upstream.read_head()
-            if rhead is None:
-                raise Closed()
-            resp = Response.parse(rhead)
-            self._to_down.append(rhead.raw)
+        framing = req.framing()
+        resp: Response | None = None
+        if framing[0] != "none" and b"100-continue" in head.tokens(b"expect"):
+            self._flush()  # the client waits for "100 Continue" before it sends the body
+            resp = self._next_response()
             if resp.status == 101:
-                self._flush()
-                self._switch_to_websocket()
+                return self._switch_to_websocket()
+            if resp.status >= 200:  # answered without the body: relay it, then end
+                self._to_down.extend(self.from_upstream.body(resp.framing(req.method)))
                 return False
-            if resp.status >= 200:
-                break
-        framing = resp.framing(req.method)
-        self._to_down.extend(self.from_upstream.body(framing))
-        return not (framing[0] == "close" or resp.closes() or req.wants_close())
+            resp = None
+        self._to_up.extend(self.from_client.body(framing))
+        self._flush()
+        while resp is None or resp.status < 200:
+            resp = self._next_response()
+            if resp.status == 101:
+                return self._switch_to_websocket()
+        rframing = resp.framing(req.method)
+        self._to_down.extend(self.from_upstream.body(rframing))
+        return not (rframing[0] == "close" or resp.closes() or req.wants_close())
+
+    def _next_response(self) -> Response:
+        """The next response head from upstream (a 1xx too), queued for the client."""
+        rhead = self.from_upstream.read_head()
+        if rhead is None:
+            raise Closed()
+        self._to_down.append(rhead.raw)
+        return Response.parse(rhead)
 
     def _apply_http_toxics(self, method: str, path: str) -> HttpResponse | None:
         respond: HttpResponse | None = None
@@ -136,12 +147,15 @@ class HttpSession:
 
     # -- WebSocket ---------------------------------------------------------------------------
 
-    def _switch_to_websocket(self) -> None:
+    def _switch_to_websocket(self) -> bool:
+        """Relay the upgraded connection until it ends; False (no more HTTP exchanges)."""
+        self._flush()
         self.switched = True
         link = self.link
         link.ws = WsRelay(link)
         link.spawn(self._pump_ws, self.from_upstream.take())
         link.pump(self.client_sock, self.up, self.from_client.take())
+        return False
 
     def _pump_ws(self, first: bytes) -> None:
         ws = self.link.ws

@@ -142,3 +142,19 @@ def test_http_10_client_without_host(client: ToxiproxyClient, http_server) -> No
             data += chunk
     assert data.startswith(b"HTTP/1.") and b" 200 " in data.split(b"\r\n")[0]
     assert data.endswith(b'{"path": "/old", "ok": true}')
+
+
+def test_expect_100_continue(client: ToxiproxyClient, http_server) -> None:
+    import socket
+
+    info = client.create_proxy("api", "127.0.0.1:0", http_server.addr, protocol="http")
+    with socket.create_connection(("127.0.0.1", port_of(info.listen)), timeout=5) as s:
+        s.sendall(
+            b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
+        assert s.recv(4096).startswith(b"HTTP/1.1 100")  # before the body was sent
+        s.sendall(b"hello")
+        data = b""
+        while not data.endswith(b"}"):
+            data += s.recv(4096)
+    assert b" 201 " in data.split(b"\r\n")[0] and data.endswith(b'"echo": "hello"}')
