@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import gevent
 import gevent.event
+import gevent.lock
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -33,7 +34,7 @@ class RedisBackend:
         self.breaker = breaker
         pool = redis.BlockingConnectionPool.from_url(
             url,
-            max_connections=pool_size,
+            max_connections=pool_size + 1,  # +1: never the bottleneck (the semaphore is)
             timeout=timeout,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
@@ -43,6 +44,10 @@ class RedisBackend:
             health_check_interval=0,
         )
         self.client = redis.Redis(connection_pool=pool)
+        # Callers queue here, not in redis-py's pool: a wait for a free connection is local
+        # overload (answered 503 without opening the breaker), not a Redis failure.
+        self.pool_size = pool_size
+        self._sem = gevent.lock.BoundedSemaphore(pool_size)
 
     def key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -57,6 +62,8 @@ class RedisBackend:
         if use_breaker:
             self.breaker.check()
         limit = 2 * self.timeout if timeout is None else timeout
+        if not self._sem.acquire(timeout=limit):
+            raise Unavailable("redis", f"all {self.pool_size} connections busy")
         timer = gevent.Timeout(limit)
         timer.start()
         try:
@@ -75,6 +82,7 @@ class RedisBackend:
             raise Unavailable("redis", str(exc)[:200]) from None
         finally:
             timer.close()
+            self._sem.release()
         self.breaker.success()
         return result
 

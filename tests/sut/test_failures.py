@@ -249,3 +249,26 @@ def test_terminated_backends_are_replaced_without_failing_requests(launcher: Lau
     statuses = [http("POST", sut.base_url + "/api/orders", order())[0] for _ in range(5)]
     assert statuses == [201] * 5
     assert http("GET", sut.base_url + "/health")[0] == 200
+
+
+def test_more_clients_than_connections_queue_instead_of_failing(launcher: Launcher) -> None:
+    """Overload is not a dependency failure: with 2 connections per dependency and 40 concurrent
+    clients, requests wait for a connection; no breaker opens, nothing answers 503."""
+    sut = launcher.start(["--redis-pool-size", "2", "--pg-pool-size", "2", "--rate-limit", "0"])
+    wait_until(lambda: http("GET", sut.base_url + "/api/quotes/BTCUSD")[0] == 200)
+    statuses: list[int] = []
+
+    def client() -> None:
+        for _ in range(5):
+            statuses.append(http("GET", sut.base_url + "/api/quotes/BTCUSD")[0])
+        statuses.append(http("POST", sut.base_url + "/api/orders", order())[0])
+
+    threads = [threading.Thread(target=client) for _ in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(statuses) == 240
+    assert sorted(set(statuses)) == [200, 201]
+    counters = http("GET", sut.base_url + "/health")[1]["counters"]
+    assert counters["redis_failures"] == 0 and counters["postgres_failures"] == 0
