@@ -7,13 +7,14 @@ import subprocess
 import threading
 import uuid
 from http.client import HTTPConnection
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.conftest import PG_DSN, PYTHON, ROOT, wait_until
+from tests.conftest import PG_DSN, PYTHON, REDIS_URL, ROOT, Proc, free_port, wait_until
 from tests.sut.conftest import SutInstance
-from tests.sut.helpers import http, http_full
+from tests.sut.helpers import delete_prefix, drop_schema, http, http_full
 
 
 def order(**over: object) -> dict[str, object]:
@@ -256,3 +257,28 @@ def test_bad_options_one_line_exit_2(args: list[str], env: dict[str, str], needl
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sut: ") and needle in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_environment_variables_configure_the_sut(tmp_path: Path) -> None:
+    """The main job configures the SUT through SUT_* variables only (no flags)."""
+    tag = uuid.uuid4().hex[:10]
+    schema, prefix, port = f"cbt_sut_env_{tag}", f"cbt_sut_env_{tag}:", free_port()
+    env = {
+        "SUT_PORT": str(port), "SUT_PG_DSN": PG_DSN, "SUT_PG_SCHEMA": schema,
+        "SUT_REDIS_URL": REDIS_URL, "SUT_REDIS_PREFIX": prefix, "SUT_RATE_LIMIT": "0",
+    }  # fmt: skip
+    proc = Proc([PYTHON, "-m", "sut"], tmp_path / "sut-env.log", env)
+    try:
+        wait_until(lambda: http("GET", f"http://127.0.0.1:{port}/health")[0] == 200, timeout=30)
+        status, created = http("POST", f"http://127.0.0.1:{port}/api/orders", order())
+        assert status == 201
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            found = conn.execute(
+                f'SELECT count(*) FROM "{schema}".orders WHERE order_id = %s',
+                (created["order_id"],),
+            ).fetchone()
+        assert found == (1,)
+    finally:
+        assert proc.stop() == 0  # SIGTERM is a clean stop
+        drop_schema(PG_DSN, schema)
+        delete_prefix(REDIS_URL, prefix)
