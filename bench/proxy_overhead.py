@@ -11,7 +11,9 @@ two TCP routes: Redis (127.0.0.1:6379) and a bulk byte source started here. Figu
 2. request throughput at ten connections: ``redis-benchmark -c 10 -t ping`` direct and proxied,
    alternating ``--rounds`` times, medians as a ratio;
 3. byte throughput at ten connections: ten readers draining the bulk source for ``--seconds``,
-   direct and proxied alternating ``--rounds`` times, medians as a ratio.
+   direct and proxied alternating ``--rounds`` times, medians as a ratio;
+4. an HTTP route (``protocol: http``, messages framed per request) with ``wrk`` against a tiny
+   local HTTP server: added median latency at one connection, request rate at ten as a ratio.
 
 Only loopback; Redis sees PINGs only (no keys written).
 """
@@ -51,6 +53,32 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 """
 
+HTTP_UPSTREAM = r"""
+from gevent import monkey; monkey.patch_all()
+import socket
+from gevent.server import StreamServer
+RESP = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n"
+        b'{"ok": true}')
+def handle(s, addr):
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buf = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return
+            buf += d
+            while b"\r\n\r\n" in buf:
+                _, buf = buf.split(b"\r\n\r\n", 1)
+                s.sendall(RESP)
+    except OSError:
+        pass
+srv = StreamServer(("127.0.0.1", 0), handle)
+srv.start()
+print(srv.server_port, flush=True)
+srv.serve_forever()
+"""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -69,11 +97,10 @@ def api(base: str, method: str, path: str, body: object) -> dict:
         return dict(json.loads(resp.read()))
 
 
-def route(base: str, name: str, upstream: str) -> tuple[str, int]:
-    """Create a TCP route on the proxy; its listen address."""
-    info = api(
-        base, "POST", "/proxies", {"name": name, "listen": "127.0.0.1:0", "upstream": upstream}
-    )
+def route(base: str, name: str, upstream: str, protocol: str = "tcp") -> tuple[str, int]:
+    """Create a route on the proxy; its listen address."""
+    body = {"name": name, "listen": "127.0.0.1:0", "upstream": upstream, "protocol": protocol}
+    info = api(base, "POST", "/proxies", body)
     return "127.0.0.1", int(str(info["listen"]).rsplit(":", 1)[1])
 
 
@@ -144,6 +171,21 @@ def redis_benchmark(port: int, requests: int) -> float:
     return statistics.mean(rates)
 
 
+def wrk(port: int, conns: int, seconds: float) -> tuple[float, float]:
+    """requests/s and median latency (µs) of ``wrk`` on ``GET /``."""
+    res = subprocess.run(
+        ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency",
+         f"http://127.0.0.1:{port}/"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", res.stdout)
+    med = re.search(r"50%\s+([\d.]+)(us|ms|s)", res.stdout)
+    if not rate or not med:
+        raise RuntimeError(f"wrk: no figures ({res.stdout[-200:]}{res.stderr[-200:]})")
+    scale = {"us": 1.0, "ms": 1000.0, "s": 1e6}[med.group(2)]
+    return float(rate.group(1)), float(med.group(1)) * scale
+
+
 def bulk(addr: tuple[str, int], seconds: float, conns: int = 10) -> float:
     """MB/s drained by ``conns`` readers in ``seconds``."""
     total = [0] * conns
@@ -185,6 +227,9 @@ def main() -> int:
         stdout=subprocess.DEVNULL,
     )
     source = subprocess.Popen([sys.executable, "-c", SOURCE], stdout=subprocess.PIPE, text=True)
+    http_up = subprocess.Popen(
+        [sys.executable, "-c", HTTP_UPSTREAM], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert source.stdout is not None
         source_port = int(source.stdout.readline())
@@ -232,12 +277,32 @@ def main() -> int:
         bd, bp = statistics.median(bds), statistics.median(bps)
         print(f"10 connections, bulk bytes (median of {args.rounds} alternating):")
         print(f"  direct {bd:8.0f} MB/s   proxied {bp:8.0f} MB/s   ratio {bp / bd:.2f}")
+
+        if shutil.which("wrk"):
+            assert http_up.stdout is not None
+            http_port = int(http_up.stdout.readline())
+            http_route = route(base, "web", f"127.0.0.1:{http_port}", "http")[1]
+            d1, p1, d10, p10 = [], [], [], []
+            for _ in range(args.rounds):
+                d1.append(wrk(http_port, 1, args.seconds)[1])
+                p1.append(wrk(http_route, 1, args.seconds)[1])
+                d10.append(wrk(http_port, 10, args.seconds)[0])
+                p10.append(wrk(http_route, 10, args.seconds)[0])
+            md1, mp1 = statistics.median(d1), statistics.median(p1)
+            md10, mp10 = statistics.median(d10), statistics.median(p10)
+            print(f"HTTP route (protocol http), wrk GET (median of {args.rounds} alternating):")
+            print(f"  1 connection: median direct {md1:.0f} µs, proxied {mp1:.0f} µs, "
+                  f"added {mp1 - md1:+.0f} µs")  # fmt: skip
+            print(f"  10 connections: direct {md10:.0f} req/s, proxied {mp10:.0f} req/s, "
+                  f"ratio {mp10 / md10:.2f}")  # fmt: skip
+        else:
+            print("HTTP route: wrk not installed, skipped")
         return 0
     finally:
-        proxy.terminate()
-        source.terminate()
-        proxy.wait(10)
-        source.wait(10)
+        for proc in (proxy, source, http_up):
+            proc.terminate()
+        for proc in (proxy, source, http_up):
+            proc.wait(10)
 
 
 if __name__ == "__main__":
