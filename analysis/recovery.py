@@ -157,11 +157,20 @@ def recoveries(table: WindowTable, run: RunData, cfg: RecoveryTime) -> list[Burs
 
 
 def rtos(run: RunData) -> list[RtoRecord]:
-    """RTOs that kill-and-restart faults wrote into their journal records (``details.rto_s``)."""
-    out = []
-    for r in run.journal:
+    """RTOs that kill-and-restart faults wrote into their journal records (``details.rto_s``).
+
+    A fault's inject record may carry ``rto_s: null`` (not measured yet) and its revert record
+    the measured value: per fault and burst the last value measured counts; none means the
+    component did not come back.
+    """
+    found: dict[tuple[str, int | None], RtoRecord] = {}
+    for r in sorted(run.journal, key=lambda r: r.start):
         if "rto_s" not in r.details:
             continue
         v = r.details.get("rto_s")
-        out.append(RtoRecord(r.name, r.type, r.target, r.burst, None if v is None else float(v)))
-    return out
+        key = (r.name, r.burst)
+        prev = found.get(key)
+        if v is None and prev is not None:
+            continue
+        found[key] = RtoRecord(r.name, r.type, r.target, r.burst, None if v is None else float(v))
+    return list(found.values())

@@ -48,7 +48,7 @@ def limit(r: CriterionResult) -> str:
 def interval(r: CriterionResult) -> str:
     if r.low is None or r.high is None or r.confidence is None:
         return "—"
-    return f"{num(r.low, r.unit)} … {num(r.high, r.unit)} ({r.confidence * 100:.0f} %)"
+    return f"{num(r.low, r.unit)} … {num(r.high, r.unit)} ({r.confidence * 100:.3g} %)"
 
 
 def ms(v: float) -> str:

@@ -129,12 +129,12 @@ def render_html(v: Verdict) -> str:
     rec_rows = []
     for b in burst_rows(a):
         r, s = b.recovery, b.stats
-        det = "—" if r is None or r.detection_s is None else f"{r.detection_s:.0f} s"
+        det = "—" if r is None or r.detection_s is None else f"{r.detection_s:.1f} s"
         rec = (
             "—"
             if r is None
             else (
-                f"{r.recovery_s:.0f} s / {limit:.0f} s"
+                f"{r.recovery_s:.1f} s / {limit:g} s"
                 if r.recovered and r.recovery_s is not None
                 else '<span class="fail">not recovered</span>'
             )

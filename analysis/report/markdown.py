@@ -35,9 +35,9 @@ def _recovery(v: Verdict) -> list[str]:
         if r is None:
             det = rec = "—"
         else:
-            det = "not detected" if r.detection_s is None else f"{r.detection_s:.0f} s"
+            det = "not detected" if r.detection_s is None else f"{r.detection_s:.1f} s"
             rec = (
-                f"{r.recovery_s:.0f} s / {limit:.0f} s"
+                f"{r.recovery_s:.1f} s / {limit:g} s"
                 if r.recovered and r.recovery_s is not None
                 else "**not recovered**"
             )

@@ -73,8 +73,14 @@ def test_rto_from_the_journal() -> None:
         (1, 3.5, "kill_restart"),
         (2, 12.0, "kill_restart"),
     ]
-    run.journal[2].details["rto_s"] = None
-    assert rtos(run)[0].rto_s is None
+    # Inject records carry "not measured yet", revert records the measured value.
+    injects = [r for r in run.journal if r.kind == "inject"]
+    reverts = [r for r in run.journal if r.kind == "revert"]
+    for inj, rev in zip(injects, reverts, strict=True):
+        rev.details["rto_s"], inj.details["rto_s"] = inj.details["rto_s"], None
+    assert [r.rto_s for r in rtos(run)] == [3.5, 12.0]
+    reverts[0].details["rto_s"] = None  # never answered
+    assert [r.rto_s for r in rtos(run)] == [None, 12.0]
 
 
 def test_window_model_is_what_recovery_reads() -> None:

@@ -37,7 +37,7 @@ def test_markdown_scorecard(failed: tuple[Verdict, Path]) -> None:
     md = (out / "report.md").read_text()
     assert md.startswith("## chaosbench: ❌ fail — exit 1")
     assert "### Recovery scorecard" in md and "| 1 | pg-latency |" in md
-    assert "4 s / 3 s" in md  # recovery time against the tight limit
+    assert "4.0 s / 3 s" in md  # recovery time against the tight limit
     for r in v.results:
         assert f"| {r.title} |" in md
     assert "2 lost" in md
