@@ -210,3 +210,11 @@ def test_line_protocol_escapes_tags() -> None:
     ln = schema.line("m", {"name": "a b,c=d"}, {"text": 'say "hi"', "n": 3, "x": 1.5}, 7)
     assert ln == 'm,name=a\\ b\\,c\\=d text="say \\"hi\\"",n=3i,x=1.5 7'
     wait_until(lambda: True)
+
+
+def test_docs_name_every_measurement_tag_and_field() -> None:
+    doc = (ROOT / "docs" / "influxdb.md").read_text()
+    for measurement, (tags, fields) in schema.MEASUREMENTS.items():
+        assert f"## {measurement}" in doc
+        for name in (*tags, *fields):
+            assert f"`{name}`" in doc, f"docs/influxdb.md does not document {measurement}.{name}"

@@ -190,3 +190,18 @@ def test_no_warning_for_finished_runs(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load(run)
+
+
+def test_docs_describe_this_format_version_and_every_file() -> None:
+    from analysis.rundir import format as fmt
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "run-directory.md").read_text()
+    assert f"format version {FORMAT_VERSION}" in doc
+    for name in (fmt.META, fmt.WINDOWS, fmt.JOURNAL, fmt.MARKS, fmt.INTEGRITY, fmt.INJECTIONS):
+        assert f"`{name}`" in doc
+    from analysis.recording.window import ClosedWindow
+
+    for key in ClosedWindow.__dataclass_fields__:
+        if key not in ("hist_ok", "hist_err"):
+            assert f"`{key}`" in doc or f'"{key}"' in doc, key
