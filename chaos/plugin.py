@@ -54,7 +54,8 @@ STATE = ChaosState()
 
 
 def add_options(parser: Any) -> None:
-    group = parser.add_argument_group("chaosbench chaos")
+    # Locust's parser itself (not a group): only it knows include_in_web_ui.
+    group = parser
     group.add_argument(
         "--chaos-profile",
         default=str(DEFAULT_PROFILE),
@@ -150,7 +151,7 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
     if web_ui is not None:
         from chaos import webui
 
-        webui.install(web_ui, lambda: STATE.last_status)
+        webui.install(web_ui, lambda: STATE.scheduler)
 
 
 def _leftovers() -> None:

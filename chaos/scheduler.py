@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import gevent
+import gevent.event
 from gevent import Greenlet
 
 from chaos.events import EVENTS, ChaosEvents
@@ -68,7 +69,10 @@ class Scheduler:
         self.error: str | None = None
         self._greenlet: Greenlet | None = None
         self._stopping = False
-        self._finished = False
+        self._finished = False  # finishing has begun (reverts under way or done)
+        self._done = gevent.event.Event()  # finishing is complete
+        self._finisher: Any = None  # the greenlet doing the final reverts
+        self._kill_sent = False
         # Faults whose inject() was called (maybe half-done) and are not reverted yet, in order.
         self._touched: dict[str, Fault[Any]] = {}
         # Names of faults whose inject() succeeded (what the marks say is active).
@@ -93,8 +97,10 @@ class Scheduler:
         self.state = "running"
         killswitch.set_active(self)
         reason = "completed"
+        completed = False
         try:
             self._walk()
+            completed = not self._stopping
         except gevent.GreenletExit:
             reason = self.stop_reason or "test_stop"
         except Exception as exc:
@@ -103,25 +109,31 @@ class Scheduler:
             log.exception("chaos scheduler failed; reverting every fault")
         finally:
             self._finish(self.stop_reason or reason)
-        if reason == "completed" and not self._stopping and self.on_complete is not None:
+        if completed and self.on_complete is not None:
             self.on_complete()
 
     def stop(self, reason: str = "test_stop", detail: str | None = None) -> None:
-        """Stop further bursts and revert everything now. Idempotent; never raises."""
-        if self._finished:
+        """Stop further bursts and revert everything now; returns when every fault is reverted
+        (also when another greenlet is doing it). Idempotent; never raises."""
+        if self._done.is_set():
             return
         self._stopping = True
         if self.stop_reason is None:
             self.stop_reason = reason
-        if detail:
+        if detail and not self.error:
             self.error = detail
+        me = gevent.getcurrent()
         g = self._greenlet
-        if g is not None and not g.dead and g is not gevent.getcurrent():
-            try:
-                g.kill(block=True, timeout=15)
-            except Exception:  # the kill timed out: the finally below still reverts
-                log.exception("chaos scheduler did not stop in time")
-        self._finish(self.stop_reason)
+        if g is not None and g is not me and not g.dead:
+            # One kill only: a second GreenletExit would interrupt the reverts in its finally.
+            if not self._kill_sent:
+                self._kill_sent = True
+                g.kill(block=False)
+            g.join(timeout=30)
+        if not self._finished:
+            self._finish(self.stop_reason)  # the greenlet never ran, or we are it
+        elif me is not self._finisher:
+            self._done.wait(timeout=30)
 
     def join(self, timeout: float | None = None) -> None:
         if self._greenlet is not None:
@@ -129,7 +141,13 @@ class Scheduler:
 
     @property
     def finished(self) -> bool:
+        """Finishing has begun (no further bursts)."""
         return self._finished
+
+    @property
+    def done(self) -> bool:
+        """Every fault is reverted and ``chaos_stopped`` has fired."""
+        return self._done.is_set()
 
     @property
     def active_faults(self) -> tuple[str, ...]:
@@ -293,6 +311,7 @@ class Scheduler:
             return
         self._finished = True
         self._stopping = True
+        self._finisher = gevent.getcurrent()
         try:
             self.revert_all(reason)
             self._phase, self._burst = Phase.IDLE, None
@@ -302,16 +321,18 @@ class Scheduler:
             self.stop_reason = reason
             killswitch.clear_active(self)
             log.info("chaos stopped: %s", reason)
-            self.events.chaos_stopped.fire(reason=reason)
+            try:
+                self.events.chaos_stopped.fire(reason=reason)
+            finally:
+                self._done.set()
 
     # -- summaries ---------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         """Plain data for the web UI and the run metadata."""
-        mark = self.timeline.current
         return {
             "state": self.state,
-            "phase": mark.label if self.state == "running" else self._phase.value,
+            "phase": PhaseMark(0.0, self._phase, self._burst).label,
             "active_faults": list(self._active),
             "dry_run": self.profile.dry_run,
             "seed": self.profile.seed,

@@ -4,10 +4,13 @@ Kill button), ``GET /chaos/status`` (JSON) and ``POST /chaos/kill`` (the kill sw
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chaos.safety import killswitch
 from chaos.timeline import TIMELINE
+
+if TYPE_CHECKING:
+    from chaos.scheduler import Scheduler
 
 _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>chaosbench: chaos</title>
 <style>body{font-family:sans-serif;margin:2em}#kill{background:#c0392b;color:#fff;border:0;
@@ -23,20 +26,20 @@ poll();setInterval(poll,1000);
 </script></body></html>"""
 
 
-def status() -> dict[str, Any]:
-    s = killswitch.active()
-    if s is not None:
-        return s.status()
-    mark = TIMELINE.current
-    return {"state": "not running", "phase": mark.label, "active_faults": list(mark.faults)}
-
-
-def install(web_ui: Any, last_status: Callable[[], dict[str, Any] | None]) -> None:
-    """Add the routes to ``web_ui.app`` (Flask), behind the web UI's login when it has one."""
+def install(web_ui: Any, scheduler: Callable[[], Scheduler | None]) -> None:
+    """Add the routes to ``web_ui.app`` (Flask), behind the web UI's login when it has one.
+    ``scheduler`` returns the scheduler of the current (or last) test, if any."""
     from flask import jsonify, request
 
     app = web_ui.app
     guard = web_ui.auth_required_if_enabled
+
+    def status() -> dict[str, Any]:
+        s = scheduler()
+        if s is not None:
+            return s.status()
+        mark = TIMELINE.current
+        return {"state": "not started", "phase": mark.label, "active_faults": []}
 
     @app.route("/chaos")
     @guard
@@ -46,10 +49,7 @@ def install(web_ui: Any, last_status: Callable[[], dict[str, Any] | None]) -> No
     @app.route("/chaos/status")
     @guard
     def chaos_status() -> Any:
-        data = status()
-        if data.get("state") == "not running":
-            data = {**data, "last_run": last_status()}
-        return jsonify(data)
+        return jsonify(status())
 
     @app.route("/chaos/kill", methods=["POST"])
     @guard

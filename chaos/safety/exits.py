@@ -37,6 +37,8 @@ def _on_sigterm() -> None:
 
 def _chain_sigint() -> None:
     previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        return  # the process was started with SIGINT ignored (a background job): respect that
 
     def handler(signum: int, frame: FrameType | None) -> Any:
         s = killswitch.active()
@@ -54,12 +56,18 @@ def _chain_sigint() -> None:
 
 def _at_exit() -> None:
     s = killswitch.active()
-    if s is not None and not s.finished:
-        log.warning("chaos: process exiting with chaos running; reverting every fault")
+    if s is None or s.done:
+        return
+    log.warning("chaos: process exiting with chaos running; reverting every fault")
+    # After a crash the hub may still hold the error for the main greenlet and throw it again
+    # at the first switch: that consumes it, and the next attempt goes through.
+    for attempt in range(1, 6):
         try:
             s.stop("error", detail="process exit with chaos running")
-        except BaseException:
-            log.exception("chaos: revert at exit failed")
+            return
+        except BaseException as exc:
+            log.warning("chaos: revert at exit, attempt %d interrupted: %r", attempt, exc)
+    log.error("chaos: revert at exit failed; run `python -m chaos reset`")
 
 
 def install_exit_handlers() -> None:
