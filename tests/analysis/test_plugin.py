@@ -11,7 +11,7 @@ import pytest
 from hdrh.histogram import HdrHistogram
 
 from analysis.model import new_histogram
-from analysis.rundir import load
+from analysis.rundir import UnfinishedRunWarning, load
 from tests.analysis.conftest import VictoriaMetrics
 from tests.conftest import PYTHON, Proc, free_port, wait_until
 
@@ -267,3 +267,31 @@ def test_full_harness_with_real_chaos_every_window_and_event_streamed(
     for burst in ("burst1", "burst2"):
         assert merged[burst].get_value_at_percentile(50) > 15_000
     assert merged["baseline"].get_value_at_percentile(50) < 15_000
+
+
+def test_a_killed_run_keeps_what_was_measured(
+    spawn: Callable[..., Proc], tmp_path: Path, key_prefix: str
+) -> None:
+    results = tmp_path / "runs"
+    proc = spawn(
+        _locust("-u", "2", "-r", "2", "-t", "60s", "--results-dir", str(results),
+                "--run-id", "killed", "--sut-pg-dsn", "none"),
+        env=_env(tmp_path, key_prefix, CB_TEST_FAKE_CHAOS="baseline:2,burst1:60"),
+    )  # fmt: skip
+    run_dir = results / "killed"
+    wait_until(lambda: {"baseline", "burst1"} <= _phases_written(run_dir), timeout=30)
+    proc.popen.kill()
+    proc.popen.wait(10)
+    with pytest.warns(UnfinishedRunWarning, match="no end time"):
+        data = load(run_dir)
+    assert data.ended is None
+    assert {w.key.phase for w in data.windows} >= {"baseline", "burst1"}
+    assert sum(w.count for w in data.windows) > 0
+    assert [p.label for p in data.phases] == ["baseline", "burst1"]
+
+
+def _phases_written(run_dir: Path) -> set[str]:
+    path = run_dir / "windows.jsonl"
+    if not path.exists():
+        return set()
+    return {json.loads(ln)["phase"] for ln in path.read_text().splitlines() if ln.endswith("}")}
