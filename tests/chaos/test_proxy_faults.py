@@ -1,0 +1,209 @@
+"""The proxy-level fault classes drive the embedded proxy: the toxic each one creates, its
+effect on real traffic, and an idempotent revert."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from chaos.faults import FaultContext
+from chaos.faults._toxic import ToxicFault
+from chaos.profile import parse_profile
+from chaos.proxy import EmbeddedProxy, ToxiproxyClient
+from chaos.proxy.client import ProxySpec
+from chaosbench.errors import ChaosbenchError
+from tests.chaos._sched_support import median_ping, proxy, toxics_left  # noqa: F401
+from tests.conftest import free_port
+
+# fault entry (without route) -> (toxic type, attributes the proxy must show, toxicity)
+TCP_CASES: dict[str, tuple[str, str, dict[str, Any], float]] = {
+    "latency": ("latency_ms: 200, jitter_ms: 20", "latency", {"latency": 100, "jitter": 10}, 1.0),
+    "bandwidth": ("kb_per_s: 64, toxicity: 0.8", "bandwidth", {"rate": 64}, 0.4),
+    "stall": ("timeout_ms: 500", "timeout", {"timeout": 500}, 0.5),
+    "reset_peer": ("timeout_ms: 10", "reset_peer", {"timeout": 10}, 0.5),
+    "slicer": (
+        "average_size: 8, size_variation: 4, delay_us: 100",
+        "slicer",
+        {"average_size": 8, "size_variation": 4, "delay": 100},
+        0.5,
+    ),
+    "limit_data": ("bytes: 1000", "limit_data", {"bytes": 1000}, 0.5),
+    "slow_close": ("delay_ms: 300", "slow_close", {"delay": 300}, 0.5),
+}
+HTTP_CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "http_error": ("status: 429, retry_after: 2, rate: 0.8, paths_include: [/api]",
+                   {"status": 429, "retry_after": 2, "rate": 0.4, "paths_include": ["/api"]}),
+    "http_delay": ("delay_ms: 400, rate: 0.5, paths_exclude: [/health]",
+                   {"delay_ms": 200, "rate": 0.5, "paths_exclude": ["/health"]}),
+    "ws_drop": ("rate: 0.2", {"rate": 0.1}),
+    "ws_delay": ("delay_ms: 100, jitter_ms: 40", {"delay_ms": 50, "jitter_ms": 20}),
+    "ws_corrupt": ("rate: 0.5", {"rate": 0.25}),
+    "ws_reorder": ("rate: 0.5, window: 3", {"rate": 0.25, "window": 3}),
+}  # fmt: skip
+
+
+def build(px: EmbeddedProxy, entry: str, intensity: float = 0.5) -> tuple[ToxicFault[Any], int]:
+    tcp, http = free_port(), free_port()
+    profile = parse_profile(
+        f"""
+proxy:
+  routes:
+    tcp: {{listen: 127.0.0.1:{tcp}, upstream: 127.0.0.1:6379}}
+    web: {{listen: 127.0.0.1:{http}, upstream: 127.0.0.1:9, protocol: http}}
+faults:
+  - {entry}
+""",
+        "t.yaml",
+    )
+    ToxiproxyClient(px.url).populate(
+        [ProxySpec(n, r.listen, r.upstream, True, r.protocol) for n, r in profile.routes.items()]
+    )
+    spec = profile.faults[0]
+    ctx = FaultContext(proxy_url=px.url, routes=profile.route_table())
+    fault = spec.cls(spec.name, spec.settings, ctx, intensity)
+    assert isinstance(fault, ToxicFault) or spec.type == "route_down"
+    return fault, tcp  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("ftype", sorted(TCP_CASES))
+def test_tcp_fault_creates_its_toxic_and_reverts(proxy: EmbeddedProxy, ftype: str) -> None:  # noqa: F811
+    settings, toxic, attrs, toxicity = TCP_CASES[ftype]
+    fault, _port = build(proxy, f"{{name: f, type: {ftype}, route: tcp, {settings}}}")
+    fault.inject()
+    [info] = ToxiproxyClient(proxy.url).toxics("tcp")
+    assert (info.name, info.type, info.stream) == ("cb_f_downstream", toxic, "downstream")
+    assert {k: info.attributes[k] for k in attrs} == attrs
+    assert info.toxicity == pytest.approx(toxicity)
+    fault.revert()
+    fault.revert()  # idempotent
+    assert toxics_left(proxy.url) == {}
+
+
+@pytest.mark.parametrize("ftype", sorted(HTTP_CASES))
+def test_extension_fault_creates_its_toxic(proxy: EmbeddedProxy, ftype: str) -> None:  # noqa: F811
+    settings, attrs = HTTP_CASES[ftype]
+    fault, _port = build(proxy, f"{{name: f, type: {ftype}, route: web, {settings}}}")
+    fault.inject()
+    [info] = ToxiproxyClient(proxy.url).toxics("web")
+    assert info.type == ftype
+    assert {k: info.attributes[k] for k in attrs} == attrs
+    assert isinstance(info.attributes.get("seed"), int)  # seeded from the run's generator
+    fault.revert()
+    fault.revert()
+    assert toxics_left(proxy.url) == {}
+
+
+def test_revert_without_inject_and_half_inject(proxy: EmbeddedProxy) -> None:  # noqa: F811
+    fault, _ = build(proxy, "{name: f, type: latency, route: tcp, latency_ms: 100, stream: both}")
+    fault.revert()  # never injected: fine
+    # Half an inject: only the upstream toxic made it.
+    ToxiproxyClient(proxy.url).add_toxic(
+        "tcp", "latency", {"latency": 100}, stream="upstream", name=fault.toxic_name("upstream")
+    )
+    fault.revert()
+    assert toxics_left(proxy.url) == {}
+
+
+def test_latency_intensity_on_traffic(proxy: EmbeddedProxy) -> None:  # noqa: F811
+    fault, port = build(proxy, "{name: f, type: latency, route: tcp, latency_ms: 200}", 0.5)
+    base = median_ping(port)
+    fault.inject()
+    try:
+        added = median_ping(port, n=9) - base
+    finally:
+        fault.revert()
+    assert 0.085 < added < 0.15, added  # 0.5 x 200 ms
+    assert median_ping(port) - base < 0.02
+
+
+def test_route_down_is_a_partition(proxy: EmbeddedProxy) -> None:  # noqa: F811
+    fault, port = build(proxy, "{name: f, type: route_down, route: tcp}")
+    assert median_ping(port) < 0.05
+    fault.inject()
+    try:
+        with pytest.raises(OSError):
+            median_ping(port, n=1)
+        assert toxics_left(proxy.url) == {"tcp": ["<disabled>"]}
+    finally:
+        fault.revert()
+    fault.revert()
+    assert median_ping(port) < 0.05 and toxics_left(proxy.url) == {}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def http_upstream() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+def get(port: int, path: str) -> tuple[int, str | None]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, resp.getheader("Retry-After")
+    finally:
+        conn.close()
+
+
+def test_http_error_on_real_requests(proxy: EmbeddedProxy, http_upstream: int) -> None:  # noqa: F811
+    listen = free_port()
+    profile = parse_profile(
+        f"""
+proxy: {{routes: {{web: {{listen: 127.0.0.1:{listen}, upstream: 127.0.0.1:{http_upstream},
+                          protocol: http}}}}}}
+faults:
+  - {{name: e, type: http_error, route: web, status: 429, retry_after: 1, rate: 1.0,
+      paths_include: [/api], paths_exclude: [/api/health]}}
+""",
+        "t.yaml",
+    )
+    ToxiproxyClient(proxy.url).populate(
+        [ProxySpec("web", f"127.0.0.1:{listen}", f"127.0.0.1:{http_upstream}", True, "http")]
+    )
+    spec = profile.faults[0]
+    fault = spec.cls("e", spec.settings, FaultContext(proxy.url, profile.route_table()), 1.0)
+    assert get(listen, "/api/x")[0] == 200
+    fault.inject()
+    try:
+        assert [get(listen, "/api/orders") for _ in range(20)] == [(429, "1")] * 20
+        assert get(listen, "/api/health")[0] == 200  # excluded
+        assert get(listen, "/other")[0] == 200  # not included
+    finally:
+        fault.revert()
+    assert get(listen, "/api/orders")[0] == 200
+
+
+def test_fault_errors_are_one_line(proxy: EmbeddedProxy) -> None:  # noqa: F811
+    fault, _ = build(proxy, "{name: f, type: latency, route: tcp, latency_ms: 100}")
+    ToxiproxyClient(proxy.url).delete_proxy("tcp")
+    with pytest.raises(ChaosbenchError) as info:
+        fault.inject()
+    assert "\n" not in str(info.value) and "tcp" in str(info.value)
+    fault.revert()  # the route is gone: removing its toxics is still fine
+    # Nothing listens at this API: a clear error, not a hang.
+    dead = FaultContext(proxy_url=f"http://127.0.0.1:{free_port()}", routes=fault.ctx.routes)
+    other = type(fault)("g", fault.settings, dead, 1.0)
+    with pytest.raises(ChaosbenchError):
+        other.inject()
