@@ -17,12 +17,13 @@ def percentiles(h: HdrHistogram, ps: Sequence[float]) -> list[int]:
     total = h.get_total_count()
     if total == 0:
         return [0 for _ in ps]
-    counts = np.frombuffer(h.counts, dtype=np.uint64, count=h.counts_len)
+    top = min(h._counts_index_for(h.max_value) + 1, h.counts_len)  # nothing is counted above
+    counts = np.frombuffer(h.counts, dtype=np.int64, count=top)
     cum = np.cumsum(counts)
+    targets = np.array([max(int(min(p, 100.0) * total / 100 + 0.5), 1) for p in ps], dtype=np.int64)
+    indexes = np.searchsorted(cum, targets, side="left")
     out: list[int] = []
-    for p in ps:
-        target = max(int(min(p, 100.0) * total / 100 + 0.5), 1)
-        index = int(np.searchsorted(cum, target, side="left"))
-        value = h.get_value_from_index(min(index, h.counts_len - 1))
+    for index in indexes.tolist():
+        value = h.get_value_from_index(min(index, top - 1))
         out.append(int(h.get_highest_equivalent_value(value)))
     return out
