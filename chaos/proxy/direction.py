@@ -69,8 +69,7 @@ class Direction:
             self._queue = gevent.queue.SimpleQueue()
         self._queue.put(item)
         if self._writer is None:
-            self._writer = gevent.spawn(self._write_loop)
-            self.link.greenlets.add(self._writer)
+            self._writer = self.link.spawn(self._write_loop)
 
     def _write_loop(self) -> None:
         assert self._queue is not None

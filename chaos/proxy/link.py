@@ -46,7 +46,7 @@ class Link:
     # -- life --------------------------------------------------------------------------------
 
     def run(self) -> None:
-        self.greenlets.add(gevent.getcurrent())
+        """The connection's first greenlet (spawned with ``spawn``): connect, then relay."""
         host, port = self.proxy.upstream_addr()
         try:
             up = gevent.socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
@@ -74,8 +74,10 @@ class Link:
                 reader.start()
 
     def spawn(self, fn: Any, *args: Any) -> gevent.Greenlet:
+        """A greenlet of this connection: killed when it closes, forgotten when it ends."""
         g = gevent.spawn(fn, *args)
         self.greenlets.add(g)
+        g.rawlink(self.greenlets.discard)
         return g
 
     def pump(self, src: socket.socket, direction: Direction, first: bytes = b"") -> None:
@@ -111,7 +113,7 @@ class Link:
         for reader in self.readers:
             reader.close()
         me = gevent.getcurrent()
-        for g in self.greenlets:
+        for g in list(self.greenlets):
             if g is not me:
                 g.kill(block=False)
         for sock in (self.client, self.upstream):

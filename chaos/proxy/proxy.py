@@ -91,7 +91,7 @@ class Proxy:
                 continue
             link = Link(self, client)
             self.links.add(link)
-            gevent.spawn(link.run)
+            link.spawn(link.run)
 
     # -- toxics ------------------------------------------------------------------------------
 
