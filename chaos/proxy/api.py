@@ -114,4 +114,9 @@ class ApiApp:
                 if method == "DELETE":
                     proxy.remove_toxic(parts[3])
                     return 204, None
+        known = parts in (["version"], ["reset"], ["populate"]) or (
+            n >= 1 and parts[0] == "proxies" and (n <= 2 or (parts[2] == "toxics" and n <= 4))
+        )
+        if known:
+            return 405, "405 method not allowed\n"
         return 404, "404 page not found\n"

@@ -169,6 +169,8 @@ def test_raw_api_shapes_and_status_codes(embedded: EmbeddedProxy) -> None:
     assert status == 400 and body["error"] == "missing required field: upstream"
     assert "b" not in raw(embedded, "GET", "/proxies")[1]  # populate is all or nothing
 
+    assert raw(embedded, "PUT", "/proxies/a")[0] == 405
+    assert raw(embedded, "GET", "/nothing/here")[0] == 404
     assert raw(embedded, "DELETE", "/proxies/a") == (204, None)
     assert raw(embedded, "DELETE", "/proxies/a")[0] == 404
 
