@@ -228,3 +228,80 @@ def test_web_ui_kill_switch(tmp_path: Path, spawn: Any) -> None:
     assert toxics_left(url) == {}
     assert median_ping(route) < 0.05
     assert p.popen.poll() is None  # the load goes on; only the chaos stopped
+
+
+def test_no_chaos_means_idle_and_dry_run_touches_nothing(tmp_path: Path, spawn: Any) -> None:
+    route, api = free_port(), free_port()
+    profile = write_profile(
+        tmp_path, route,
+        "{warmup: 0.5s, baseline: 0.5s, burst_on: 2s, burst_off: 1s, bursts: 2, cooldown: 0}",
+        "  - {name: down, type: route_down, route: redis}", "dry",
+    )  # fmt: skip
+    out_off, out_dry = tmp_path / "off.json", tmp_path / "dry.json"
+    off = spawn(
+        locust_args(tmp_path, profile, "--no-chaos", "--run-time", "3s",
+                    "--chaos-proxy-api", f"127.0.0.1:{api}"),
+        env={"CB_TEST_PORT": str(route), "CB_TEST_OUT": str(out_off)}, name="off",
+    )  # fmt: skip
+    off.popen.wait(60)
+    route2, api2 = free_port(), free_port()
+    profile2 = tmp_path / "dry2.yaml"
+    profile2.write_text(profile.read_text().replace(str(route), str(route2)))
+    dry = spawn(
+        locust_args(tmp_path, profile2, "--chaos-dry-run", "--run-time", "3s",
+                    "--chaos-proxy-api", f"127.0.0.1:{api2}"),
+        env={"CB_TEST_PORT": str(route2), "CB_TEST_OUT": str(out_dry)}, name="dry",
+    )  # fmt: skip
+    dry.popen.wait(60)
+
+    data = read_out(out_off)
+    assert data["disabled"] == "--no-chaos" and data["journal"] == []
+    assert data["samples"] and {label for *_x, label in data["samples"]} == {"idle"}
+    assert all(ok for _w, _d, ok, _l in data["samples"])  # the route exists, and stays up
+
+    log = dry.output()
+    assert (
+        "--run-time 3s is shorter than the profile (7s): cuts recovery1, burst2, recovery2" in log
+    )
+    data = read_out(out_dry)
+    kinds = [(r["kind"], r["status"]) for r in data["journal"] if r["kind"] != "phase"]
+    assert kinds == [("inject", "dry_run"), ("revert", "dry_run")]
+    assert data["proxies"] == {"redis": {"enabled": True, "toxics": []}}
+    labels = {label for *_x, label in data["samples"]}
+    assert "burst1" in labels
+    assert all(ok for _w, _d, ok, _l in data["samples"])  # a dry route_down cut nothing
+
+
+def test_distributed_marks_reach_the_worker(tmp_path: Path, spawn: Any) -> None:
+    route, api, master_port = free_port(), free_port(), free_port()
+    profile = write_profile(
+        tmp_path, route,
+        "{warmup: 0.5s, baseline: 1s, burst_on: 1s, burst_off: 1s, bursts: 2, cooldown: 0}",
+        "  - {name: lat, type: latency, route: redis, latency_ms: 100}", "dist",
+    )  # fmt: skip
+    out_m, out_w = tmp_path / "master.json", tmp_path / "worker.json"
+    master = spawn(
+        locust_args(tmp_path, profile, "--master", "--expect-workers", "1",
+                    "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port),
+                    "--chaos-proxy-api", f"127.0.0.1:{api}"),
+        env={"CB_TEST_PORT": str(route), "CB_TEST_OUT": str(out_m)}, name="master",
+    )  # fmt: skip
+    wait_until(lambda: port_open(master_port), timeout=30)
+    worker = spawn(
+        [PYTHON, "-m", "locust", "-f", LOCUSTFILE, "--worker", "--master-host", "127.0.0.1",
+         "--master-port", str(master_port), "--results-dir", str(tmp_path / "wruns")],
+        env={"CB_TEST_PORT": str(route), "CB_TEST_OUT": str(out_w)}, name="worker",
+    )  # fmt: skip
+    master.popen.wait(90)
+    worker.popen.wait(30)
+    m, w = read_out(out_m), read_out(out_w)
+    assert m["status"]["stop_reason"] == "completed"
+    assert [(r["name"], r["burst"]) for r in m["journal"] if r["kind"] == "inject"] == [
+        ("lat", 1),
+        ("lat", 2),
+    ]
+    # The worker's timeline is the master's, mark for mark.
+    assert w["marks"] == m["marks"] and len(w["marks"]) >= 8
+    assert w["journal"] == [] and w["samples"]  # faults act once, from the master
+    labels = {label for *_x, label in w["samples"]}
+    assert {"baseline", "burst1", "recovery1", "burst2"} <= labels
