@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import gevent
+import gevent.event
 import gevent.queue
 
 from chaos.proxy.toxics.base import CloseLink, Out, TcpState
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from chaos.proxy.reader import Reader
 
 _EOF = object()
-LOW_WATER = 8
+HIGH_WATER = 64  # queued chunks at which the source stops being read (back-pressure)
+LOW_WATER = 8  # ... and is read again
 
 
 class Direction:
@@ -39,6 +41,7 @@ class Direction:
         self._writer: gevent.Greenlet | None = None
         self.on_done: Callable[[], None] | None = None
         self.paused_reader: Reader | None = None
+        self._drained: gevent.event.Event | None = None
 
     # -- input -------------------------------------------------------------------------------
 
@@ -49,6 +52,11 @@ class Direction:
             return
         self.pending += 1
         self.enqueue((data, time.monotonic()))
+        while self.pending >= HIGH_WATER and not self.link.closed:
+            if self._drained is None:
+                self._drained = gevent.event.Event()
+            self._drained.clear()
+            self._drained.wait()
 
     def finish(self) -> None:
         """The source closed: pass the close on after everything queued (and slow_close)."""
@@ -87,9 +95,12 @@ class Direction:
                 data, t = item
                 self._run_chain(chain, data, t)
                 self.pending -= 1
-                if self.paused_reader is not None and self.pending <= LOW_WATER:
-                    reader, self.paused_reader = self.paused_reader, None
-                    reader.start()
+                if self.pending <= LOW_WATER:
+                    if self.paused_reader is not None:
+                        reader, self.paused_reader = self.paused_reader, None
+                        reader.start()
+                    if self._drained is not None:
+                        self._drained.set()
         except CloseLink as exc:
             self.link.close(reset=exc.reset)
         except OSError:

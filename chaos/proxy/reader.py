@@ -4,7 +4,7 @@ greenlet switch is about twice as fast as a ``recv``/``sendall`` greenlet loop.
 
 Anything that could wait leaves the callback: a partial send pauses reading while a greenlet
 sends the rest; with toxics, chunks are queued to the direction's writer greenlet, and reading
-pauses while more than ``HIGH_WATER`` chunks are queued (back-pressure, e.g. under ``bandwidth``).
+pauses while ``direction.HIGH_WATER`` chunks are queued (back-pressure, e.g. under ``bandwidth``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
+from chaos.proxy.direction import HIGH_WATER
+
 if TYPE_CHECKING:
     from chaos.proxy.direction import Direction
     from chaos.proxy.link import Link
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("chaos.proxy")
 
 RECV_SIZE = 65536
-HIGH_WATER = 64
 READ = 1
 
 

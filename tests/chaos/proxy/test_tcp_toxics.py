@@ -287,3 +287,27 @@ def test_many_concurrent_connections_with_latency(client: ToxiproxyClient, echo_
         th.join(30)
     assert not errors
     assert time.perf_counter() - t < 5.0  # concurrent: about 5 x 50 ms, not 40 x 5 x 50 ms
+
+
+@pytest.mark.parametrize("protocol", ["tcp", "http"])
+def test_back_pressure_under_bandwidth(client: ToxiproxyClient, echo_server, protocol: str) -> None:
+    """A slow toxic does not make the proxy buffer without bound: the sender is stalled."""
+    info = client.create_proxy("slow", "127.0.0.1:0", echo_server.addr, protocol=protocol)
+    client.add_toxic("slow", "bandwidth", {"rate": 50}, stream="upstream")
+    s = connect(info.listen)
+    if protocol == "http":
+        s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+    s.setblocking(False)
+    chunk, sent = b"z" * 65536, 0
+    deadline = time.monotonic() + 5
+    while sent < 100_000_000 and time.monotonic() < deadline:
+        try:
+            sent += s.send(chunk)
+        except BlockingIOError:
+            time.sleep(0.05)
+            try:
+                sent += s.send(chunk)
+            except BlockingIOError:
+                break
+    assert sent < 40_000_000, sent  # kernel buffers + at most 64 queued chunks, not 100 MB
+    s.close()
