@@ -92,18 +92,17 @@ def judge_interval(value: float, low: float, high: float, limit: float) -> Statu
 
 
 def judge_increase(value: float, low: float, high: float, limit: float) -> Status:
-    """A relative increase against its budget, Kayenta-style: innocent until shown guilty.
+    """A relative increase against its budget, as Kayenta's judge: innocent until shown guilty.
 
     fail: the whole interval is over the budget; pass: the whole interval is within it, or the
-    interval holds "no change at all" (low <= 0) and the point estimate is within the budget;
-    inconclusive: a significant increase that may or may not exceed the budget, or a point
-    estimate over the budget that noise cannot confirm.
+    interval holds "no change at all" (low <= 0: no regression shown, whatever the noise);
+    inconclusive: an increase shown to be real that may or may not exceed the budget.
     """
     if not (math.isfinite(low) and math.isfinite(high)):
         return Status.INCONCLUSIVE
     if low > limit:
         return Status.FAIL
-    if high <= limit or (low <= 0 and value <= limit):
+    if high <= limit or low <= 0:
         return Status.PASS
     return Status.INCONCLUSIVE
 

@@ -118,7 +118,7 @@ class Bootstrap(_Strict):
 
 class GateConfig(_Strict):
     version: Literal[1] = 1
-    inconclusive_fails: bool = True
+    inconclusive_fails: bool = False
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     min_samples: int = Field(default=50, ge=1)  # fewer samples in a phase cell: not judged
     bootstrap: Bootstrap = Bootstrap()

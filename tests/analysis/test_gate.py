@@ -22,7 +22,7 @@ def test_defaults_come_from_the_seeds() -> None:
     assert c.orders.limit == 0
     assert c.stream_data_loss.limit == 0.05
     assert 0 < c.error_rate.limit < 1
-    assert g.inconclusive_fails is True
+    assert g.inconclusive_fails is False  # noise must not fail a CI job by default
     names = [n for n, _ in g.enabled()]
     assert "ws_duplicates" not in names and "p95_regression" in names
 

@@ -148,7 +148,7 @@ def test_inconclusive_is_a_gate_setting() -> None:
     pg = [KeySpec("PG", "q", 100, 10.0)]
     run = generate(SyntheticSpec(seed=6, added_ms=2.0, keys=pg, lag_s=0, integrity=CLEAN))
     crit = {"p95_regression": {"limit": 0.08, "scope": "overall"}}
-    strict = evaluate(run, gate_from_dict({"criteria": crit}), None)
+    strict = evaluate(run, gate_from_dict({"criteria": crit, "inconclusive_fails": True}), None)
     r = by_name(strict)["p95_regression"]
     assert r.status == Status.INCONCLUSIVE and 0 < r.low < 0.08 < r.high
     assert strict.exit_code == EXIT_GATE_FAILED
