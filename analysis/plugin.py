@@ -7,6 +7,7 @@ Called once from ``locustfiles/_harness.py`` through ``install(events)``.
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import asdict, is_dataclass
 from typing import Any
@@ -159,6 +160,10 @@ def _conclude(settings: ResultsSettings) -> int | None:
     except ChaosbenchError as exc:
         print(f"chaosbench: {exc}", file=sys.stderr)
         return EXIT_CANNOT_MEASURE
+    except Exception:  # a bug in the analysis must not lose the run's exit code or its data
+        logging.getLogger("chaosbench.results").exception("chaosbench: the analysis failed")
+        print(f"chaosbench: the analysis of {settings.run_dir} failed (see above)", file=sys.stderr)
+        return EXIT_CANNOT_MEASURE
 
 
 def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
@@ -253,7 +258,11 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
             environment.process_exit_code = EXIT_CANNOT_MEASURE
             session.drain()
             return
-        if session.started is None:
+        if session.started is None:  # no test ran: leave no empty run directory behind
+            try:
+                settings.run_dir.rmdir()
+            except OSError:
+                pass
             return
         code = _conclude(settings)
         if code is not None:
