@@ -1,4 +1,5 @@
-"""``python -m analysis.influx send RUN_DIR``: deliver what a run left in its InfluxDB spool.
+"""``python -m analysis.influx send RUN_DIR [--all]``: deliver what a run left in its InfluxDB
+spool (``--all``: re-send the whole run from the run directory, e.g. after the spool overflowed).
 
 URL, org and bucket default to the ones the run used (meta.json); the token comes from
 ``--token`` or INFLUX_TOKEN / LOCUST_INFLUX_TOKEN (it is never stored in the run directory).
@@ -11,11 +12,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from analysis.influx import schema
 from analysis.influx.config import InfluxConfig
 from analysis.influx.sender import Sender, describe_error
 from analysis.influx.spool import Spool
 from analysis.rundir import format as fmt
-from analysis.rundir.loader import read_meta
+from analysis.rundir.loader import read_journal, read_meta, read_windows
 from chaosbench.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, RunDirError
 
 
@@ -40,6 +42,27 @@ def send(run_dir: Path, config: InfluxConfig, batch_lines: int = 5000) -> tuple[
     return sent, None
 
 
+def send_all(run_dir: Path, config: InfluxConfig, batch_lines: int = 5000) -> int:
+    """Re-send the whole run from windows.jsonl and journal.jsonl (idempotent: the same points
+    overwrite themselves). For a spool that overflowed or was deleted."""
+    meta = read_meta(run_dir)
+    run_id = meta["run_id"]
+    lines = [schema.event_line(r, run_id) for r in read_journal(run_dir)]
+    for w in read_windows(run_dir):
+        lines.extend(schema.window_lines(w, run_id))
+        w.release()
+    lines.append(schema.run_line(run_id, meta["start"], {"started": meta["start"]}))
+    if meta.get("end") is not None:
+        lines.append(schema.run_line(run_id, meta["end"], {"ended": meta["end"]}))
+    sender = Sender(config)
+    try:
+        for i in range(0, len(lines), batch_lines):
+            sender.write("\n".join(lines[i : i + batch_lines]))
+    finally:
+        sender.close()
+    return len(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m analysis.influx")
     sub = p.add_subparsers(dest="command", required=True)
@@ -50,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--bucket")
     s.add_argument("--token")
     s.add_argument("--timeout", type=float, default=10.0)
+    s.add_argument(
+        "--all",
+        action="store_true",
+        help="re-send the whole run from windows.jsonl and journal.jsonl, not only the spool",
+    )
     args = p.parse_args(argv)
     try:
         meta = read_meta(args.run_dir)
@@ -63,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         if config is None:
             raise ChaosbenchError("no InfluxDB URL: give --url or INFLUX_URL")
+        if args.all:
+            try:
+                n = send_all(args.run_dir, config)
+            except Exception as exc:  # refused or unreachable
+                print(f"chaosbench: {config.url}: {describe_error(exc)}", file=sys.stderr)
+                return EXIT_CANNOT_MEASURE
+            print(f"chaosbench: sent the whole run ({n} lines) to {config.url}")
+            return 0
         sent, error = send(args.run_dir, config)
         left = Spool(args.run_dir / fmt.SPOOL_DIR).pending_lines()
     except ChaosbenchError as exc:

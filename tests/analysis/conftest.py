@@ -21,7 +21,10 @@ VM_BIN = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
 
 
 class VictoriaMetrics:
-    def __init__(self, data_dir: Path, log: Path) -> None:
+    def __init__(self, data_dir: Path, log: Path, dedup: bool = False) -> None:
+        """``dedup``: keep one sample per series and millisecond, as InfluxDB does for points
+        written twice (VictoriaMetrics keeps both by default)."""
+        self.dedup = dedup
         self.data_dir = data_dir
         self.log = log
         self.port = free_port()
@@ -41,6 +44,7 @@ class VictoriaMetrics:
                 "-retentionPeriod=100y",
                 "-search.disableCache",
                 "-loggerLevel=ERROR",
+                *(["-dedup.minScrapeInterval=1ms"] if self.dedup else []),
             ],
             stdout=fh,
             stderr=subprocess.STDOUT,

@@ -104,7 +104,8 @@ def test_server_down_reports_undelivered_then_send_delivers(tmp_path: Path) -> N
     run_dir = tmp_path / "run-c"
     writer = RunDirWriter(run_dir)
     writer.create()
-    vm = VictoriaMetrics(tmp_path / "vm", tmp_path / "vm.log")  # not started yet
+    # not started yet; deduplicating like InfluxDB, for the re-send of the whole run below
+    vm = VictoriaMetrics(tmp_path / "vm", tmp_path / "vm.log", dedup=True)
     writer.start({"run_id": "run-c", "start": T0, "influx": _cfg(vm.url).public()})
     ws = _windows(seconds=10)
     st = InfluxStreamer(_cfg(vm.url), Spool(run_dir / fmt.SPOOL_DIR), "run-c").start()
@@ -129,6 +130,16 @@ def test_server_down_reports_undelivered_then_send_delivers(tmp_path: Path) -> N
         )
         assert out.returncode == 0, out.stderr
         assert "sent 80 lines" in out.stdout and TOKEN not in out.stdout + out.stderr
+        assert vm.total("chaosbench_window_count", run_id="run-c") == sum(w.count for w in ws)
+        writer.append_windows(ws)  # as the run would have
+        writer.close()
+        resend = subprocess.run(
+            [sys.executable, "-m", "analysis.influx", "send", str(run_dir), "--all"],
+            cwd=ROOT, env={"INFLUX_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"},
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert resend.returncode == 0, resend.stderr
+        # the same points overwrite themselves: nothing is counted twice
         assert vm.total("chaosbench_window_count", run_id="run-c") == sum(w.count for w in ws)
         again = subprocess.run(
             [sys.executable, "-m", "analysis.influx", "send", str(run_dir)],
