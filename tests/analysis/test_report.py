@@ -76,6 +76,17 @@ def test_html_is_self_contained(failed: tuple[Verdict, Path]) -> None:
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in html
     assert html.count("<svg") >= 5  # latency, throughput, errors, one per kind
+    assert html.count("recovered +4s") >= 2 and "baseline band" in html  # marks and band
+    assert "burst1" in html and "burst2" in html  # shaded bursts are labelled
+
+
+def test_aa_markdown_says_pass(tmp_path: Path) -> None:
+    integ = Integrity(orders_acknowledged=50, checked=True, ws_messages=100)
+    v = evaluate(
+        generate(SyntheticSpec(seed=16, added_ms=0.0, integrity=integ)), load_gate(None), None
+    )
+    md = write_reports(tmp_path, v).markdown.read_text()
+    assert md.startswith("## chaosbench: ✅ pass — exit 0") and "❌" not in md
 
 
 def test_html_renders_in_headless_chromium(failed: tuple[Verdict, Path], tmp_path: Path) -> None:
