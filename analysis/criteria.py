@@ -153,15 +153,11 @@ def not_applicable(name: str, cfg: Criterion, unit: str, why: str) -> CriterionR
 def _no_baseline(a: Analysis, name: str, cfg: Criterion, unit: str) -> CriterionResult | None:
     if a.has_baseline_samples:
         return None
-    return CriterionResult(
-        name,
-        CRITERIA[name][0],
-        Status.ERROR,
-        None,
-        cfg.limit,
-        unit,
-        detail="no samples in the baseline phase: nothing to compare against",
-    )
+    if any(p.label == "baseline" for p in a.run.phases):
+        why = "no samples in the baseline phase: nothing to compare against"
+    else:
+        why = "the run has no baseline phase (is chaos disabled in the profile?)"
+    return CriterionResult(name, CRITERIA[name][0], Status.ERROR, None, cfg.limit, unit, detail=why)
 
 
 def _ratio_cells(comps: list[Comparison], limit: float) -> list[Cell]:

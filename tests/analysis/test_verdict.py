@@ -77,6 +77,17 @@ def test_no_baseline_samples_cannot_pass() -> None:
     assert "no samples in the baseline" in by_name(v)["p95_regression"].detail
 
 
+def test_a_run_without_phases_says_why() -> None:
+    run = truth()
+    run.phases = []
+    run.windows = [w for w in run.windows if w.key.phase == "baseline"]
+    for w in run.windows:
+        w.key = type(w.key)(w.key.request_type, w.key.name, "idle")
+    v = evaluate(run, load_gate(None), None)
+    assert v.exit_code == EXIT_CANNOT_MEASURE
+    assert "no baseline phase" in by_name(v)["p95_regression"].detail
+
+
 def test_no_windows_at_all_cannot_pass() -> None:
     run = truth()
     run.windows = []
