@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from analysis.analyze import Analysis
+from analysis.criteria import SEVERITY, CriterionResult, Status
 from analysis.recovery import BurstRecovery
 from analysis.stats import PhaseStats
 
@@ -18,9 +19,26 @@ class BurstRow:
     p95_where: str
     stats: PhaseStats | None  # overall stats of the burst phase
     recovery: BurstRecovery | None
+    status: Status = Status.SKIPPED  # worst verdict of the criteria's cells in this burst
+    failed: list[str] | None = None  # criteria that did not pass in this burst
 
 
-def burst_rows(a: Analysis) -> list[BurstRow]:
+def burst_status(results: list[CriterionResult], burst: int) -> tuple[Status, list[str]]:
+    """The worst cell of every criterion judged in ``burst`` (its phase or its faults)."""
+    status, failed = Status.SKIPPED, []
+    for r in results:
+        for c in r.cells:
+            words = c.where.split()
+            if f"burst{burst}" not in words or c.status == Status.SKIPPED:
+                continue
+            if status == Status.SKIPPED or SEVERITY[c.status] > SEVERITY[status]:
+                status = c.status
+            if c.status != Status.PASS and r.name not in failed:
+                failed.append(r.name)
+    return status, failed
+
+
+def burst_rows(a: Analysis, results: list[CriterionResult] | None = None) -> list[BurstRow]:
     bursts = sorted({p.burst for p in a.run.phases if p.phase == "burst" and p.burst is not None})
     rec = {r.burst: r for r in a.recoveries}
     overall = {s.phase: s for s in a.stats if s.scope == "overall"}
@@ -43,4 +61,6 @@ def burst_rows(a: Analysis) -> list[BurstRow]:
                 recovery=rec.get(b),
             )
         )
+        if results is not None:
+            rows[-1].status, rows[-1].failed = burst_status(results, b)
     return rows

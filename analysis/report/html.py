@@ -127,7 +127,7 @@ def render_html(v: Verdict) -> str:
     ]
     limit = a.gate.criteria.recovery_time.limit
     rec_rows = []
-    for b in burst_rows(a):
+    for b in burst_rows(a, v.results):
         r, s = b.recovery, b.stats
         det = "—" if r is None or r.detection_s is None else f"{r.detection_s:.1f} s"
         rec = (
@@ -149,6 +149,8 @@ def render_html(v: Verdict) -> str:
                 det,
                 rec,
                 escape(r.slowest if r else ""),
+                f'<span class="{b.status.value}">{fmt.WORD[b.status]}</span> '
+                + escape(", ".join(b.failed or [])),
             ]
         )
     stat_rows = [
@@ -238,6 +240,7 @@ def render_html(v: Verdict) -> str:
                 "detection",
                 "recovery",
                 "slowest",
+                "status",
             ],
             rec_rows,
         )

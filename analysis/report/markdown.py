@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from analysis.criteria import Status
 from analysis.report import fmt
 from analysis.report.context import burst_rows
 from analysis.verdict import Verdict
@@ -26,10 +27,12 @@ def _recovery(v: Verdict) -> list[str]:
     assert a is not None
     limit = a.gate.criteria.recovery_time.limit
     lines = [
-        "| burst | faults | p95 vs baseline | errors | deadline misses | detection | recovery |",
-        "|---|---|---|---|---|---|---|",
+        "| burst | faults | p95 vs baseline | errors | deadline misses | detection | recovery "
+        "| status |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for b in burst_rows(a):
+    rows = burst_rows(a, v.results)
+    for b in rows:
         s, r = b.stats, b.recovery
         p95 = f"{fmt.num(b.p95_ratio, 'ratio')} ({b.p95_where})" if b.p95_ratio is not None else "—"
         if r is None:
@@ -44,8 +47,13 @@ def _recovery(v: Verdict) -> list[str]:
         lines.append(
             f"| {b.burst} | {', '.join(b.faults) or '—'} | {p95} "
             f"| {fmt.pct(s.error_rate) if s else '—'} | {fmt.pct(s.miss_rate) if s else '—'} "
-            f"| {det} | {rec} |"
+            f"| {det} | {rec} | {fmt.ICON[b.status]}"
+            + (f" ({', '.join(b.failed)})" if b.failed else "")
+            + " |"
         )
+    passed = sum(b.status == Status.PASS for b in rows)
+    failed = sum(b.status == Status.FAIL for b in rows)
+    lines += ["", f"Bursts: {passed} passed, {failed} failed, {len(rows) - passed - failed} other."]
     return lines
 
 

@@ -41,6 +41,8 @@ def test_markdown_scorecard(failed: tuple[Verdict, Path]) -> None:
     for r in v.results:
         assert f"| {r.title} |" in md
     assert "2 lost" in md
+    assert "❌ fail (p95_regression, p99_ceiling, recovery_time)" in md  # per burst, per criterion
+    assert "Bursts: 0 passed, 2 failed, 0 other." in md
     assert len(md.splitlines()) < 40  # short enough for a PR comment
 
 
