@@ -87,3 +87,10 @@ def test_empty_file_is_the_defaults(tmp_path: Path) -> None:
     p = tmp_path / "empty.yaml"
     p.write_text("")
     assert load_gate(str(p)).criteria == GateConfig().criteria
+
+
+def test_every_configured_criterion_is_registered() -> None:
+    from analysis.criteria import CRITERIA
+    from analysis.gate import Criteria
+
+    assert set(CRITERIA) == set(Criteria.model_fields)
