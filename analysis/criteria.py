@@ -345,7 +345,8 @@ def orders(a: Analysis, cfg: Count) -> CriterionResult:
             None,
             cfg.limit,
             "count",
-            detail="the end-of-run order check did not run",
+            detail="the end-of-run order check did not run"
+            + (f" ({i.check_note})" if i.check_note else ""),
         )
     if i.canary_missed:
         return CriterionResult(

@@ -20,6 +20,7 @@ class IntegritySummary:
     ws_duplicates: int
     ws_reorders: int
     ws_resumes: int
+    check_note: str = ""  # why the order check did not run, as the recorder wrote it
 
     @property
     def order_violations(self) -> int:
@@ -54,4 +55,5 @@ def summarize_integrity(i: Integrity) -> IntegritySummary:
         ws_duplicates=i.ws_duplicates,
         ws_reorders=i.ws_reorders,
         ws_resumes=i.ws_resumes,
+        check_note=str(i.extra.get("order_check", "")),
     )

@@ -133,6 +133,14 @@ def test_order_integrity(integrity: Integrity, status: Status) -> None:
     assert v.exit_code == expected
 
 
+def test_order_check_that_did_not_run_says_why() -> None:
+    integ = Integrity(orders_acknowledged=10, checked=False)
+    integ.extra["order_check"] = "not checked: connection refused"
+    v = evaluate(generate(SyntheticSpec(seed=4, added_ms=0.0, integrity=integ)), LOOSE, None)
+    r = by_name(v)["orders"]
+    assert r.status == Status.ERROR and "connection refused" in r.detail and v.exit_code == 2
+
+
 def test_required_criterion_that_does_not_apply_cannot_pass() -> None:
     run = generate(SyntheticSpec(seed=4, added_ms=0.0, integrity=Integrity()))
     v = evaluate(run, gate_from_dict({"criteria": {"orders": {"required": True}}}), None)
