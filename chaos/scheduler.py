@@ -21,6 +21,7 @@ import gevent
 import gevent.event
 from gevent import Greenlet
 
+from chaos.edgewait import wait_until
 from chaos.events import EVENTS, ChaosEvents
 from chaos.faults.base import Fault, FaultContext
 from chaos.journal import JournalRecord, RecordStatus
@@ -73,6 +74,8 @@ class Scheduler:
         self._done = gevent.event.Event()  # finishing is complete
         self._finisher: Any = None  # the greenlet doing the final reverts
         self._kill_sent = False
+        self._actions: set[Greenlet] = set()  # injects and reverts under way
+        self._chain: dict[str, Greenlet] = {}  # fault name -> its latest action
         # Faults whose inject() was called (maybe half-done) and are not reverted yet, in order.
         self._touched: dict[str, Fault[Any]] = {}
         # Names of faults whose inject() succeeded (what the marks say is active).
@@ -166,8 +169,7 @@ class Scheduler:
             if self._stopping:
                 return
             deadline = self._t0 + step.at
-            while (remaining := deadline - time.monotonic()) > 0:
-                gevent.sleep(remaining)
+            wait_until(deadline)
             if self._stopping:
                 return
             late_ms = (time.monotonic() - deadline) * 1000.0
@@ -175,9 +177,33 @@ class Scheduler:
             if step.kind == "phase" and step.phase is not None:
                 self._phase_edge(step.phase, step.burst, planned, late_ms)
             elif step.kind == "inject" and step.fault is not None and step.burst is not None:
-                self._inject(step.fault, step.burst, planned)
+                self._spawn_action(step.fault.name, self._inject, step.fault, step.burst, planned)
             elif step.kind == "revert" and step.fault is not None and step.burst is not None:
-                self._revert(step.fault.name, planned, "burst_end")
+                self._spawn_action(
+                    step.fault.name, self._revert, step.fault.name, planned, "burst_end"
+                )
+
+    def _spawn_action(self, name: str, fn: Callable[..., None], *args: Any) -> None:
+        """Run an inject or revert in its own greenlet, so that however long it takes, the walk
+        reaches the next edge on time. Actions of one fault run in order."""
+        previous = self._chain.get(name)
+
+        def action() -> None:
+            if previous is not None and not previous.dead:
+                previous.join()
+            try:
+                fn(*args)
+            except gevent.GreenletExit:
+                raise
+            except Exception as exc:  # a bug, not a fault's own error (those are journaled)
+                log.exception("chaos scheduler action failed; reverting every fault")
+                if not self._stopping:
+                    gevent.spawn(self.stop, "error", one_line(exc))
+
+        g = gevent.spawn(action)
+        self._actions.add(g)
+        g.link(self._actions.discard)
+        self._chain[name] = g
 
     def _phase_edge(
         self, phase: Phase, burst: int | None, planned: float, late_ms: float = 0.0
@@ -311,8 +337,15 @@ class Scheduler:
             return
         self._finished = True
         self._stopping = True
-        self._finisher = gevent.getcurrent()
+        self._finisher = me = gevent.getcurrent()
         try:
+            # Let injects and reverts under way finish (then undo them), within reason.
+            pending = [g for g in self._actions if g is not me and not g.dead]
+            if pending:
+                gevent.joinall(pending, timeout=10)
+                for g in pending:
+                    if not g.dead:
+                        g.kill(block=True, timeout=5)
             self.revert_all(reason)
             self._phase, self._burst = Phase.IDLE, None
             self._phase_edge(Phase.IDLE, None, time.time())

@@ -225,3 +225,48 @@ faults:
     assert all(seed is not None for name, _, seed in first if name != "lat")
     others = {tuple(run(s)) for s in (1, 2, 3)}
     assert len(others | {tuple(first)}) > 1
+
+
+def test_edges_on_schedule_with_a_busy_loop(proxy: EmbeddedProxy) -> None:  # noqa: F811
+    """Greenlets that hog the loop in 2 ms slices (a busy Locust process) do not push the edges
+    past the margin, and a slow inject does not shift the later edges."""
+    text = profile_text(
+        free_port(),
+        "{warmup: 0.3s, baseline: 0.5s, burst_on: 0.5s, burst_off: 0.5s, bursts: 3, cooldown: 0}",
+        "  - {name: lat, type: latency, route: redis, latency_ms: 10}",
+    )
+    _profile, s, _port = make(proxy, text)
+    stop = False
+
+    def hog() -> None:
+        import time
+
+        while not stop:
+            end = time.perf_counter() + 0.002
+            while time.perf_counter() < end:
+                pass
+            gevent.sleep(0)
+
+    hogs = [gevent.spawn(hog) for _ in range(8)]
+
+    def slow_inject(record: Any) -> None:
+        import time
+
+        time.sleep(0.2)  # an inject that takes long (blocks, even)
+
+    listener = EVENTS.fault_injected.add_listener(slow_inject)
+    try:
+        s.start()
+        s.join(20)
+    finally:
+        stop = True
+        gevent.joinall(hogs, timeout=5)
+        EVENTS.fault_injected._handlers.remove(listener)
+    phases = [r for r in s.journal if r.kind == "phase" and r.name != "idle"]
+    assert len(phases) == 8
+    late = [r.details["late_ms"] for r in phases]
+    assert max(late) < EDGE_MARGIN_MS, [
+        (r.kind, r.name, round(r.start - s.journal[0].start, 3), r.details.get("late_ms"))
+        for r in s.journal
+    ]
+    assert all(abs(r.start - r.planned) < EDGE_MARGIN_MS / 1000 for r in phases if r.planned)
