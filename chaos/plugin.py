@@ -29,7 +29,7 @@ from chaos.safety import install_exit_handlers
 from chaos.schedule import cut_phases
 from chaos.scheduler import Scheduler
 from chaos.timeline import TIMELINE, PhaseMark
-from chaosbench.errors import EXIT_CANNOT_MEASURE, ChaosbenchError
+from chaosbench.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, OptionError
 
 log = logging.getLogger("chaosbench.chaos")
 
@@ -111,7 +111,17 @@ def fail(err: ChaosbenchError) -> None:
 
 
 def _overrides(opts: Any) -> tuple[bool, int | None]:
-    return bool(getattr(opts, "chaos_dry_run", False)), getattr(opts, "chaos_seed", None)
+    """--chaos-dry-run and --chaos-seed (the web UI may hand them over as strings)."""
+    dry = getattr(opts, "chaos_dry_run", False)
+    if isinstance(dry, str):
+        dry = dry.strip().lower() in ("1", "true", "yes", "on")
+    seed = getattr(opts, "chaos_seed", None)
+    if isinstance(seed, str):
+        try:
+            seed = int(seed) if seed.strip() else None
+        except ValueError:
+            raise OptionError(f"--chaos-seed: expected an integer, got {seed!r}") from None
+    return bool(dry), seed
 
 
 def _load(opts: Any) -> Profile:
@@ -196,7 +206,12 @@ def on_test_start(environment: Any, **_kw: Any) -> None:
         return
     opts = environment.parsed_options
     profile = STATE.profile
-    if opts is not None and _overrides(opts) != STATE.overrides:
+    try:
+        changed = opts is not None and _overrides(opts) != STATE.overrides
+    except ChaosbenchError as err:
+        log.error("chaosbench: %s (chaos not started)", err)
+        return
+    if changed:
         try:  # dry-run or seed changed in the web UI since init
             profile = STATE.profile = _load(opts)
         except ChaosbenchError as err:

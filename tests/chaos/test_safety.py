@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
+from chaos.proxy import EmbeddedProxy, ToxiproxyClient
 from chaos.safety import DEFAULT_ALLOW, Allowlist, kill_switch
 from chaos.safety.allowlist import target_host
 from chaosbench.errors import AllowlistError
+from tests.conftest import PYTHON, ROOT, free_port
 
 
 def test_default_allowlist_is_loopback_only() -> None:
@@ -38,3 +43,28 @@ def test_target_host_forms() -> None:
 
 def test_kill_switch_without_a_running_scheduler() -> None:
     assert kill_switch(reason="nothing runs") is False
+
+
+def test_chaos_reset_clears_the_proxy_and_the_ledger(tmp_path: Path) -> None:
+    with EmbeddedProxy(f"127.0.0.1:{free_port()}") as px:
+        client = ToxiproxyClient(px.url)
+        client.create_proxy("r", f"127.0.0.1:{free_port()}", "127.0.0.1:6379")
+        client.add_toxic("r", "latency", {"latency": 100}, name="left_behind")
+        client.set_enabled("r", False)
+        out = subprocess.run(
+            [PYTHON, "-m", "chaos", "reset", "--proxy", px.url,
+             "--ledger", str(tmp_path / "ledger.json")],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert "ledger: nothing to revert" in out.stdout
+        assert f"fault proxy {px.url}: reset" in out.stdout
+        info = client.proxy("r")
+        assert info.enabled and info.toxics == ()
+    # No proxy there: said, not fatal.
+    dead = f"http://127.0.0.1:{free_port()}"
+    out = subprocess.run(
+        [PYTHON, "-m", "chaos", "reset", "--proxy", dead, "--ledger", str(tmp_path / "l.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0 and f"fault proxy {dead}: not reset" in out.stdout
