@@ -33,7 +33,9 @@ from chaosbench.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, OptionError
 
 log = logging.getLogger("chaosbench.chaos")
 
-MARK_MESSAGE = "chaosbench_mark"
+MARK_MESSAGE = "chaosbench_mark"  # master -> workers: one PhaseMark (dict)
+MARKS_MESSAGE = "chaosbench_marks"  # master -> one worker: {"marks": the timeline so far}
+MARKS_REQUEST = "chaosbench_marks_request"  # worker -> master, at its init (late joiners)
 NO_PROFILE = ("none", "off", "")
 
 
@@ -138,7 +140,11 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
         return
     if isinstance(runner, WorkerRunner):
         runner.register_message(MARK_MESSAGE, _on_mark_message)
+        runner.register_message(MARKS_MESSAGE, _on_marks_message)
+        runner.send_message(MARKS_REQUEST, None)  # a worker joining mid-run gets the history
         return
+    if isinstance(runner, MasterRunner):
+        runner.register_message(MARKS_REQUEST, _on_marks_request)
     if str(opts.chaos_profile).strip().lower() in NO_PROFILE:
         STATE.disabled_reason = "--chaos-profile none"
         log.info("chaos disabled (--chaos-profile none): every sample is phase 'idle'")
@@ -239,6 +245,21 @@ def _send_mark(mark: PhaseMark) -> None:
 
 def _on_mark_message(environment: Any, msg: Any, **_kw: Any) -> None:
     TIMELINE.append(PhaseMark.from_dict(msg.data))
+
+
+def _on_marks_message(environment: Any, msg: Any, **_kw: Any) -> None:
+    known = set(TIMELINE.marks)
+    for d in (msg.data or {}).get("marks", []):
+        mark = PhaseMark.from_dict(d)
+        if mark not in known:
+            TIMELINE.append(mark)
+
+
+def _on_marks_request(environment: Any, msg: Any, **_kw: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        marks = [m.to_dict() for m in TIMELINE.marks]
+        runner.send_message(MARKS_MESSAGE, {"marks": marks}, client_id=msg.node_id)
 
 
 def _on_complete() -> None:
