@@ -132,6 +132,8 @@ class Scheduler:
             if not self._kill_sent:
                 self._kill_sent = True
                 g.kill(block=False)
+            if me in self._actions:
+                return  # an inject/revert (or its listener) stops us: the finish waits for it
             g.join(timeout=30)
         if not self._finished:
             self._finish(self.stop_reason)  # the greenlet never ran, or we are it

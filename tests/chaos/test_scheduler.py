@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -270,3 +271,25 @@ def test_edges_on_schedule_with_a_busy_loop(proxy: EmbeddedProxy) -> None:  # no
         for r in s.journal
     ]
     assert all(abs(r.start - r.planned) < EDGE_MARGIN_MS / 1000 for r in phases if r.planned)
+
+
+def test_kill_switch_from_an_event_listener(proxy: EmbeddedProxy) -> None:  # noqa: F811
+    """A listener of fault_injected pulls the kill switch (a rollback trigger): no deadlock."""
+    text = profile_text(
+        free_port(),
+        "{warmup: 0, baseline: 0.2s, burst_on: 5s, burst_off: 0.5s, bursts: 3, cooldown: 0}",
+        "  - {name: lat, type: latency, route: redis, latency_ms: 100}",
+    )
+    _profile, s, _port = make(proxy, text)
+    listener = EVENTS.fault_injected.add_listener(lambda record: kill_switch(reason="trigger"))
+    t0 = time.monotonic()
+    try:
+        s.start()
+        wait_until(lambda: gevent.sleep(0.02) or s.done, timeout=8)
+    finally:
+        EVENTS.fault_injected._handlers.remove(listener)
+    assert time.monotonic() - t0 < 4
+    assert s.stop_reason == "kill_switch" and s.error == "kill switch: trigger"
+    inj, rev = pairs(s)
+    assert inj == rev == [("lat", 1)]
+    assert toxics_left(proxy.url) == {}
