@@ -72,7 +72,8 @@ def add_options(parser: Any) -> None:
         default=False,
         env_var="CHAOSBENCH_NO_CHAOS",
         include_in_web_ui=False,
-        help="No fault bursts (proxy routes are still created); every sample is phase 'idle'",
+        help="No chaos at all (like --chaos-profile none: no proxy, no routes, no bursts); "
+        "every sample is phase 'idle'",
     )
     group.add_argument(
         "--chaos-proxy",
@@ -145,9 +146,10 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
         return
     if isinstance(runner, MasterRunner):
         runner.register_message(MARKS_REQUEST, _on_marks_request)
-    if str(opts.chaos_profile).strip().lower() in NO_PROFILE:
-        STATE.disabled_reason = "--chaos-profile none"
-        log.info("chaos disabled (--chaos-profile none): every sample is phase 'idle'")
+    if opts.no_chaos or str(opts.chaos_profile).strip().lower() in NO_PROFILE:
+        # No profile, no proxy, no routes: the system under test is reached directly.
+        STATE.disabled_reason = "--no-chaos" if opts.no_chaos else "--chaos-profile none"
+        log.info("chaos disabled (%s): every sample is phase 'idle'", STATE.disabled_reason)
         return
     try:
         profile = _load(opts)
@@ -157,8 +159,8 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
     except ChaosbenchError as err:
         fail(err)
         return
-    if opts.no_chaos or not profile.enabled:
-        STATE.disabled_reason = "--no-chaos" if opts.no_chaos else "enabled: false in the profile"
+    if not profile.enabled:
+        STATE.disabled_reason = "enabled: false in the profile"
         log.info("chaos disabled (%s): every sample is phase 'idle'", STATE.disabled_reason)
     else:
         _leftovers()
