@@ -1,0 +1,32 @@
+"""The console tells phase changes and every inject/revert as they happen."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from chaos import console
+from chaos.journal import JournalRecord
+from chaos.timeline import Phase, PhaseMark
+
+
+def test_phase_changes_and_faults_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="chaosbench.chaos")
+    console.on_phase(PhaseMark(wall=100.012, phase=Phase.BURST, burst=2), planned_wall=100.0)
+    console.on_phase(
+        PhaseMark(wall=100.05, phase=Phase.BURST, burst=2, faults=("lat",)), planned_wall=100.0
+    )
+    rec = JournalRecord(
+        kind="inject", name="lat", type="latency", target="sut_pg", start=1.0, end=1.02
+    )
+    console.on_injected(rec)
+    bad = JournalRecord(
+        kind="revert", name="lat", type="latency", target="sut_pg", status="error", error="refused"
+    )
+    console.on_reverted(bad)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == "chaos: phase burst2 (+12 ms from schedule)"
+    assert sum("phase burst2" in ln for ln in lines) == 1  # a fault change is not a new phase
+    assert "chaos: inject lat (latency on sut_pg): ok in 20 ms" in lines
+    assert any("revert lat" in ln and "FAILED" in ln and "refused" in ln for ln in lines)
