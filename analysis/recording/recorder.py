@@ -63,11 +63,13 @@ class Recorder:
         acc = self._open.get(key)
         if acc is None:
             late = second <= self._watermark
-            acc = WindowAccumulator(second, request_type, name, self._label, late)
+            acc = WindowAccumulator(second, str(request_type), str(name), self._label, late)
             self._open[key] = acc
         if mark.faults:
             acc.faults.update(mark.faults)
-        us = int(rt_ms * 1000.0 + 0.5) or 1
+        us = int(rt_ms * 1000.0 + 0.5)
+        if us < 1:  # HDR's lowest trackable value (and a clock that went backwards)
+            us = 1
         acc.count += 1
         acc.sum_us += us
         self.samples += 1
@@ -129,7 +131,7 @@ class Recorder:
 
     def _close(self, due: Any) -> list[ClosedWindow]:
         keys = [k for k in self._open if due(k)]
-        keys.sort()
+        keys.sort(key=lambda k: (k[0], str(k[1]), str(k[2]), k[3]))
         out: list[ClosedWindow] = []
         for k in keys:
             acc = self._open.pop(k)

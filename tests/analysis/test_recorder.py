@@ -114,3 +114,15 @@ def test_inactive_recorder_ignores_samples() -> None:
     r = Recorder(_timeline())
     r.on_request("HTTP", "/", 1.0, start_time=T0)
     assert r.samples == 0 and r.close_all() == []
+
+
+def test_odd_inputs_do_not_break_the_windows() -> None:
+    r = _rec()
+    r.on_request("HTTP", None, -3.0, start_time=T0 + 1)  # type: ignore[arg-type]
+    r.on_request("HTTP", "/x", None, start_time=T0 + 1)
+    r.on_request("HTTP", "/x", 7_200_000.0, start_time=T0 + 1)  # 2 h: beyond the HDR range
+    windows = {w.name: w for w in r.close_all()}
+    assert windows["None"].count == 1 and windows["None"].hist_ok is not None
+    assert windows["None"].hist_ok.get_max_value() == 1
+    assert windows["/x"].count == 2
+    assert ClosedWindow.from_json(windows["/x"].to_json()).count == 2
