@@ -182,13 +182,18 @@ def test_existing_run_is_not_overwritten(
 def test_distributed_master_merges_worker_windows(
     victoria: VictoriaMetrics, spawn: Callable[..., Proc], tmp_path: Path, key_prefix: str
 ) -> None:
+    """Full harness, master + 1 worker: the chaos runs on the master, the worker's samples are
+    tagged with the marks it receives, and the master merges the worker's windows."""
+    route, api, port = free_port(), free_port(), free_port()
+    profile = _latency_profile(tmp_path, route, bursts=1)
     results = tmp_path / "runs"
-    port = free_port()
-    env = _env(tmp_path, key_prefix, CB_TEST_FAKE_CHAOS="baseline:3,burst1:3,recovery1:3")
+    env = _env(tmp_path, key_prefix, CB_TEST_REDIS_URL=f"redis://127.0.0.1:{route}/0")
+    env["CB_TEST_RESULTS_ONLY"] = "0"
     master = spawn(
         _locust(
             "--master", "--expect-workers", "1", "--master-bind-host", "127.0.0.1",
             "--master-bind-port", str(port), "-u", "4", "-r", "4", "-t", "10s",
+            "--chaos-profile", str(profile), "--chaos-proxy-api", f"127.0.0.1:{api}",
             "--results-dir", str(results), "--run-id", "dist",
             "--influx-url", victoria.url, "--influx-org", "o", "--influx-bucket", "b",
             "--sut-pg-dsn", "none",
@@ -198,7 +203,7 @@ def test_distributed_master_merges_worker_windows(
     )  # fmt: skip
     worker = spawn(
         [PYTHON, "-m", "locust", "-f", LOCUSTFILE, "--worker", "--master-host", "127.0.0.1",
-         "--master-port", str(port)],
+         "--master-port", str(port), "--chaos-profile", str(profile)],
         env=env,
         name="worker",
     )  # fmt: skip
@@ -215,6 +220,23 @@ def test_distributed_master_merges_worker_windows(
     lines = [json.loads(ln) for ln in (results / "dist" / "windows.jsonl").read_text().splitlines()]
     late = [w for w in lines if w["late"]]
     assert len(late) <= len(lines) // 10, "worker windows merged on time, not as late deltas"
+    merged: dict[str, HdrHistogram] = {}
+    for w in data.windows:
+        merged.setdefault(w.key.phase, new_histogram()).add(w.histogram)
+    assert merged["burst1"].get_value_at_percentile(50) > 15_000
+    assert merged["baseline"].get_value_at_percentile(50) < 15_000
+
+
+def _latency_profile(tmp_path: Path, route: int, bursts: int) -> Path:
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(
+        "enabled: true\nseed: 7\n"
+        f"phases: {{warmup: 1s, baseline: 2s, burst_on: 2s, burst_off: 2s, bursts: {bursts}, "
+        "cooldown: 1s}\n"
+        f"proxy:\n  routes:\n    redis: {{listen: 127.0.0.1:{route}, upstream: 127.0.0.1:6379}}\n"
+        "faults:\n  - {name: slow_redis, type: latency, route: redis, latency_ms: 20}\n"
+    )
+    return profile
 
 
 @pytest.mark.slow
@@ -223,13 +245,7 @@ def test_full_harness_with_real_chaos_every_window_and_event_streamed(
 ) -> None:
     """chaosbench.harness with a real profile: latency on a fault-proxy route to Redis."""
     route, api = free_port(), free_port()
-    profile = tmp_path / "profile.yaml"
-    profile.write_text(
-        "enabled: true\nseed: 7\n"
-        "phases: {warmup: 1s, baseline: 2s, burst_on: 2s, burst_off: 2s, bursts: 2, cooldown: 1s}\n"
-        f"proxy:\n  routes:\n    redis: {{listen: 127.0.0.1:{route}, upstream: 127.0.0.1:6379}}\n"
-        "faults:\n  - {name: slow_redis, type: latency, route: redis, latency_ms: 20}\n"
-    )
+    profile = _latency_profile(tmp_path, route, bursts=2)
     results = tmp_path / "runs"
     env = _env(tmp_path, key_prefix, CB_TEST_REDIS_URL=f"redis://127.0.0.1:{route}/0")
     env["CB_TEST_RESULTS_ONLY"] = "0"
