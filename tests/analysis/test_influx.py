@@ -229,3 +229,26 @@ def test_docs_name_every_measurement_tag_and_field() -> None:
         assert f"## {measurement}" in doc
         for name in (*tags, *fields):
             assert f"`{name}`" in doc, f"docs/influxdb.md does not document {measurement}.{name}"
+
+
+def test_a_server_that_never_answers_times_out_and_keeps_the_data(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as srv:  # accepts connections (backlog) and never answers
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        url = f"http://127.0.0.1:{srv.getsockname()[1]}"
+        cfg = InfluxConfig.build(url, "o", "b", TOKEN, timeout_s=0.5)
+        assert cfg is not None
+        spool = Spool(tmp_path / "spool")
+        st = InfluxStreamer(cfg, spool, "hang").start()
+        ws = _windows(seconds=5)
+        points = sum(len(schema.window_lines(w, "hang")) for w in ws)
+        st.submit_windows(ws)
+        _drive(st, lambda: st.stats.failures > 0, 15)
+        t = time.monotonic()
+        left = st.drain(1.0)
+        assert time.monotonic() - t < 3
+    assert left == {schema.WINDOW: points}
+    assert st.stats.lines_sent == 0 and st.stats.last_error
+    assert "timed out" in st.stats.last_error.lower() or "timeout" in st.stats.last_error.lower()
