@@ -250,3 +250,11 @@ class RecordingSession:
                 f"`python -m analysis.influx send {self.settings.run_dir}`",
                 file=sys.stderr,
             )
+        refused = self.streamer.spool.refused_lines
+        if refused:
+            print(
+                f"chaosbench: {refused} InfluxDB points did not fit in the spool "
+                f"(--influx-spool-max-mb); they are in the run directory: send the whole run "
+                f"with `python -m analysis.influx send --all {self.settings.run_dir}`",
+                file=sys.stderr,
+            )

@@ -164,6 +164,7 @@ def test_spool_is_bounded(tmp_path: Path) -> None:
     refused = spool.append([line] * 1000)
     assert refused == 1000 and spool.refused_lines == 1000
     assert spool.pending_lines() == {"m": 100}
+    assert sum(p.stat().st_size for p in spool.path.glob("*.lp")) <= 10_000
 
 
 def test_loop_lag_stays_low_while_the_sender_flushes(
