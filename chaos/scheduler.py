@@ -275,6 +275,8 @@ class Scheduler:
                 log.warning("chaos: inject %s failed: %s", spec.name, record.error)
         record.status = status
         record.end = time.time()
+        if status != "dry_run":  # what the fault did (RTO, backends terminated, ...)
+            record.details.update(_describe(fault))
         self.journal.append(record)
         if status != "error":
             self.injections[spec.name] = self.injections.get(spec.name, 0) + 1
@@ -320,6 +322,8 @@ class Scheduler:
                     self.journal.append(record)
                     raise
         record.end = time.time()
+        if record.status != "dry_run":
+            record.details.update(_describe(fault))
         self.journal.append(record)
         if name in self._active:
             self._active.remove(name)

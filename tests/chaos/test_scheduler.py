@@ -293,3 +293,23 @@ def test_kill_switch_from_an_event_listener(proxy: EmbeddedProxy) -> None:  # no
     inj, rev = pairs(s)
     assert inj == rev == [("lat", 1)]
     assert toxics_left(proxy.url) == {}
+
+
+def test_journal_keeps_what_the_fault_did_after_inject_and_revert() -> None:
+    """The records carry the fault's own account (describe()) taken after the action: here the
+    skew the clock_skew fault applied, and none after its revert."""
+    from chaosbench import clock
+
+    text = """
+seed: 1
+phases: {warmup: 0, baseline: 0.05s, burst_on: 0.1s, burst_off: 0.05s, bursts: 1, cooldown: 0}
+faults:
+  - {name: skew, type: clock_skew, offset_ms: 1500}
+"""
+    s = Scheduler(parse_profile(text, "t.yaml"), FaultContext(), timeline=PhaseTimeline())
+    s.run()
+    inject = next(r for r in s.journal if r.kind == "inject")
+    revert = next(r for r in s.journal if r.kind == "revert")
+    assert inject.status == "ok" and inject.details["skew_s"] == 1.5
+    assert revert.status == "ok" and revert.details["reason"] and "skew_s" in revert.details
+    assert clock.skew() == 0.0
