@@ -1,7 +1,7 @@
 """redis_client_kill: close Redis client connections (transient connection loss, failover).
 
 Lists the server's clients (``CLIENT LIST TYPE normal``) and kills, by id, those that match
-``name`` (exact, or a prefix ending in ``*``), ``addr`` (``host:port``, or ``host`` for every port
+``client_name`` (exact, or a prefix ending in ``*``), ``addr`` (``host:port``, or ``host`` for every port
 of that host) and ``db`` (the database the client selected), as far as given. With none of them,
 every normal client is a candidate. Never the fault's own connection, nor any
 ``chaosbench-chaos`` connection of the other faults.
@@ -32,7 +32,7 @@ from chaosbench.errors import FaultError
 
 class RedisKillSettings(FaultSettings):
     url: str = DEFAULT_REDIS_URL
-    name: str | None = None  # client name, exact or "prefix*"
+    client_name: str | None = None  # exact, or "prefix*" (the envelope owns `name`)
     addr: str | None = None  # "host:port" or "host"
     db: int | None = Field(default=None, ge=0)  # only clients whose selected database is db
     every_ms: int | None = Field(default=None, ge=50)
@@ -64,7 +64,7 @@ class RedisClientKill(Fault[RedisKillSettings]):
             name, addr = str(c.get("name") or ""), str(c.get("addr") or "")
             if int(c["id"]) == own_id or name.startswith(ADMIN_NAME):
                 continue
-            if s.name is not None and not _matches(name, s.name):
+            if s.client_name is not None and not _matches(name, s.client_name):
                 continue
             if s.addr is not None and addr != s.addr and addr.rsplit(":", 1)[0] != s.addr:
                 continue

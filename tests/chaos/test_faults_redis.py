@@ -86,7 +86,7 @@ def test_kill_by_name_spares_bystanders(
 ) -> None:
     victims = [raw("victim") for _ in range(3)]
     bystander = raw("bystander")
-    fault = make("redis_client_kill", url=redis_url, name=f"{key_prefix}-victim")
+    fault = make("redis_client_kill", url=redis_url, client_name=f"{key_prefix}-victim")
     assert fault.targets() == ["127.0.0.1:6379"]
     fault.inject()
     fault.revert()
@@ -105,7 +105,7 @@ def test_kill_by_address_and_share(
     assert one.closed_by_server()
     assert two.call("PING") == b"+PONG\r\n"
     many = [raw("b") for _ in range(4)]
-    half = make("redis_client_kill", 0.5, url=redis_url, name=f"{key_prefix}-b")
+    half = make("redis_client_kill", 0.5, url=redis_url, client_name=f"{key_prefix}-b")
     half.inject()
     assert half.describe()["killed"] == 2
     assert sum(c.call("PING") == b"+PONG\r\n" for c in many) == 2
@@ -114,7 +114,7 @@ def test_kill_by_address_and_share(
 def test_kill_filters_by_database(redis_url: str, key_prefix: str, raw: Callable[..., Any]) -> None:
     in_db, other = raw("db"), raw("db")
     assert in_db.call("SELECT", "9") == b"+OK\r\n"
-    fault = make("redis_client_kill", url=redis_url, name=f"{key_prefix}-db", db=9)
+    fault = make("redis_client_kill", url=redis_url, client_name=f"{key_prefix}-db", db=9)
     fault.inject()
     assert in_db.closed_by_server()
     assert other.call("PING") == b"+PONG\r\n"
