@@ -165,7 +165,9 @@ def test_sut_recovers_from_backend_termination_and_client_kill(sut: Sut) -> None
         wait_until(lambda: len(load.acked) >= 20, timeout=30)
         wait_until(lambda: sut_clients(sut.redis_url, sut.redis_db) > 0, timeout=10)
         pg_kill = make("pg_terminate_backends", dsn=sut.dsn, application_name=SUT_APP)
-        redis_kill = make("redis_client_kill", url=sut.redis_url, client_name=SUT_APP, db=sut.redis_db)
+        redis_kill = make(
+            "redis_client_kill", url=sut.redis_url, client_name=SUT_APP, db=sut.redis_db
+        )
         before = len(load.acked)
         for fault in (pg_kill, redis_kill):
             fault.inject()
