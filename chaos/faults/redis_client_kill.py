@@ -2,8 +2,8 @@
 
 Lists the server's clients (``CLIENT LIST TYPE normal``) and kills, by id, those that match
 ``client_name`` (exact, or a prefix ending in ``*``), ``addr`` (``host:port``, or ``host`` for
-every port of that host) and ``db`` (the database the client selected), as far as given. With none of them,
-every normal client is a candidate. Never the fault's own connection, nor any
+every port of that host) and ``db`` (the database the client selected), as far as given. With
+none of them, every normal client is a candidate. Never the fault's own connection, nor any
 ``chaosbench-chaos`` connection of the other faults.
 
 Intensity: the share of the matching clients killed (rounded up; at least one).
