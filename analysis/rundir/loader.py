@@ -12,6 +12,7 @@ from typing import Any
 from analysis.model import Integrity, PhaseSpan, RunData, Window
 from analysis.recording.window import ClosedWindow
 from analysis.rundir import format as fmt
+from analysis.rundir.lazyhist import compact
 from chaos.journal import JournalRecord
 from chaosbench.errors import RunDirError
 
@@ -105,6 +106,40 @@ def merge_windows(closed: list[ClosedWindow]) -> list[Window]:
     return [merged[k] for k in sorted(merged)]
 
 
+def load_windows(run_dir: Path) -> list[Window]:
+    """The run's windows, merged per (second, key), with memory-light histograms.
+
+    Lines are grouped first (as JSON); each group is then decoded, merged, and kept as a
+    ``LazyHistogram`` (its encoding), so that loading a long run does not hold one 189 KB
+    decoded histogram per window.
+    """
+    path = run_dir / fmt.WINDOWS
+    groups: dict[tuple[Any, ...], list[tuple[int, Any]]] = {}
+    for n, obj in _jsonl(path):
+        if not isinstance(obj, dict):
+            raise RunDirError(f"{path}:{n}: a window must be a JSON object")
+        k = (obj.get("second"), obj.get("request_type"), obj.get("name"), obj.get("phase"))
+        try:
+            groups.setdefault(k, []).append((n, obj))
+        except TypeError:  # a list or an object where a second or a name belongs
+            raise RunDirError(f"{path}:{n}: invalid second, request_type, name or phase") from None
+    out: list[Window] = []
+    for lines in groups.values():
+        closed: list[ClosedWindow] = []
+        for n, obj in lines:
+            try:
+                closed.append(ClosedWindow.from_json(obj))
+            except ValueError as exc:
+                raise RunDirError(f"{path}:{n}: {exc}") from None
+        (window,) = merge_windows(closed)
+        full = window.histogram
+        window.histogram = compact(full)
+        full.encoder.histogram = None  # break the encoder cycle: freed now, not at the next GC
+        out.append(window)
+    out.sort(key=lambda w: (w.second, w.key.request_type, w.key.name, w.key.phase))
+    return out
+
+
 def read_journal(run_dir: Path) -> list[JournalRecord]:
     path = run_dir / fmt.JOURNAL
     out: list[JournalRecord] = []
@@ -183,7 +218,7 @@ def load(path: Path | str) -> RunData:
             stacklevel=2,
         )
     journal = read_journal(run_dir)
-    windows = merge_windows(read_windows(run_dir))
+    windows = load_windows(run_dir)
     return RunData(
         run_id=meta["run_id"],
         meta=meta,

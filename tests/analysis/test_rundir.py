@@ -205,3 +205,37 @@ def test_docs_describe_this_format_version_and_every_file() -> None:
     for key in ClosedWindow.__dataclass_fields__:
         if key not in ("hist_ok", "hist_err"):
             assert f"`{key}`" in doc or f'"{key}"' in doc, key
+
+
+def test_loaded_histograms_are_light_and_behave_like_hdr_histograms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hdrh.histogram import HdrHistogram
+
+    from analysis.model import new_histogram
+    from analysis.rundir import lazyhist
+
+    monkeypatch.setattr(lazyhist, "CACHE_SIZE", 3)
+    run = tmp_path / "r1"
+    _write_run(run)
+    data = load(run)
+    hists = [w.histogram for w in data.windows]
+    assert len(hists) > 3 * 2
+    assert all(isinstance(h, lazyhist.LazyHistogram) for h in hists)
+    assert all(isinstance(h, HdrHistogram) for h in hists)
+    assert sum(h.get_total_count() for h in hists) == 800
+    assert len(lazyhist._cache) <= lazyhist.CACHE_SIZE
+    # reads agree with a plain decoded copy; a merge into a plain histogram works
+    first = hists[0]
+    plain = HdrHistogram.decode(first.encode())
+    assert first.get_value_at_percentile(99) == plain.get_value_at_percentile(99)
+    merged = new_histogram()
+    for h in hists:
+        merged.add(h)
+    assert merged.get_total_count() == 800
+    # a modified histogram keeps its modification (it is decoded for good)
+    before = first.get_total_count()
+    first.record_value(1234)
+    for h in hists[1:]:  # push it out of the cache if it were only cached
+        h.get_max_value()
+    assert first.get_total_count() == before + 1
