@@ -154,19 +154,18 @@ class WebSocketUser(LoadUser):
             except Exception:
                 pass
 
+    def _event(self, name: str, problem: BaseException) -> None:
+        """A zero-duration stream failure (disconnect, gap, duplicate), reported as ``name``."""
+        now = time.perf_counter()
+        self.report(
+            "WS", name, start_perf=now, start_wall=time.time(), end_perf=now, exception=problem
+        )
+
     def _lost(self, reason: BaseException) -> None:
         if self._stopping:
             return
-        now = time.perf_counter()
-        self.report(
-            "WS",
-            "disconnect",
-            start_perf=now,
-            start_wall=time.time(),
-            end_perf=now,
-            exception=Disconnected(f"{type(reason).__name__}: {reason}"[:200]),
-        )
-        self._lost_at = now
+        self._event("disconnect", Disconnected(f"{type(reason).__name__}: {reason}"[:200]))
+        self._lost_at = time.perf_counter()
         self._close()
 
     def _reconnect(self) -> None:
@@ -269,25 +268,12 @@ class WebSocketUser(LoadUser):
         obs = self.tracker.observe(seq)
         if obs.gaps or obs.duplicates or obs.reorders:
             COUNTERS.ws_stream(gaps=obs.gaps, duplicates=obs.duplicates, reorders=obs.reorders)
-        now = time.perf_counter()
         if obs.kind is Seen.GAP:
-            self.report(
-                "WS",
-                "sequence",
-                start_perf=now,
-                start_wall=time.time(),
-                end_perf=now,
-                exception=StreamError(f"gap: {obs.gaps} message(s) missing before seq {seq}"),
+            self._event(
+                "sequence", StreamError(f"gap: {obs.gaps} message(s) missing before seq {seq}")
             )
         elif obs.kind is Seen.DUPLICATE and self._resume_expected is None:
-            self.report(
-                "WS",
-                "sequence",
-                start_perf=now,
-                start_wall=time.time(),
-                end_perf=now,
-                exception=StreamError(f"duplicate seq {seq}"),
-            )
+            self._event("sequence", StreamError(f"duplicate seq {seq}"))
         expected = self._resume_expected
         if expected is not None and seq >= expected:
             self._resume_expected = None
@@ -305,15 +291,7 @@ class WebSocketUser(LoadUser):
         COUNTERS.ws_stream(gaps=lost)
         reason = msg.raw.get("reason", "")
         problem = StreamError(f"server gap {first}..{last} ({lost} lost): {reason}"[:200])
-        now = time.perf_counter()
-        self.report(
-            "WS",
-            "sequence",
-            start_perf=now,
-            start_wall=time.time(),
-            end_perf=now,
-            exception=problem,
-        )
+        self._event("sequence", problem)
         if self._resume_expected is not None:
             self._resume_expected = None
             self._report_resume(problem)
