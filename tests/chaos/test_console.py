@@ -30,3 +30,17 @@ def test_phase_changes_and_faults_are_logged_once(caplog: pytest.LogCaptureFixtu
     assert sum("phase burst2" in ln for ln in lines) == 1  # a fault change is not a new phase
     assert "chaos: inject lat (latency on sut_pg): ok in 20 ms" in lines
     assert any("revert lat" in ln and "FAILED" in ln and "refused" in ln for ln in lines)
+
+
+def test_the_chaos_core_does_not_import_locust() -> None:
+    """Importing Locust monkey-patches the process; the scheduler, faults and proxy must not."""
+    import subprocess
+
+    from tests.conftest import PYTHON, ROOT
+
+    code = (
+        "import sys, chaos.scheduler, chaos.faults, chaos.console, chaos.proxy, analysis.analyze;"
+        "chaos.faults.catalogue(); print('locust' in sys.modules)"
+    )
+    out = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
