@@ -4,6 +4,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Flux's parser for the dashboards' queries, when .ci/run installed it (tests/test_grafana.py).
+export FLUX_LSP_DIR ?= $(CURDIR)/.ci/.npm/node_modules/@influxdata/flux-lsp-browser
 
 .PHONY: setup run sut test check lint format bench up down reset clean
 
