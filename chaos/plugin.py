@@ -61,7 +61,7 @@ def add_options(parser: Any) -> None:
     group.add_argument(
         "--chaos-profile",
         default=str(DEFAULT_PROFILE),
-        env_var="CHAOSBENCH_CHAOS_PROFILE",
+        env_var="LOCUST_CHAOS_PROFILE",
         include_in_web_ui=False,
         help="Chaos profile (YAML path, or a bundled profile's name); 'none' disables chaos. "
         "Default: the bundled profiles/default.yaml",
@@ -70,7 +70,7 @@ def add_options(parser: Any) -> None:
         "--no-chaos",
         action="store_true",
         default=False,
-        env_var="CHAOSBENCH_NO_CHAOS",
+        env_var="LOCUST_NO_CHAOS",
         include_in_web_ui=False,
         help="No chaos at all (like --chaos-profile none: no proxy, no routes, no bursts); "
         "every sample is phase 'idle'",
@@ -78,7 +78,7 @@ def add_options(parser: Any) -> None:
     group.add_argument(
         "--chaos-proxy",
         default="embedded",
-        env_var="CHAOSBENCH_CHAOS_PROXY",
+        env_var="LOCUST_CHAOS_PROXY",
         include_in_web_ui=False,
         help="'embedded' (start the fault proxy in this process) or the URL of a running "
         "Toxiproxy-compatible API",
@@ -86,7 +86,7 @@ def add_options(parser: Any) -> None:
     group.add_argument(
         "--chaos-proxy-api",
         default=DEFAULT_PROXY_API,
-        env_var="CHAOSBENCH_CHAOS_PROXY_API",
+        env_var="LOCUST_CHAOS_PROXY_API",
         include_in_web_ui=False,
         help="host:port of the embedded proxy's API (default 127.0.0.1:8474)",
     )
@@ -94,14 +94,14 @@ def add_options(parser: Any) -> None:
         "--chaos-dry-run",
         action="store_true",
         default=False,
-        env_var="CHAOSBENCH_CHAOS_DRY_RUN",
+        env_var="LOCUST_CHAOS_DRY_RUN",
         help="Journal every inject and revert without doing it (overrides the profile)",
     )
     group.add_argument(
         "--chaos-seed",
         type=int,
         default=None,
-        env_var="CHAOSBENCH_CHAOS_SEED",
+        env_var="LOCUST_CHAOS_SEED",
         help="Seed of every random choice of the chaos (overrides the profile's seed)",
     )
 

@@ -60,3 +60,20 @@ def test_influxdb_is_initialised_from_the_environment(resolved: dict) -> None:
 def test_sut_reaches_its_dependencies_through_the_fault_proxy(resolved: dict) -> None:
     env = resolved["services"]["sut"]["environment"]
     assert "toxiproxy" in env["SUT_PG_DSN"] and "toxiproxy" in env["SUT_REDIS_URL"]
+
+
+def test_the_profile_and_options_the_stack_names_exist(resolved: dict) -> None:
+    """Every LOCUST_* variable given to the Locust containers is an option the harness
+    registers, and the chaos profile it names validates."""
+    import re
+
+    from chaos.profile import load_profile
+
+    env = resolved["services"]["locust-master"]["environment"]
+    load_profile(str(ROOT / env["LOCUST_CHAOS_PROFILE"]))
+    sources = "".join(
+        (ROOT / p).read_text()
+        for p in ("chaos/plugin.py", "chaosbench/options.py", "analysis/plugin.py")
+    )
+    registered = set(re.findall(r'env_var="(LOCUST_[A-Z_]+)"', sources)) | {"LOCUST_HOST"}
+    assert {k for k in env if k.startswith("LOCUST_")} <= registered
