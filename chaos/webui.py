@@ -12,16 +12,18 @@ from chaos.timeline import TIMELINE
 if TYPE_CHECKING:
     from chaos.scheduler import Scheduler
 
-_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>chaosbench: chaos</title>
+_PAGE = r"""<!doctype html><html><head><meta charset="utf-8"><title>chaosbench: chaos</title>
 <style>body{font-family:sans-serif;margin:2em}#kill{background:#c0392b;color:#fff;border:0;
 padding:.8em 1.6em;font-size:1.1em;cursor:pointer}pre{background:#f4f4f4;padding:1em}</style>
 </head><body><h1>Chaos</h1><p>Phase: <b id="phase">?</b></p>
 <button id="kill">Kill switch: revert all faults, stop chaos</button><pre id="status"></pre>
 <script>
-async function poll(){const r=await fetch('status');const s=await r.json();
+const base=location.pathname.replace(/\/$/,'');  // /chaos, or under --web-base-path
+async function poll(){const r=await fetch(base+'/status');const s=await r.json();
 document.getElementById('phase').textContent=s.phase;
 document.getElementById('status').textContent=JSON.stringify(s,null,2);}
-document.getElementById('kill').onclick=async()=>{await fetch('kill',{method:'POST'});poll();};
+document.getElementById('kill').onclick=async()=>{
+  await fetch(base+'/kill',{method:'POST'});poll();};
 poll();setInterval(poll,1000);
 </script></body></html>"""
 
