@@ -121,3 +121,29 @@ class Repeater:
         if self._greenlet is not None:
             self._greenlet.kill()
             self._greenlet = None
+
+
+class RepeatedRounds:
+    """Mixin (before ``Fault`` in the bases) for faults that act in rounds: ``inject()`` runs one
+    ``_round()`` now and, when the settings have ``every_ms``, one more every ``every_ms`` for
+    the rest of the burst; ``revert()`` stops the rounds. Errors of later rounds are kept in
+    ``errors`` (the first round's error raises, so the scheduler journals it)."""
+
+    settings: Any
+    errors: list[str]
+    _repeater: Repeater | None = None
+
+    def _round(self) -> None:
+        raise NotImplementedError
+
+    def inject(self) -> None:
+        self._round()
+        every_ms = getattr(self.settings, "every_ms", None)
+        if every_ms is not None:
+            self._repeater = Repeater(every_ms / 1000, self._round)
+            self.errors = self._repeater.errors
+
+    def revert(self) -> None:
+        if self._repeater is not None:
+            self._repeater.stop()
+            self._repeater = None

@@ -20,7 +20,7 @@ from pydantic import Field
 from chaos.faults._common import (
     ADMIN_NAME,
     DEFAULT_PG_DSN,
-    Repeater,
+    RepeatedRounds,
     one_line,
     pg_close,
     pg_connect,
@@ -40,7 +40,7 @@ class PgTerminateSettings(FaultSettings):
 
 
 @register
-class PgTerminateBackends(Fault[PgTerminateSettings]):
+class PgTerminateBackends(RepeatedRounds, Fault[PgTerminateSettings]):
     type_name = "pg_terminate_backends"
     Settings = PgTerminateSettings
 
@@ -49,7 +49,6 @@ class PgTerminateBackends(Fault[PgTerminateSettings]):
         self.terminated: list[int] = []
         self.rounds = 0
         self.errors: list[str] = []
-        self._repeater: Repeater | None = None
 
     def targets(self) -> list[str]:
         return [pg_target(self.settings.dsn)]
@@ -93,17 +92,6 @@ class PgTerminateBackends(Fault[PgTerminateSettings]):
             ) from None
         finally:
             pg_close(conn)
-
-    def inject(self) -> None:
-        self._round()
-        if self.settings.every_ms is not None:
-            self._repeater = Repeater(self.settings.every_ms / 1000, self._round)
-            self.errors = self._repeater.errors
-
-    def revert(self) -> None:
-        if self._repeater is not None:
-            self._repeater.stop()
-            self._repeater = None
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -20,7 +20,7 @@ from pydantic import Field
 from chaos.faults._common import (
     ADMIN_NAME,
     DEFAULT_REDIS_URL,
-    Repeater,
+    RepeatedRounds,
     one_line,
     redis_connect,
     redis_target,
@@ -43,7 +43,7 @@ def _matches(value: str, pattern: str) -> bool:
 
 
 @register
-class RedisClientKill(Fault[RedisKillSettings]):
+class RedisClientKill(RepeatedRounds, Fault[RedisKillSettings]):
     type_name = "redis_client_kill"
     Settings = RedisKillSettings
 
@@ -52,7 +52,6 @@ class RedisClientKill(Fault[RedisKillSettings]):
         self.killed = 0
         self.rounds = 0
         self.errors: list[str] = []
-        self._repeater: Repeater | None = None
 
     def targets(self) -> list[str]:
         return [redis_target(self.settings.url)]
@@ -85,17 +84,6 @@ class RedisClientKill(Fault[RedisKillSettings]):
             raise FaultError(f"{self.name}: {one_line(exc)}") from None
         finally:
             client.close()
-
-    def inject(self) -> None:
-        self._round()
-        if self.settings.every_ms is not None:
-            self._repeater = Repeater(self.settings.every_ms / 1000, self._round)
-            self.errors = self._repeater.errors
-
-    def revert(self) -> None:
-        if self._repeater is not None:
-            self._repeater.stop()
-            self._repeater = None
 
     def describe(self) -> dict[str, Any]:
         return {
