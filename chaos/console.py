@@ -27,13 +27,26 @@ def on_phase(mark: PhaseMark, planned_wall: float, **_kw: Any) -> None:
     log.info("chaos: phase %s (%+.0f ms from schedule)", mark.label, late_ms)
 
 
+_QUIET = frozenset({"settings", "scenario", "reason", "attributes", "errors", "error"})
+
+
+def _account(record: JournalRecord) -> str:
+    """The fault's own account in a few words (``terminated=0``, ``rto_s=0.84``): what it did."""
+    items = [
+        f"{k}={v}"
+        for k, v in record.details.items()
+        if k not in _QUIET and isinstance(v, int | float | str) and not isinstance(v, bool)
+    ]
+    return f" ({', '.join(items[:6])})" if items else ""
+
+
 def _on_fault(verb: str, record: JournalRecord) -> None:
     took = (record.end - record.start) * 1000.0
     what = f"{record.name} ({record.type} on {record.target or '-'})"
     if record.status == "error":
         log.warning("chaos: %s %s FAILED after %.0f ms: %s", verb, what, took, record.error)
     else:
-        log.info("chaos: %s %s: %s in %.0f ms", verb, what, record.status, took)
+        log.info("chaos: %s %s: %s in %.0f ms%s", verb, what, record.status, took, _account(record))
 
 
 def on_injected(record: JournalRecord, **_kw: Any) -> None:

@@ -21,6 +21,11 @@ def test_phase_changes_and_faults_are_logged_once(caplog: pytest.LogCaptureFixtu
         kind="inject", name="lat", type="latency", target="sut_pg", start=1.0, end=1.02
     )
     console.on_injected(rec)
+    kill = JournalRecord(
+        kind="inject", name="pg", type="pg_terminate_backends", target="127.0.0.1:5432",
+        details={"settings": {"dsn": "x"}, "terminated": 0, "rounds": 1, "errors": []},
+    )  # fmt: skip
+    console.on_injected(kill)
     bad = JournalRecord(
         kind="revert", name="lat", type="latency", target="sut_pg", status="error", error="refused"
     )
@@ -29,6 +34,8 @@ def test_phase_changes_and_faults_are_logged_once(caplog: pytest.LogCaptureFixtu
     assert lines[0] == "chaos: phase burst2 (+12 ms from schedule)"
     assert sum("phase burst2" in ln for ln in lines) == 1  # a fault change is not a new phase
     assert "chaos: inject lat (latency on sut_pg): ok in 20 ms" in lines
+    # what the fault did is on the line: a fault that touched nothing shows it
+    assert any(ln.endswith("ok in 0 ms (terminated=0, rounds=1)") for ln in lines), lines
     assert any("revert lat" in ln and "FAILED" in ln and "refused" in ln for ln in lines)
 
 
