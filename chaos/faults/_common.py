@@ -25,7 +25,7 @@ from chaosbench.errors import FaultError
 
 #: application_name / Redis client name of every connection the faults open themselves.
 ADMIN_NAME = "chaosbench-chaos"
-DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"  # as the SUT and the users
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
