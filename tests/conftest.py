@@ -24,8 +24,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(cond: Callable[[], object], timeout: float = 10.0, interval: float = 0.02) -> object:
-    """Poll ``cond`` until it returns a truthy value; fail the test after ``timeout`` seconds."""
+def wait_until(
+    cond: Callable[[], object],
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    sleep: Callable[[float], object] = time.sleep,
+) -> object:
+    """Poll ``cond`` until it returns a truthy value; fail the test after ``timeout`` seconds.
+    ``sleep=gevent.sleep`` lets greenlets (a fault's, a server's) run while waiting."""
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
@@ -36,7 +42,7 @@ def wait_until(cond: Callable[[], object], timeout: float = 10.0, interval: floa
         else:
             if last:
                 return last
-        time.sleep(interval)
+        sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 

@@ -42,12 +42,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def gwait(cond: Callable[[], object], timeout: float = 15.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        gevent.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout}s")
+    """Poll with gevent.sleep, so that the faults' greenlets run while waiting."""
+    return wait_until(cond, timeout, interval=0.05, sleep=gevent.sleep)
 
 
 # -- cpu_hog and memory_balloon -----------------------------------------------------------------

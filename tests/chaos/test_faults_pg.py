@@ -22,23 +22,12 @@ from chaos.faults.base import Fault
 from chaos.faults.pg_connection_exhaustion import HOLD_NAME
 from chaosbench import hostfaults
 from chaosbench.errors import FaultError
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_until
 
 
 def gwait(cond: Callable[[], object], timeout: float = 10.0) -> object:
-    """Poll ``cond`` with gevent.sleep (lets the faults' greenlets run) until it is truthy."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-        except Exception as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        gevent.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+    """Poll with gevent.sleep, so that the faults' greenlets run while waiting."""
+    return wait_until(cond, timeout, sleep=gevent.sleep)
 
 
 def make(type_name: str, intensity: float = 1.0, **settings: Any) -> Fault[Any]:

@@ -20,22 +20,12 @@ from chaos.faults._proc import answers
 from chaos.faults.base import Fault
 from chaos.ledger import Ledger, process_alive, process_start_time, revert_leftovers
 from chaosbench.errors import FaultError
-from tests.conftest import PYTHON, Proc, free_port
+from tests.conftest import PYTHON, Proc, free_port, wait_until
 
 
 def gwait(cond: Callable[[], object], timeout: float = 15.0) -> object:
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-        except Exception as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        gevent.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+    """Poll with gevent.sleep, so that the faults' greenlets run while waiting."""
+    return wait_until(cond, timeout, sleep=gevent.sleep)
 
 
 def make(
