@@ -145,6 +145,11 @@ def result(name: str, cfg: Criterion, unit: str, cells: list[Cell], **kw: Any) -
     )
 
 
+def cannot_measure(name: str, cfg: Criterion, unit: str, why: str) -> CriterionResult:
+    """The criterion applies but cannot be computed: never a silent pass (exit 2)."""
+    return CriterionResult(name, CRITERIA[name][0], Status.ERROR, None, cfg.limit, unit, detail=why)
+
+
 def not_applicable(name: str, cfg: Criterion, unit: str, why: str) -> CriterionResult:
     status = Status.ERROR if cfg.required else Status.SKIPPED
     return CriterionResult(name, CRITERIA[name][0], status, None, cfg.limit, unit, detail=why)
@@ -157,7 +162,7 @@ def _no_baseline(a: Analysis, name: str, cfg: Criterion, unit: str) -> Criterion
         why = "no samples in the baseline phase: nothing to compare against"
     else:
         why = "the run has no baseline phase (is chaos disabled in the profile?)"
-    return CriterionResult(name, CRITERIA[name][0], Status.ERROR, None, cfg.limit, unit, detail=why)
+    return cannot_measure(name, cfg, unit, why)
 
 
 def _ratio_cells(comps: list[Comparison], limit: float) -> list[Cell]:
@@ -193,15 +198,7 @@ def baseline_run(a: Analysis, cfg: BaselineRun) -> CriterionResult:
     conf = family_confidence(a.gate.confidence, a.cells(cfg.phases, cfg.scope, stored=True))
     comps = a.versus(cfg.phases, cfg.scope, cfg.percentile, stored=True, confidence=conf)
     if not comps:
-        return CriterionResult(
-            name,
-            CRITERIA[name][0],
-            Status.ERROR,
-            None,
-            cfg.limit,
-            "ratio",
-            detail="the baseline run has none of this run's phases",
-        )
+        return cannot_measure(name, cfg, "ratio", "the baseline run has none of this run's phases")
     return result(name, cfg, "ratio", _ratio_cells(comps, cfg.limit), confidence=conf)
 
 
@@ -338,25 +335,19 @@ def orders(a: Analysis, cfg: Count) -> CriterionResult:
     if i.orders_acknowledged == 0 and not i.checked and i.canary_injected == 0:
         return not_applicable(name, cfg, "count", "no orders were acknowledged")
     if not i.checked:
-        return CriterionResult(
+        return cannot_measure(
             name,
-            CRITERIA[name][0],
-            Status.ERROR,
-            None,
-            cfg.limit,
+            cfg,
             "count",
-            detail="the end-of-run order check did not run"
+            "the end-of-run order check did not run"
             + (f" ({i.check_note})" if i.check_note else ""),
         )
     if i.canary_missed:
-        return CriterionResult(
+        return cannot_measure(
             name,
-            CRITERIA[name][0],
-            Status.ERROR,
-            None,
-            cfg.limit,
+            cfg,
             "count",
-            detail=f"the canary corrupted {i.canary_injected} record(s) and the check found "
+            f"the canary corrupted {i.canary_injected} record(s) and the check found "
             "none: the integrity check is blind",
         )
     v = float(i.order_violations)
