@@ -26,6 +26,15 @@ text-align:left;font-size:13px} th{background:#f4f4f4} td.n{text-align:right}
 """
 
 
+_PHASE_COLUMNS = ("requests", "req/s", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                  "deadline misses")  # fmt: skip
+
+
+def _phase_table(second: str, rows: list[list[str]]) -> str:
+    """A per-phase summary table: phase, ``second`` (scope or name), then the numbers."""
+    return _table(["phase", second, *_PHASE_COLUMNS], rows, set(range(2, 10)))
+
+
 def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
     numeric = numeric or set()
     h = "".join(f"<th>{escape(x)}</th>" for x in head)
@@ -250,39 +259,9 @@ def render_html(v: Verdict) -> str:
         "band in green.</p>",
         *_charts(a),
         "<h2>Phases</h2>",
-        _table(
-            [
-                "phase",
-                "scope",
-                "requests",
-                "req/s",
-                "errors",
-                "p50 ms",
-                "p95 ms",
-                "p99 ms",
-                "max ms",
-                "deadline misses",
-            ],
-            top,
-            set(range(2, 10)),
-        ),
+        _phase_table("scope", top),
         "<details><summary>per request name</summary>",
-        _table(
-            [
-                "phase",
-                "name",
-                "requests",
-                "req/s",
-                "errors",
-                "p50 ms",
-                "p95 ms",
-                "p99 ms",
-                "max ms",
-                "deadline misses",
-            ],
-            names,
-            set(range(2, 10)),
-        ),
+        _phase_table("name", names),
         "</details>",
         "<h2>Regression against the baseline phase</h2>",
         _table(
