@@ -20,11 +20,11 @@ setup: $(STAMP)
 
 # The main job: a short load-plus-chaos run against the reference system, ending in a verdict and a report.
 run: $(STAMP)
-	$(BIN)/python -m chaosbench.mainjob
+	$(BIN)/python -m chaosbench.cli.mainjob
 
 # The reference system under test, in the foreground.
 sut: $(STAMP)
-	$(BIN)/python -m sut
+	$(BIN)/python -m chaosbench.sut
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -43,7 +43,7 @@ bench: $(STAMP)
 
 # Revert whatever a killed harness left behind (ledger of faults that outlive the process).
 reset: $(STAMP)
-	$(BIN)/python -m chaos reset
+	$(BIN)/python -m chaosbench.chaos reset
 
 # For users with Docker: InfluxDB 2, Grafana, Toxiproxy, PostgreSQL, Redis, the reference system, Locust.
 up:

@@ -2,7 +2,7 @@
 
 Generates a one-hour run (10 min baseline, 8 bursts of 60 s, 6 keys, ~2 M requests), writes it
 as a real run directory with the recorder's writer, then times each stage of
-``python -m analysis``: load, analyze + evaluate, write the reports. Prints the figures.
+``python -m chaosbench.analysis``: load, analyze + evaluate, write the reports. Prints the figures.
 
     .venv/bin/python -m bench.analysis_time [--keep DIR]
 """
@@ -14,11 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from analysis.gate import load_gate
-from analysis.report import write_reports
-from analysis.rundir import load
-from analysis.synthetic import generate, one_hour, write_run_dir
-from analysis.verdict import evaluate
+from chaosbench.analysis.gate import load_gate
+from chaosbench.analysis.report import write_reports
+from chaosbench.analysis.rundir import load
+from chaosbench.analysis.synthetic import generate, one_hour, write_run_dir
+from chaosbench.analysis.verdict import evaluate
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """Throughput of one Locust process per user kind, beside a reference load generator on the same
 target in the same run (wrk for HTTP, pgbench for PostgreSQL, redis-benchmark for Redis).
 
-Starts ``python -m sut`` on a free port (own schema and Redis prefix, no rate limit; dropped
+Starts ``python -m chaosbench.sut`` on a free port (own schema and Redis prefix, no rate limit;
+dropped
 afterwards). For each kind, a headless ``locust`` process runs closed-model users with no think
 time doing one cheap operation (the same one the reference tool does), then the reference tool
 runs with the same concurrency for the same time. Prints requests/s of each and the ratio
@@ -79,8 +80,11 @@ class RedisBench(RedisUser):
         self.call("GET", lambda r: r.get(self.key("k")))
 """
 
+
 OPTIONS_ONLY = (
-    "from locust import events\nimport chaosbench.options\nchaosbench.options.install(events)"
+    "from locust import events\n"
+    "import chaosbench.users.options\n"
+    "chaosbench.users.options.install(events)"
 )
 HARNESS = "import _harness  # noqa: F401"
 

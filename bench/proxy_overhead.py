@@ -2,7 +2,7 @@
 
     python -m bench.proxy_overhead [--pings 10000] [--rounds 3] [--requests 50000] [--seconds 1]
 
-The proxy runs as ``python -m chaos.proxy`` in its own process (one gevent hub, one core), with
+The proxy runs as ``python -m chaosbench.proxy`` in its own process (one gevent hub, one core), with
 two TCP routes: Redis (127.0.0.1:6379) and a bulk byte source started here. Figures:
 
 1. latency per hop at one connection: a raw-socket ``PING``/``+PONG`` ping-pong with Redis,
@@ -222,7 +222,7 @@ def main() -> int:
 
     api_port = free_port()
     proxy = subprocess.Popen(
-        [sys.executable, "-m", "chaos.proxy", "--api", f"127.0.0.1:{api_port}"],
+        [sys.executable, "-m", "chaosbench.proxy", "--api", f"127.0.0.1:{api_port}"],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )

@@ -75,12 +75,12 @@ def free_port() -> int:
 
 
 def cost_per_sample(samples: int = 200_000, keys: int = 8, seconds: int = 20) -> None:
-    from analysis.influx.config import InfluxConfig
-    from analysis.influx.spool import Spool
-    from analysis.influx.streamer import InfluxStreamer
-    from analysis.recording import Recorder
-    from analysis.rundir import RunDirWriter
-    from chaos.timeline import Phase, PhaseMark, PhaseTimeline
+    from chaosbench.analysis.influx.config import InfluxConfig
+    from chaosbench.analysis.influx.spool import Spool
+    from chaosbench.analysis.influx.streamer import InfluxStreamer
+    from chaosbench.analysis.recording import Recorder
+    from chaosbench.analysis.rundir import RunDirWriter
+    from chaosbench.ground.timeline import Phase, PhaseMark, PhaseTimeline
 
     t0 = 1_800_000_000.0
     tl = PhaseTimeline()

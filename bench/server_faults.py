@@ -1,6 +1,7 @@
 """Server and process faults against the reference system: how long it takes to recover.
 
-``python -m bench.server_faults`` starts ``python -m sut`` on its own PostgreSQL database and Redis
+``python -m bench.server_faults`` starts ``python -m chaosbench.sut`` on its own PostgreSQL
+database and Redis
 database number, places orders one after another, and measures, for each fault:
 
 - pg_terminate_backends / redis_client_kill: time from the fault until the next acknowledged order;
@@ -32,9 +33,9 @@ import psycopg  # noqa: E402
 import redis  # noqa: E402
 from gevent import subprocess as gsubprocess  # noqa: E402
 
-from chaos.faults import FaultContext, catalogue  # noqa: E402
-from chaos.faults.base import Fault  # noqa: E402
-from chaosbench.looplag import LoopLagProbe  # noqa: E402
+from chaosbench.chaos.faults import FaultContext, catalogue  # noqa: E402
+from chaosbench.chaos.faults.base import Fault  # noqa: E402
+from chaosbench.users.looplag import LoopLagProbe  # noqa: E402
 
 PG = os.environ.get("CHAOSBENCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BASE = PG.rsplit("/", 1)[0]

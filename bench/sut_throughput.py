@@ -1,6 +1,7 @@
 """Throughput of the reference system: order placement and quote reads, measured with wrk.
 
-Starts ``python -m sut`` on a free port with its own schema and Redis prefix (dropped afterwards),
+Starts ``python -m chaosbench.sut`` on a free port with its own schema and Redis prefix (dropped
+afterwards),
 then runs wrk (``--latency``) against ``POST /api/orders`` (unique Idempotency-Key and
 client_order_id per request, so every request creates and commits an order) and
 ``GET /api/quotes/BTCUSD``. Requests rotate over 1000 X-Client-Id values so that the rate limiter

@@ -5,12 +5,12 @@ locustfiles/_harness.py does exactly this for the bundled locustfiles.
 
 from locust import events
 
-import analysis.plugin
-import chaos.console
-import chaos.plugin
-import chaosbench.options
+import chaosbench.users.options
+import chaosbench.wiring.chaos
+import chaosbench.wiring.console
+import chaosbench.wiring.results
 
-chaosbench.options.install(events)
-chaos.plugin.install(events)
-chaos.console.install()
-analysis.plugin.install(events)
+chaosbench.users.options.install(events)
+chaosbench.wiring.chaos.install(events)
+chaosbench.wiring.console.install()
+chaosbench.wiring.results.install(events)

@@ -10,7 +10,7 @@ import _harness  # noqa: F401
 from locust import task
 from locust.contrib.fasthttp import ResponseContextManager
 
-from chaosbench.integrity import COUNTERS
+from chaosbench.ground.integrity import COUNTERS
 from chaosbench.users import ApiUser
 
 SYMBOLS = ("BTCUSD", "ETHUSD", "SOLUSD")

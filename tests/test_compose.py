@@ -67,13 +67,17 @@ def test_the_profile_and_options_the_stack_names_exist(resolved: dict) -> None:
     registers, and the chaos profile it names validates."""
     import re
 
-    from chaos.profile import load_profile
+    from chaosbench.chaos.profile import load_profile
 
     env = resolved["services"]["locust-master"]["environment"]
     load_profile(str(ROOT / env["LOCUST_CHAOS_PROFILE"]))
     sources = "".join(
         (ROOT / p).read_text()
-        for p in ("chaos/plugin.py", "chaosbench/options.py", "analysis/plugin.py")
+        for p in (
+            "chaosbench/wiring/chaos.py",
+            "chaosbench/users/options.py",
+            "chaosbench/wiring/results.py",
+        )
     )
     registered = set(re.findall(r'env_var="(LOCUST_[A-Z_]+)"', sources)) | {"LOCUST_HOST"}
     assert {k for k in env if k.startswith("LOCUST_")} <= registered

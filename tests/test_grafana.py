@@ -1,4 +1,5 @@
-"""The provisioned Grafana dashboards agree with the InfluxDB schema (analysis.influx.schema).
+"""The provisioned Grafana dashboards agree with the InfluxDB schema
+(chaosbench.analysis.influx.schema).
 
 No Grafana server runs here, so the dashboards are checked statically: the JSON model (unique uid
 and title, every panel, variable and annotation on the provisioned datasource), and every Flux
@@ -24,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from analysis.influx import schema
-from analysis.recording import ClosedWindow, Recorder
-from chaos.journal import JournalRecord, RecordKind, RecordStatus
-from chaos.timeline import Phase, PhaseMark, PhaseTimeline
+from chaosbench.analysis.influx import schema
+from chaosbench.analysis.recording import ClosedWindow, Recorder
+from chaosbench.ground.journal import JournalRecord, RecordKind, RecordStatus
+from chaosbench.ground.timeline import Phase, PhaseMark, PhaseTimeline
 from tests.analysis.conftest import VM_BIN, VictoriaMetrics
 from tests.conftest import ROOT
 

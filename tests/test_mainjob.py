@@ -9,7 +9,7 @@ from tests.conftest import PYTHON, ROOT, free_port
 
 def run_mainjob(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PYTHON, "-m", "chaosbench.mainjob", *args],
+        [PYTHON, "-m", "chaosbench.cli.mainjob", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -17,9 +17,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chaosbench.pacing import Pacer, constant_arrival_rate
     from chaosbench.users.api import ApiUser, HttpStatusError
     from chaosbench.users.base import Backoff, LoadUser, Measurement, OperationTimeout
+    from chaosbench.users.pacing import Pacer, constant_arrival_rate
     from chaosbench.users.postgres_user import PostgresUser, StatementFailed, Transaction
     from chaosbench.users.redis_user import RedisUser
     from chaosbench.users.stream import SequenceTracker
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 # Imported on first use, so that ``chaosbench.users.stream`` (pure logic) does not pull in
 # Locust and its gevent monkey-patching.
 _WHERE = {
-    "Pacer": "chaosbench.pacing",
-    "constant_arrival_rate": "chaosbench.pacing",
+    "Pacer": "chaosbench.users.pacing",
+    "constant_arrival_rate": "chaosbench.users.pacing",
     "ApiUser": "chaosbench.users.api",
     "HttpStatusError": "chaosbench.users.api",
     "Backoff": "chaosbench.users.base",

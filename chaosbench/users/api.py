@@ -9,8 +9,8 @@ from typing import Any
 
 from locust.contrib.fasthttp import FastHttpUser, ResponseContextManager
 
-from chaosbench.options import LoadOptions
 from chaosbench.users.base import LoadUser
+from chaosbench.users.options import LoadOptions
 from chaosbench.users.targets import Target, url_target
 
 
@@ -38,7 +38,7 @@ class ApiUser(FastHttpUser, LoadUser):
     def targets(cls, opts: LoadOptions) -> list[Target]:
         host = cls.host or opts.host
         if not host:
-            from chaosbench.errors import OptionError
+            from chaosbench.ground.errors import OptionError
 
             raise OptionError(
                 f"--host: {cls.__name__} needs the HTTP address of the system under test"

@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 import gevent
 from locust import User
 
-from chaosbench.options import LoadOptions, load_options, unreachable
-from chaosbench.pacing import IntendedStart, Pacer
+from chaosbench.users.options import LoadOptions, load_options, unreachable
+from chaosbench.users.pacing import IntendedStart, Pacer
 from chaosbench.users.targets import Target
 
 #: Exceptions that end a user rather than count as a failed request.

@@ -18,10 +18,10 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from chaosbench import hostfaults
-from chaosbench.errors import OptionError
-from chaosbench.options import LoadOptions, mask_dsn
+from chaosbench.ground import switches as hostfaults
+from chaosbench.ground.errors import OptionError
 from chaosbench.users.base import Backoff, LoadUser, OperationTimeout
+from chaosbench.users.options import LoadOptions, mask_dsn
 from chaosbench.users.targets import Target
 
 Fetch = Literal["none", "one", "all"]

@@ -14,8 +14,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from chaosbench.options import LoadOptions, mask_dsn
 from chaosbench.users.base import LoadUser
+from chaosbench.users.options import LoadOptions, mask_dsn
 from chaosbench.users.targets import Target, url_target
 
 T = TypeVar("T")

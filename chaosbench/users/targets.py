@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from chaosbench.errors import OptionError
+from chaosbench.ground.errors import OptionError
 
 if TYPE_CHECKING:
-    from chaosbench.options import LoadOptions
+    from chaosbench.users.options import LoadOptions
 
 _HINT = "start a local server or run make up"
 

@@ -2,7 +2,8 @@
 
 One connection per user. A receive greenlet reports every message (request name
 ``message <type>``, response time = receive wall time - the message's ``server_time``, using
-``chaosbench.clock.wall()``), tracks sequence numbers (``chaosbench.users.stream``), and on any
+``chaosbench.ground.clock.wall()``), tracks sequence numbers (``chaosbench.users.stream``), and on
+any
 disconnect or silence longer than ``idle_timeout`` reconnects with capped exponential backoff and
 full jitter, resuming with ``?since=<last seq>``. Request names: ``connect`` (each attempt),
 ``reconnect`` (time from loss to a new connection), ``resume`` (did the resumed stream continue
@@ -23,10 +24,10 @@ import gevent.event
 import websocket
 from websocket import ABNF
 
-from chaosbench.clock import wall
-from chaosbench.integrity import COUNTERS
-from chaosbench.options import LoadOptions
+from chaosbench.ground.clock import wall
+from chaosbench.ground.integrity import COUNTERS
 from chaosbench.users.base import Backoff, LoadUser
+from chaosbench.users.options import LoadOptions
 from chaosbench.users.stream import Seen, SequenceTracker
 from chaosbench.users.targets import Target, url_target
 
@@ -97,7 +98,7 @@ class WebSocketUser(LoadUser):
     def feed_url_for(cls, opts: LoadOptions) -> str:
         url = cls.ws_url or opts.feed_url()
         if not url:
-            from chaosbench.errors import OptionError
+            from chaosbench.ground.errors import OptionError
 
             raise OptionError(f"--ws-url: {cls.__name__} needs the WebSocket URL (or --host)")
         return url

@@ -2,7 +2,8 @@
 fault proxy), reported through Locust's request event with request_type REDIS.
 
 Environment:
-- CB_TEST_RESULTS_ONLY=1: wire only the results half (analysis.plugin) instead of the whole
+- CB_TEST_RESULTS_ONLY=1: wire only the results half (chaosbench.wiring.results) instead of the
+whole
   harness, and let ``CB_TEST_FAKE_CHAOS`` drive the phases;
 - CB_TEST_FAKE_CHAOS="warmup:1,baseline:2,burst:2,recovery:2,...": a minimal stand-in for the
   scheduler that appends marks to chaos.timeline.TIMELINE and fires chaos.events.EVENTS exactly
@@ -26,16 +27,16 @@ import redis
 from locust import User, constant, events, task
 
 if os.environ.get("CB_TEST_RESULTS_ONLY") == "1":
-    import analysis.plugin
+    import chaosbench.wiring.results
 
-    analysis.plugin.install(events)
+    chaosbench.wiring.results.install(events)
 else:
-    import chaosbench.harness  # noqa: F401  (the harness under test)
+    import chaosbench.harness
 
-from chaos.events import EVENTS
-from chaos.journal import JournalRecord
-from chaos.timeline import TIMELINE, Phase, PhaseMark
-from chaosbench.looplag import LoopLagProbe
+from chaosbench.ground.events import EVENTS
+from chaosbench.ground.journal import JournalRecord
+from chaosbench.ground.timeline import TIMELINE, Phase, PhaseMark
+from chaosbench.users.looplag import LoopLagProbe
 
 REDIS_URL = os.environ.get("CB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PREFIX = os.environ.get("CB_TEST_PREFIX", "cbt_rec")

@@ -1,4 +1,4 @@
-"""``python -m analysis`` on real run directories written with the recorder's writer."""
+"""``python -m chaosbench.analysis`` on real run directories written with the recorder's writer."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis.model import Integrity
-from analysis.synthetic import SyntheticSpec, generate, write_run_dir
-from analysis.verdict import conclude
+from chaosbench.analysis.model import Integrity
+from chaosbench.analysis.synthetic import SyntheticSpec, generate, write_run_dir
+from chaosbench.analysis.verdict import conclude
 
 ROOT = Path(__file__).resolve().parents[2]
 CLEAN = Integrity(orders_acknowledged=100, orders_stored=100, checked=True, ws_messages=500)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.gate import GateConfig, load_gate
-from chaosbench.errors import GateConfigError
+from chaosbench.analysis.gate import GateConfig, load_gate
+from chaosbench.ground.errors import GateConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,7 +90,7 @@ def test_empty_file_is_the_defaults(tmp_path: Path) -> None:
 
 
 def test_every_configured_criterion_is_registered() -> None:
-    from analysis.criteria import CRITERIA
-    from analysis.gate import Criteria
+    from chaosbench.analysis.criteria import CRITERIA
+    from chaosbench.analysis.gate import Criteria
 
     assert set(CRITERIA) == set(Criteria.model_fields)

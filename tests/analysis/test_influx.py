@@ -10,12 +10,12 @@ from pathlib import Path
 import gevent
 import pytest
 
-from analysis.influx import InfluxConfig, InfluxStreamer, Spool, schema
-from analysis.recording import ClosedWindow, Recorder
-from analysis.rundir import RunDirWriter
-from analysis.rundir import format as fmt
-from chaos.journal import JournalRecord
-from chaos.timeline import Phase, PhaseMark, PhaseTimeline
+from chaosbench.analysis.influx import InfluxConfig, InfluxStreamer, Spool, schema
+from chaosbench.analysis.recording import ClosedWindow, Recorder
+from chaosbench.analysis.rundir import RunDirWriter
+from chaosbench.analysis.rundir import format as fmt
+from chaosbench.ground.journal import JournalRecord
+from chaosbench.ground.timeline import Phase, PhaseMark, PhaseTimeline
 from tests.analysis.conftest import VictoriaMetrics
 from tests.conftest import ROOT, free_port, wait_until
 
@@ -121,7 +121,7 @@ def test_server_down_reports_undelivered_then_send_delivers(tmp_path: Path) -> N
     vm.start()
     try:
         out = subprocess.run(
-            [sys.executable, "-m", "analysis.influx", "send", str(run_dir)],
+            [sys.executable, "-m", "chaosbench.analysis.influx", "send", str(run_dir)],
             cwd=ROOT,
             env={"INFLUX_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"},
             capture_output=True,
@@ -134,7 +134,7 @@ def test_server_down_reports_undelivered_then_send_delivers(tmp_path: Path) -> N
         writer.append_windows(ws)  # as the run would have
         writer.close()
         resend = subprocess.run(
-            [sys.executable, "-m", "analysis.influx", "send", str(run_dir), "--all"],
+            [sys.executable, "-m", "chaosbench.analysis.influx", "send", str(run_dir), "--all"],
             cwd=ROOT, env={"INFLUX_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"},
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
@@ -142,7 +142,7 @@ def test_server_down_reports_undelivered_then_send_delivers(tmp_path: Path) -> N
         # the same points overwrite themselves: nothing is counted twice
         assert vm.total("chaosbench_window_count", run_id="run-c") == sum(w.count for w in ws)
         again = subprocess.run(
-            [sys.executable, "-m", "analysis.influx", "send", str(run_dir)],
+            [sys.executable, "-m", "chaosbench.analysis.influx", "send", str(run_dir)],
             cwd=ROOT,
             env={"PATH": "/usr/bin:/bin"},
             capture_output=True,
@@ -177,8 +177,8 @@ from gevent import monkey; monkey.patch_all()
 import sys, time, gevent
 sys.path.insert(0, {str(ROOT)!r})
 from pathlib import Path
-from analysis.influx import InfluxConfig, InfluxStreamer, Spool
-from chaosbench.looplag import LoopLagProbe
+from chaosbench.analysis.influx import InfluxConfig, InfluxStreamer, Spool
+from chaosbench.users.looplag import LoopLagProbe
 tags = "run_id=lag,request_type=HTTP,phase=baseline,status=ok"
 lines = [
     f"chaosbench_window,{{tags}},name=/k{{i % 50}} count=1i,p99=1.5 {{1790000000000 + i}}"
@@ -207,7 +207,7 @@ print(probe.max_lag, probe.samples, took, sum(left.values()), st.stats.batches)
 
 
 def test_incomplete_config_names_what_is_missing() -> None:
-    from chaosbench.errors import OptionError
+    from chaosbench.ground.errors import OptionError
 
     assert InfluxConfig.build(None, None, None, None) is None
     with pytest.raises(OptionError, match=r"--influx-org \(or INFLUX_ORG\), --influx-bucket"):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from analysis.model import new_histogram
-from analysis.rundir import UnfinishedRunWarning, load
+from chaosbench.analysis.model import new_histogram
+from chaosbench.analysis.rundir import UnfinishedRunWarning, load
 from tests.analysis.conftest import VictoriaMetrics
 from tests.conftest import PYTHON, Proc, free_port, wait_until
 
@@ -130,7 +130,7 @@ def test_exits_promptly_with_the_server_down(
     # from the run's end (the end time in meta) to the process exit: a few seconds
     assert elapsed < 4 + 12, out
     assert "InfluxDB points undelivered" in out
-    assert f"python -m analysis.influx send {results / 'down'}" in out
+    assert f"python -m chaosbench.analysis.influx send {results / 'down'}" in out
     assert "tok-e2e-secret" not in out
 
 

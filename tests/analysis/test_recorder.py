@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import tracemalloc
 
-from analysis.recording import Recorder
-from analysis.recording.hdrstats import percentiles
-from analysis.recording.window import ClosedWindow
-from analysis.rundir.loader import merge_windows
-from chaos.timeline import Phase, PhaseMark, PhaseTimeline
+from chaosbench.analysis.recording import Recorder
+from chaosbench.analysis.recording.hdrstats import percentiles
+from chaosbench.analysis.recording.window import ClosedWindow
+from chaosbench.analysis.rundir.loader import merge_windows
+from chaosbench.ground.timeline import Phase, PhaseMark, PhaseTimeline
 
 T0 = 1_800_000_000.0
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.gate import RecoveryTime
-from analysis.model import Window, WindowKey
-from analysis.recovery import recoveries, rtos
-from analysis.stats import WindowTable
-from analysis.stats.hdr import from_values_us
-from analysis.synthetic import SyntheticSpec, generate
+from chaosbench.analysis.gate import RecoveryTime
+from chaosbench.analysis.model import Window, WindowKey
+from chaosbench.analysis.recovery import recoveries, rtos
+from chaosbench.analysis.stats import WindowTable
+from chaosbench.analysis.stats.hdr import from_values_us
+from chaosbench.analysis.synthetic import SyntheticSpec, generate
 
 
 @pytest.mark.parametrize(("seed", "lag"), [(1, 4), (2, 4), (3, 7), (4, 0), (5, 12)])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.analyze import analyze
-from analysis.gate import GateConfig
-from analysis.synthetic import SyntheticSpec, generate
+from chaosbench.analysis.analyze import analyze
+from chaosbench.analysis.gate import GateConfig
+from chaosbench.analysis.synthetic import SyntheticSpec, generate
 
 
 def test_burst_regression_is_reported_with_an_interval() -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.gate import load_gate
-from analysis.model import Integrity
-from analysis.report import write_reports
-from analysis.synthetic import SyntheticSpec, generate
-from analysis.verdict import Verdict, evaluate
+from chaosbench.analysis.gate import load_gate
+from chaosbench.analysis.model import Integrity
+from chaosbench.analysis.report import write_reports
+from chaosbench.analysis.synthetic import SyntheticSpec, generate
+from chaosbench.analysis.verdict import Verdict, evaluate
 from tests.analysis.pngcheck import colour_stats, decode
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from analysis.model import Integrity
-from analysis.recording import Recorder
-from analysis.rundir import FORMAT_VERSION, RunDirWriter, UnfinishedRunWarning, load
-from analysis.rundir.meta import mask_secrets, sanitize_options
-from chaos.journal import JournalRecord
-from chaos.timeline import Phase, PhaseMark, PhaseTimeline
-from chaosbench.errors import RunDirError
+from chaosbench.analysis.model import Integrity
+from chaosbench.analysis.recording import Recorder
+from chaosbench.analysis.rundir import FORMAT_VERSION, RunDirWriter, UnfinishedRunWarning, load
+from chaosbench.analysis.rundir.meta import mask_secrets, sanitize_options
+from chaosbench.ground.errors import RunDirError
+from chaosbench.ground.journal import JournalRecord
+from chaosbench.ground.timeline import Phase, PhaseMark, PhaseTimeline
 
 T0 = 1_800_000_000.0
 
@@ -193,14 +193,14 @@ def test_no_warning_for_finished_runs(tmp_path: Path) -> None:
 
 
 def test_docs_describe_this_format_version_and_every_file() -> None:
-    from analysis.rundir import format as fmt
+    from chaosbench.analysis.rundir import format as fmt
     from tests.conftest import ROOT
 
     doc = (ROOT / "docs" / "run-directory.md").read_text()
     assert f"format version {FORMAT_VERSION}" in doc
     for name in (fmt.META, fmt.WINDOWS, fmt.JOURNAL, fmt.MARKS, fmt.INTEGRITY, fmt.INJECTIONS):
         assert f"`{name}`" in doc
-    from analysis.recording.window import ClosedWindow
+    from chaosbench.analysis.recording.window import ClosedWindow
 
     for key in ClosedWindow.__dataclass_fields__:
         if key not in ("hist_ok", "hist_err"):
@@ -212,8 +212,8 @@ def test_loaded_histograms_are_light_and_behave_like_hdr_histograms(
 ) -> None:
     from hdrh.histogram import HdrHistogram
 
-    from analysis.model import new_histogram
-    from analysis.rundir import lazyhist
+    from chaosbench.analysis.model import new_histogram
+    from chaosbench.analysis.rundir import lazyhist
 
     monkeypatch.setattr(lazyhist, "CACHE_SIZE", 3)
     run = tmp_path / "r1"

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from analysis.integrity_check import build_integrity
-from chaosbench.integrity import IntegrityCounters
+from chaosbench.analysis.integrity_check import build_integrity
+from chaosbench.ground.integrity import IntegrityCounters
 
 
 @pytest.fixture

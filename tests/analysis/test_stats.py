@@ -5,10 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.model import new_histogram
-from analysis.stats import Scope, WindowTable, percentile, percentile_ratio, rate, rng_for
-from analysis.stats.hdr import dense, from_values_us, to_sparse
-from analysis.synthetic import KeySpec, SyntheticSpec, generate
+from chaosbench.analysis.model import new_histogram
+from chaosbench.analysis.stats import (
+    Scope,
+    WindowTable,
+    percentile,
+    percentile_ratio,
+    rate,
+    rng_for,
+)
+from chaosbench.analysis.stats.hdr import dense, from_values_us, to_sparse
+from chaosbench.analysis.synthetic import KeySpec, SyntheticSpec, generate
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -42,7 +49,7 @@ def test_summary_reflects_the_known_truth() -> None:
     spec = SyntheticSpec(keys=[KeySpec("PG", "q", 50, 10.0, sigma=0.05)], added_ms=80.0, seed=4)
     run = generate(spec)
     table = WindowTable(run)
-    from analysis.stats import summarize
+    from chaosbench.analysis.stats import summarize
 
     stats = {(s.phase, s.scope): s for s in summarize(run, table)}
     base, burst = stats["baseline", "PG"], stats["burst1", "PG"]
@@ -83,8 +90,8 @@ def test_rate_interval() -> None:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_fast_bootstrap_equals_merging_every_bin(seed: int) -> None:
     """The bootstrap restricts itself to the bins that can hold the percentile: same answer."""
-    from analysis.stats.bootstrap import _resampled_percentiles, _weights
-    from analysis.stats.hdr import percentile_of_cum
+    from chaosbench.analysis.stats.bootstrap import _resampled_percentiles, _weights
+    from chaosbench.analysis.stats.hdr import percentile_of_cum
 
     keys = [KeySpec("PG", "q", 7, 4.0, sigma=1.0), KeySpec("HTTP", "x", 80, 20.0)]
     run = generate(SyntheticSpec(seed=seed, burst_error_rate=0.1, keys=keys))

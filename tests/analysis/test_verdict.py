@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from analysis.criteria import Status
-from analysis.gate import gate_from_dict, load_gate
-from analysis.model import Integrity, RunData
-from analysis.synthetic import KeySpec, SyntheticSpec, generate
-from analysis.verdict import evaluate
-from chaosbench.errors import EXIT_CANNOT_MEASURE, EXIT_GATE_FAILED, EXIT_PASS
+from chaosbench.analysis.criteria import Status
+from chaosbench.analysis.gate import gate_from_dict, load_gate
+from chaosbench.analysis.model import Integrity, RunData
+from chaosbench.analysis.synthetic import KeySpec, SyntheticSpec, generate
+from chaosbench.analysis.verdict import evaluate
+from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, EXIT_GATE_FAILED, EXIT_PASS
 
 ROOT = Path(__file__).resolve().parents[2]
 TIGHT = load_gate(str(ROOT / "gates/tight.yaml"))

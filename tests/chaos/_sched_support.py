@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from chaos.proxy import EmbeddedProxy, ToxiproxyClient
+from chaosbench.proxy import EmbeddedProxy, ToxiproxyClient
 from tests.conftest import free_port
 
 REDIS = ("127.0.0.1", 6379)

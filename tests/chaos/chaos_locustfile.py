@@ -17,10 +17,10 @@ import gevent
 from locust import User, constant, events, task
 
 import chaosbench.harness  # noqa: F401
-from chaos import plugin
-from chaos.events import EVENTS
-from chaos.proxy.client import ToxiproxyClient
-from chaos.timeline import TIMELINE
+from chaosbench.ground.events import EVENTS
+from chaosbench.ground.timeline import TIMELINE
+from chaosbench.proxy.client import ToxiproxyClient
+from chaosbench.wiring import chaos as plugin
 
 PORT = int(os.environ.get("CB_TEST_PORT", "0"))
 OUT = os.environ.get("CB_TEST_OUT")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from chaos.faults import catalogue
-from chaos.profile.model import ENVELOPE_KEYS
+from chaosbench.chaos.faults import catalogue
+from chaosbench.chaos.profile.model import ENVELOPE_KEYS
 
 
 def test_catalogue_has_every_layer() -> None:

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from chaos import console
-from chaos.journal import JournalRecord
-from chaos.timeline import Phase, PhaseMark
+from chaosbench.ground.journal import JournalRecord
+from chaosbench.ground.timeline import Phase, PhaseMark
+from chaosbench.wiring import console
 
 
 def test_phase_changes_and_faults_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
@@ -47,7 +47,7 @@ def test_the_chaos_core_does_not_import_locust() -> None:
 
     code = (
         "import sys, chaos.scheduler, chaos.faults, chaos.console, chaos.proxy, analysis.analyze;"
-        "chaos.faults.catalogue(); print('locust' in sys.modules)"
+        "chaosbench.chaos.faults.catalogue(); print('locust' in sys.modules)"
     )
     out = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr

@@ -18,11 +18,11 @@ import pydantic
 import pytest
 import redis
 
-from chaos.faults import FaultContext, catalogue
-from chaos.faults._proc import rss_bytes
-from chaos.faults.base import Fault
-from chaos.ledger import process_alive
-from chaosbench import clock
+from chaosbench.chaos.faults import FaultContext, catalogue
+from chaosbench.chaos.faults._proc import rss_bytes
+from chaosbench.chaos.faults.base import Fault
+from chaosbench.chaos.ledger import process_alive
+from chaosbench.ground import clock
 from tests.conftest import PYTHON, Proc, wait_until
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -78,7 +78,7 @@ def test_memory_balloon_raises_rss_until_revert() -> None:
 HOG = textwrap.dedent(
     """
     import time
-    from chaos.faults import FaultContext, catalogue
+    from chaosbench.chaos.faults import FaultContext, catalogue
     cls = catalogue()["cpu_hog"]
     hog = cls("hog", cls.Settings(workers=1, max_s=600), FaultContext(), 0.2)
     hog.inject()

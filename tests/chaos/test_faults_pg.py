@@ -17,11 +17,11 @@ import gevent
 import psycopg
 import pytest
 
-from chaos.faults import FaultContext, catalogue
-from chaos.faults.base import Fault
-from chaos.faults.pg_connection_exhaustion import HOLD_NAME
-from chaosbench import hostfaults
-from chaosbench.errors import FaultError
+from chaosbench.chaos.faults import FaultContext, catalogue
+from chaosbench.chaos.faults.base import Fault
+from chaosbench.chaos.faults.pg_connection_exhaustion import HOLD_NAME
+from chaosbench.ground import switches as hostfaults
+from chaosbench.ground.errors import FaultError
 from tests.conftest import ROOT, wait_until
 
 
@@ -262,8 +262,8 @@ from gevent import monkey
 monkey.patch_all()
 import sys, time
 import gevent, psycopg
-from chaos.faults import FaultContext, catalogue
-from chaosbench.looplag import LoopLagProbe
+from chaosbench.chaos.faults import FaultContext, catalogue
+from chaosbench.users.looplag import LoopLagProbe
 
 dsn, table = sys.argv[1], sys.argv[2]
 blocker = psycopg.connect(dsn, application_name=sys.argv[3])

@@ -15,11 +15,11 @@ import gevent
 import pydantic
 import pytest
 
-from chaos.faults import FaultContext, catalogue
-from chaos.faults._proc import answers
-from chaos.faults.base import Fault
-from chaos.ledger import Ledger, process_alive, process_start_time, revert_leftovers
-from chaosbench.errors import FaultError
+from chaosbench.chaos.faults import FaultContext, catalogue
+from chaosbench.chaos.faults._proc import answers
+from chaosbench.chaos.faults.base import Fault
+from chaosbench.chaos.ledger import Ledger, process_alive, process_start_time, revert_leftovers
+from chaosbench.ground.errors import FaultError
 from tests.conftest import PYTHON, Proc, free_port, wait_until
 
 

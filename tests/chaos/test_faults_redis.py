@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import redis
 
-from chaos.faults import FaultContext, catalogue
-from chaos.faults.base import Fault
-from chaos.ledger import Ledger
+from chaosbench.chaos.faults import FaultContext, catalogue
+from chaosbench.chaos.faults.base import Fault
+from chaosbench.chaos.ledger import Ledger
 
 
 def make(

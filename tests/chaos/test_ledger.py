@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import redis
 
-from chaos.faults import FaultContext, catalogue
-from chaos.faults.base import Fault
-from chaos.ledger import Ledger, default_ledger_path, revert_leftovers
-from chaosbench import clock
-from chaosbench.errors import FaultError
+from chaosbench.chaos.faults import FaultContext, catalogue
+from chaosbench.chaos.faults.base import Fault
+from chaosbench.chaos.ledger import Ledger, default_ledger_path, revert_leftovers
+from chaosbench.ground import clock
+from chaosbench.ground.errors import FaultError
 from tests.conftest import PYTHON, Proc, wait_until
 
 
@@ -109,8 +109,8 @@ def test_failed_revert_keeps_the_entry(tmp_path: Path) -> None:
 INJECTOR = textwrap.dedent(
     """
     import sys, time
-    from chaos.faults import FaultContext, catalogue
-    from chaos.ledger import Ledger
+    from chaosbench.chaos.faults import FaultContext, catalogue
+    from chaosbench.chaos.ledger import Ledger
     cls = catalogue()["redis_memory_pressure"]
     fault = cls("mem", cls.Settings(url=sys.argv[2], prefix=sys.argv[3], headroom_mb=1),
                 FaultContext(ledger=Ledger(sys.argv[1])), 1.0)

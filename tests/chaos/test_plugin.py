@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chaos.proxy import ToxiproxyClient
+from chaosbench.proxy import ToxiproxyClient
 from tests.chaos._sched_support import median_ping, toxics_left
 from tests.conftest import PYTHON, ROOT, Proc, free_port, port_open, wait_until
 
@@ -162,7 +162,7 @@ def test_scheduled_run_through_locust(tmp_path: Path, spawn: Any) -> None:
 
 def start_external_proxy(spawn: Any) -> tuple[str, Proc]:
     api = free_port()
-    proc = spawn([PYTHON, "-m", "chaos.proxy", "--api", f"127.0.0.1:{api}"], name="proxy")
+    proc = spawn([PYTHON, "-m", "chaosbench.proxy", "--api", f"127.0.0.1:{api}"], name="proxy")
     wait_until(lambda: port_open(api), timeout=20)
     return f"http://127.0.0.1:{api}", proc
 

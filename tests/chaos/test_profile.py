@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.profile import (
+from chaosbench.chaos.profile import (
     DEFAULT_PROFILE,
     PROFILES_DIR,
     format_duration,
@@ -15,8 +15,8 @@ from chaos.profile import (
     parse_duration,
     parse_profile,
 )
-from chaos.schedule import build_plan, cut_phases
-from chaosbench.errors import AllowlistError, ChaosbenchError, ProfileError
+from chaosbench.chaos.schedule import build_plan, cut_phases
+from chaosbench.ground.errors import AllowlistError, ChaosbenchError, ProfileError
 from tests.conftest import PYTHON, ROOT
 
 BASE = """

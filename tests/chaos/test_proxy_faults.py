@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from chaos.faults import FaultContext
-from chaos.faults._toxic import ToxicFault
-from chaos.profile import parse_profile
-from chaos.proxy import EmbeddedProxy, ToxiproxyClient
-from chaos.proxy.client import ProxySpec
-from chaosbench.errors import ChaosbenchError
+from chaosbench.chaos.faults import FaultContext
+from chaosbench.chaos.faults._toxic import ToxicFault
+from chaosbench.chaos.profile import parse_profile
+from chaosbench.ground.errors import ChaosbenchError
+from chaosbench.proxy import EmbeddedProxy, ToxiproxyClient
+from chaosbench.proxy.client import ProxySpec
 from tests.chaos._sched_support import median_ping, proxy, toxics_left  # noqa: F401
 from tests.conftest import free_port
 

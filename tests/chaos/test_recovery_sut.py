@@ -1,7 +1,8 @@
 """The reference system under real server faults: it recovers without a restart and loses no
 acknowledged order; the integrity canary's damage is found by the end-of-run check.
 
-The system under test runs as ``python -m sut`` on its own PostgreSQL database (created here, so
+The system under test runs as ``python -m chaosbench.sut`` on its own PostgreSQL database (created
+here, so
 that terminating its backends cannot touch anybody else's) and its own Redis database number and
 key prefix (so that killing its Redis clients spares the other engineers' ones).
 """
@@ -23,10 +24,10 @@ import psycopg
 import pytest
 import redis
 
-from analysis.integrity_check import build_integrity, check_orders
-from chaos.faults import FaultContext, catalogue
-from chaos.faults.base import Fault
-from chaosbench.integrity import COUNTERS
+from chaosbench.analysis.integrity_check import build_integrity, check_orders
+from chaosbench.chaos.faults import FaultContext, catalogue
+from chaosbench.chaos.faults.base import Fault
+from chaosbench.ground.integrity import COUNTERS
 from tests.conftest import PYTHON, Proc, free_port, wait_until
 
 SUT_APP = "chaosbench-sut"  # the reference system's application_name and Redis client name

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from chaos.proxy import EmbeddedProxy, ToxiproxyClient
-from chaos.safety import DEFAULT_ALLOW, Allowlist, kill_switch
-from chaos.safety.allowlist import target_host
-from chaosbench.errors import AllowlistError
+from chaosbench.chaos.safety import DEFAULT_ALLOW, Allowlist, kill_switch
+from chaosbench.chaos.safety.allowlist import target_host
+from chaosbench.ground.errors import AllowlistError
+from chaosbench.proxy import EmbeddedProxy, ToxiproxyClient
 from tests.conftest import PYTHON, ROOT, free_port
 
 

@@ -9,14 +9,14 @@ from typing import Any
 import gevent
 import pytest
 
-from chaos.events import EVENTS
-from chaos.faults import FaultContext
-from chaos.profile import Profile, parse_profile
-from chaos.proxy import EmbeddedProxy, ToxiproxyClient
-from chaos.proxy.client import ProxySpec
-from chaos.safety import kill_switch
-from chaos.scheduler import Scheduler
-from chaos.timeline import PhaseTimeline
+from chaosbench.chaos.faults import FaultContext
+from chaosbench.chaos.profile import Profile, parse_profile
+from chaosbench.chaos.safety import kill_switch
+from chaosbench.chaos.scheduler import Scheduler
+from chaosbench.ground.events import EVENTS
+from chaosbench.ground.timeline import PhaseTimeline
+from chaosbench.proxy import EmbeddedProxy, ToxiproxyClient
+from chaosbench.proxy.client import ProxySpec
 from tests.chaos._sched_support import (
     Traffic,
     median_latency,
@@ -298,7 +298,7 @@ def test_kill_switch_from_an_event_listener(proxy: EmbeddedProxy) -> None:  # no
 def test_journal_keeps_what_the_fault_did_after_inject_and_revert() -> None:
     """The records carry the fault's own account (describe()) taken after the action: here the
     skew the clock_skew fault applied, and none after its revert."""
-    from chaosbench import clock
+    from chaosbench.ground import clock
 
     text = """
 seed: 1

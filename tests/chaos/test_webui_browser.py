@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import websocket
 
-from chaos.proxy import ToxiproxyClient
+from chaosbench.proxy import ToxiproxyClient
 from tests.chaos.test_plugin import locust_args, start_external_proxy, write_profile
 from tests.conftest import free_port, wait_until
 

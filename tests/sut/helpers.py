@@ -57,7 +57,7 @@ def start_sut(
     healthy: bool = True,
     timeout: float = 30.0,
 ) -> str:
-    """Start ``python -m sut`` and wait until it answers /health (200 if ``healthy``)."""
+    """Start ``python -m chaosbench.sut`` and wait until it answers /health (200 if ``healthy``)."""
     proc = spawn(sut_args(port, pg_dsn, redis_url, schema, prefix, extra_args), name="sut")
     base_url = f"http://127.0.0.1:{port}"
 

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from sut.backends.breaker import Breaker, Unavailable
-from sut.backends.pg import PgPool
-from sut.backends.redisio import RedisBackend
+from chaosbench.sut.backends.breaker import Breaker, Unavailable
+from chaosbench.sut.backends.pg import PgPool
+from chaosbench.sut.backends.redisio import RedisBackend
 from tests.conftest import PG_DSN, REDIS_URL
 
 

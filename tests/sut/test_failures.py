@@ -209,9 +209,9 @@ def test_acknowledged_orders_survive_connection_cuts(
 LAG_SCRIPT = r"""
 from gevent import monkey; monkey.patch_all()
 import json, sys, gevent
-from chaosbench.looplag import LoopLagProbe
-from sut.backends.breaker import Breaker
-from sut.backends.pg import PgPool
+from chaosbench.users.looplag import LoopLagProbe
+from chaosbench.sut.backends.breaker import Breaker
+from chaosbench.sut.backends.pg import PgPool
 pool = PgPool(sys.argv[1], 2, 2.0, 5.0, 5.0, Breaker("postgres", 0.5))
 pool.ping(5.0)
 probe = LoopLagProbe(0.005).start()

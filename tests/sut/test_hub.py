@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sut.feed.hub import GAP_BUFFER, GAP_RESTART, LEASE_MIN, FeedHub, FeedMessage
+from chaosbench.sut.feed.hub import GAP_BUFFER, GAP_RESTART, LEASE_MIN, FeedHub, FeedMessage
 
 
 def stored(*seqs: int) -> list[str]:

@@ -53,7 +53,8 @@ class Sut:
 
 @pytest.fixture(scope="module")
 def sut(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sut]:
-    """The reference system (``python -m sut``) on a free port, with its own schema and prefix;
+    """The reference system (``python -m chaosbench.sut``) on a free port, with its own schema and
+    prefix;
     both, and the load users' schema/prefix (``<tag>_load``, ``<tag>:load:``), dropped after."""
     tag = f"cbt_{uuid.uuid4().hex[:10]}"
     port = free_port()

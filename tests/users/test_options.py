@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from chaosbench.errors import OptionError
-from chaosbench.options import LoadOptions, mask_dsn, options_from_parsed, parse_user_mix
+from chaosbench.ground.errors import OptionError
+from chaosbench.users.options import LoadOptions, mask_dsn, options_from_parsed, parse_user_mix
 from chaosbench.users.targets import check_targets, probe, url_target
 from tests.conftest import free_port
 

@@ -3,8 +3,8 @@ corrected), where a closed-model user hides it."""
 
 from __future__ import annotations
 
-from chaosbench.deadlines import parse_deadlines
-from chaosbench.pacing import Pacer
+from chaosbench.users.deadlines import parse_deadlines
+from chaosbench.users.pacing import Pacer
 from tests.users.conftest import run_script
 
 
@@ -51,7 +51,7 @@ def test_deadlines_defaults_and_overrides() -> None:
 def test_bad_deadline_specs_are_one_line_option_errors() -> None:
     import pytest
 
-    from chaosbench.errors import OptionError
+    from chaosbench.ground.errors import OptionError
 
     for spec, needle in [("PG=abc", "'abc'"), ("PG", "NAME=MILLISECONDS"), ("WS=-1", "greater")]:
         with pytest.raises(OptionError, match=needle) as err:

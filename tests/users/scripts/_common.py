@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "users"))
 
-from chaosbench.options import LoadOptions, set_load_options  # noqa: E402
+from chaosbench.users.options import LoadOptions, set_load_options  # noqa: E402
 
 
 class Recorder:

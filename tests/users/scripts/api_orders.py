@@ -9,10 +9,10 @@ import uuid
 
 from locust import task
 
-from chaosbench.deadlines import parse_deadlines
-from chaosbench.integrity import COUNTERS
-from chaosbench.options import LoadOptions
+from chaosbench.ground.integrity import COUNTERS
 from chaosbench.users import ApiUser
+from chaosbench.users.deadlines import parse_deadlines
+from chaosbench.users.options import LoadOptions
 
 url = sys.argv[1]
 

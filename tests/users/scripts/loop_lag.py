@@ -12,9 +12,9 @@ import redis
 from feedserver import FeedServer
 from locust import task
 
-from chaosbench.looplag import LoopLagProbe
-from chaosbench.options import LoadOptions
 from chaosbench.users import PostgresUser, RedisUser, WebSocketUser
+from chaosbench.users.looplag import LoopLagProbe
+from chaosbench.users.options import LoadOptions
 
 pg_dsn, redis_url, prefix = sys.argv[1:4]
 server = FeedServer(rate=50).start()

@@ -13,7 +13,7 @@ from gevent.server import StreamServer
 sys.path.insert(0, str(ROOT / "locustfiles"))
 from gateway_api import OrderApiUser
 
-from chaosbench.integrity import COUNTERS
+from chaosbench.ground.integrity import COUNTERS
 
 seen: list[str] = []
 

@@ -13,9 +13,9 @@ import gevent.pool
 from gevent.server import StreamServer
 from locust import task
 
-from chaosbench.deadlines import parse_deadlines
-from chaosbench.options import LoadOptions
 from chaosbench.users import ApiUser
+from chaosbench.users.deadlines import parse_deadlines
+from chaosbench.users.options import LoadOptions
 
 mode = sys.argv[1]
 stall_until = 0.0

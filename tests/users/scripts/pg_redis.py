@@ -11,9 +11,9 @@ import psycopg
 import redis
 from locust import task
 
-from chaosbench.deadlines import parse_deadlines
-from chaosbench.options import LoadOptions
 from chaosbench.users import PostgresUser, RedisUser
+from chaosbench.users.deadlines import parse_deadlines
+from chaosbench.users.options import LoadOptions
 
 pg_dsn, redis_url, prefix, dead_port = sys.argv[1:5]
 app = f"chaosbench-test-{prefix}"
@@ -71,7 +71,7 @@ out["after_timeout"] = pg.execute("read", "SELECT v FROM t WHERE id = 1", fetch=
 out["reconnected_after_timeout"] = len(rec.named("PG", "connect")) > connects_before
 
 # the pg_slow_queries fault's switch: every statement of this user sleeps 0.1 s in the server
-from chaosbench import hostfaults  # noqa: E402
+from chaosbench.ground import switches as hostfaults  # noqa: E402
 
 hostfaults.set_pg_slow(1.0, 0.1)
 out["slowed"] = pg.execute("slowed", "SELECT 1", fetch="one")

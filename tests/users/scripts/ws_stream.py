@@ -8,7 +8,7 @@ import gevent
 from feedserver import FeedServer
 from locust import task
 
-from chaosbench.integrity import COUNTERS
+from chaosbench.ground.integrity import COUNTERS
 from chaosbench.users import WebSocketUser
 
 server = FeedServer(rate=100).start()

@@ -1,0 +1,54 @@
+"""``python -m chaosbench.analysis RUN_DIR [--baseline RUN_DIR] [--gate GATE.yaml] [--out DIR]``.
+
+Judges a run directory, writes the reports (into RUN_DIR, or --out), prints the verdict and
+exits with its code: 0 pass, 1 gate failed, 2 could not run or measure. Bad input is one line
+``chaosbench: ...`` and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from chaosbench.ground.errors import EXIT_CANNOT_MEASURE
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"chaosbench: {message} (see python -m chaosbench.analysis --help)", file=sys.stderr)
+        sys.exit(EXIT_CANNOT_MEASURE)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python -m chaosbench.analysis",
+        description="Judge a chaosbench run directory against a gate and write its reports.",
+        epilog="exit codes: 0 pass, 1 gate failed (or inconclusive when the gate says so), "
+        "2 could not run or measure",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="the run directory to judge")
+    p.add_argument("--baseline", metavar="RUN_DIR", type=Path, help="a stored baseline run")
+    p.add_argument("--gate", metavar="GATE.yaml", help="gate config (default: built-in defaults)")
+    p.add_argument("--out", metavar="DIR", type=Path, help="where to write the reports")
+    return p
+
+
+def _check_dir(path: Path, what: str) -> str | None:
+    if not path.exists():
+        return f"{what} {path}: no such directory"
+    if not path.is_dir():
+        return f"{what} {path}: not a directory"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    from chaosbench.analysis.verdict import conclude
+
+    args = parser().parse_args(argv)
+    for path, what in ((args.run_dir, "run directory"), (args.baseline, "baseline run")):
+        if path is not None and (msg := _check_dir(path, what)):
+            print(f"chaosbench: {msg}", file=sys.stderr)
+            return EXIT_CANNOT_MEASURE
+    return conclude(args.run_dir, args.gate, args.baseline, args.out)

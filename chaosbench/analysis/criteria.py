@@ -1,0 +1,386 @@
+"""The gate's criteria: one small function per criterion, registered by name.
+
+A criterion reads the Analysis and its own config and returns a CriterionResult. Interval
+criteria judge each cell (phase x scope): *fail* when the whole interval is over the limit,
+*pass* when the whole interval is within it, *inconclusive* otherwise; the criterion takes its
+worst cell. A criterion that cannot be computed says *error* (the run could not be measured),
+one that does not apply to this run says *skipped* unless the config marks it ``required``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from chaosbench.analysis.analyze import Analysis
+from chaosbench.analysis.gate import (
+    BaselineRun,
+    Count,
+    Criterion,
+    LatencyCeiling,
+    LatencyRegression,
+    RateCeiling,
+    Ratio,
+    RecoveryTime,
+    Rto,
+)
+from chaosbench.analysis.regression import Comparison, labels_of, scopes_of
+from chaosbench.analysis.stats import Interval, Scope, percentile, rate, rng_for
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    ERROR = "error"  # could not be measured
+    SKIPPED = "skipped"  # does not apply to this run (or disabled)
+
+
+SEVERITY = {Status.FAIL: 3, Status.ERROR: 2, Status.INCONCLUSIVE: 1, Status.PASS: 0}
+
+
+@dataclass(slots=True)
+class Cell:
+    where: str  # burst1 PG
+    value: float
+    low: float | None = None
+    high: float | None = None
+    status: Status = Status.PASS
+    note: str = ""
+
+
+@dataclass(slots=True)
+class CriterionResult:
+    name: str
+    title: str
+    status: Status
+    value: float | None  # the worst cell's value (None when not measured)
+    limit: float
+    unit: str  # "ratio", "ms", "s", "rate", "count"
+    low: float | None = None  # the worst cell's interval
+    high: float | None = None
+    confidence: float | None = None
+    where: str = ""  # the worst cell
+    detail: str = ""
+    cells: list[Cell] = field(default_factory=list)
+
+
+C = TypeVar("C", bound=Criterion)
+CriterionFn = Callable[[Analysis, Any], CriterionResult]
+CRITERIA: dict[str, tuple[str, CriterionFn]] = {}
+
+
+def criterion(name: str, title: str) -> Callable[[Callable[[Analysis, C], CriterionResult]], Any]:
+    def register(fn: Callable[[Analysis, C], CriterionResult]) -> Callable[..., Any]:
+        CRITERIA[name] = (title, fn)
+        return fn
+
+    return register
+
+
+def judge_interval(value: float, low: float, high: float, limit: float) -> Status:
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return Status.INCONCLUSIVE
+    if low > limit:
+        return Status.FAIL
+    if high <= limit:
+        return Status.PASS
+    return Status.INCONCLUSIVE
+
+
+def judge_increase(value: float, low: float, high: float, limit: float) -> Status:
+    """A relative increase against its budget, as Kayenta's judge: innocent until shown guilty.
+
+    fail: the whole interval is over the budget; pass: the whole interval is within it, or the
+    interval holds "no change at all" (low <= 0: no regression shown, whatever the noise);
+    inconclusive: an increase shown to be real that may or may not exceed the budget.
+    """
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return Status.INCONCLUSIVE
+    if low > limit:
+        return Status.FAIL
+    if high <= limit or low <= 0:
+        return Status.PASS
+    return Status.INCONCLUSIVE
+
+
+def family_confidence(confidence: float, cells: int) -> float:
+    """Per-cell confidence so that the family of ``cells`` intervals holds ``confidence``
+    (Bonferroni): judging many bursts x kinds must not make noise fail the gate."""
+    return 1 - (1 - confidence) / max(cells, 1)
+
+
+def result(name: str, cfg: Criterion, unit: str, cells: list[Cell], **kw: Any) -> CriterionResult:
+    """The criterion's verdict from its cells: the worst cell decides."""
+    title = CRITERIA[name][0]
+    detail = kw.pop("detail", "")
+    judged = [c for c in cells if c.status != Status.SKIPPED]
+    if not judged:
+        notes = "; ".join(dict.fromkeys(c.note for c in cells if c.note)) or "nothing to judge"
+        return CriterionResult(
+            name, title, Status.ERROR, None, cfg.limit, unit, detail=notes, cells=cells, **kw
+        )
+    worst = max(
+        judged, key=lambda c: (SEVERITY[c.status], c.low if c.low is not None else c.value, c.value)
+    )
+    skipped = len(cells) - len(judged)
+    if skipped:
+        detail = (detail + "; " if detail else "") + f"{skipped} cell(s) not judged (few samples)"
+    return CriterionResult(
+        name,
+        title,
+        worst.status,
+        worst.value,
+        cfg.limit,
+        unit,
+        worst.low,
+        worst.high,
+        where=worst.where,
+        detail=detail,
+        cells=cells,
+        **kw,
+    )
+
+
+def cannot_measure(name: str, cfg: Criterion, unit: str, why: str) -> CriterionResult:
+    """The criterion applies but cannot be computed: never a silent pass (exit 2)."""
+    return CriterionResult(name, CRITERIA[name][0], Status.ERROR, None, cfg.limit, unit, detail=why)
+
+
+def not_applicable(name: str, cfg: Criterion, unit: str, why: str) -> CriterionResult:
+    status = Status.ERROR if cfg.required else Status.SKIPPED
+    return CriterionResult(name, CRITERIA[name][0], status, None, cfg.limit, unit, detail=why)
+
+
+def _no_baseline(a: Analysis, name: str, cfg: Criterion, unit: str) -> CriterionResult | None:
+    if a.has_baseline_samples:
+        return None
+    if any(p.label == "baseline" for p in a.run.phases):
+        why = "no samples in the baseline phase: nothing to compare against"
+    else:
+        why = "the run has no baseline phase (is chaos disabled in the profile?)"
+    return cannot_measure(name, cfg, unit, why)
+
+
+def _ratio_cells(comps: list[Comparison], limit: float) -> list[Cell]:
+    cells = []
+    for c in comps:
+        where = f"{c.phase} {c.scope}"
+        if c.ratio is None:
+            cells.append(Cell(where, math.nan, status=Status.SKIPPED, note=c.note))
+            continue
+        r = c.ratio
+        v, lo, hi = r.value - 1, r.low - 1, r.high - 1
+        cells.append(Cell(where, v, lo, hi, judge_increase(v, lo, hi, limit)))
+    return cells
+
+
+@criterion("p95_regression", "p95 regression in bursts")
+def p95_regression(a: Analysis, cfg: LatencyRegression) -> CriterionResult:
+    name = "p95_regression"
+    if (err := _no_baseline(a, name, cfg, "ratio")) is not None:
+        return err
+    conf = family_confidence(a.gate.confidence, a.cells(cfg.phases, cfg.scope))
+    comps = a.versus(cfg.phases, cfg.scope, cfg.percentile, confidence=conf)
+    if not comps:
+        return not_applicable(name, cfg, "ratio", f"no {'/'.join(cfg.phases)} phases in the run")
+    return result(name, cfg, "ratio", _ratio_cells(comps, cfg.limit), confidence=conf)
+
+
+@criterion("baseline_run", "p95 against the baseline run")
+def baseline_run(a: Analysis, cfg: BaselineRun) -> CriterionResult:
+    name = "baseline_run"
+    if a.baseline_table is None:
+        return not_applicable(name, cfg, "ratio", "no baseline run given (--baseline)")
+    conf = family_confidence(a.gate.confidence, a.cells(cfg.phases, cfg.scope, stored=True))
+    comps = a.versus(cfg.phases, cfg.scope, cfg.percentile, stored=True, confidence=conf)
+    if not comps:
+        return cannot_measure(name, cfg, "ratio", "the baseline run has none of this run's phases")
+    return result(name, cfg, "ratio", _ratio_cells(comps, cfg.limit), confidence=conf)
+
+
+@criterion("p99_ceiling", "p99 ceiling in bursts")
+def p99_ceiling(a: Analysis, cfg: LatencyCeiling) -> CriterionResult:
+    name, g = "p99_ceiling", a.gate
+    labels = labels_of(a.table, cfg.phases)
+    if not labels:
+        return not_applicable(name, cfg, "ms", f"no {'/'.join(cfg.phases)} phases in the run")
+    cells = []
+    for label in labels:
+        for sc in scopes_of(a.table, cfg.scope):
+            blk = a.table.select(sc, [label])
+            where = f"{label} {sc.label}"
+            if blk.total < g.min_samples:
+                cells.append(
+                    Cell(
+                        where,
+                        math.nan,
+                        status=Status.SKIPPED,
+                        note=f"too few samples in {where} ({blk.total})",
+                    )
+                )
+                continue
+            rng = rng_for(g.bootstrap.seed, name, where)
+            iv = percentile(
+                blk,
+                cfg.percentile,
+                rng=rng,
+                resamples=g.bootstrap.resamples,
+                confidence=g.confidence,
+            )
+            v, lo, hi = iv.value / 1000, iv.low / 1000, iv.high / 1000
+            cells.append(Cell(where, v, lo, hi, judge_interval(v, lo, hi, cfg.limit)))
+    return result(name, cfg, "ms", cells, confidence=g.confidence)
+
+
+def _rate_criterion(a: Analysis, name: str, cfg: RateCeiling, misses: bool) -> CriterionResult:
+    g = a.gate
+    labels = labels_of(a.table, cfg.phases)
+    if not labels:
+        if "baseline" in cfg.phases and (err := _no_baseline(a, name, cfg, "rate")):
+            return err
+        return not_applicable(name, cfg, "rate", f"no {'/'.join(cfg.phases)} phases in the run")
+    cells = []
+    for label in labels:
+        blk = a.table.select(Scope(), [label])
+        if blk.total < g.min_samples:
+            cells.append(
+                Cell(
+                    label,
+                    math.nan,
+                    status=Status.SKIPPED,
+                    note=f"too few samples in {label} ({blk.total})",
+                )
+            )
+            continue
+        iv: Interval = rate(
+            blk.misses if misses else blk.failures,
+            blk.count,
+            rng=rng_for(g.bootstrap.seed, name, label),
+            resamples=g.bootstrap.resamples,
+            confidence=g.confidence,
+        )
+        cells.append(
+            Cell(
+                label,
+                iv.value,
+                iv.low,
+                iv.high,
+                judge_interval(iv.value, iv.low, iv.high, cfg.limit),
+            )
+        )
+    return result(name, cfg, "rate", cells, confidence=g.confidence)
+
+
+@criterion("deadline_misses", "deadline misses")
+def deadline_misses(a: Analysis, cfg: RateCeiling) -> CriterionResult:
+    return _rate_criterion(a, "deadline_misses", cfg, misses=True)
+
+
+@criterion("error_rate", "error rate in bursts")
+def error_rate(a: Analysis, cfg: RateCeiling) -> CriterionResult:
+    return _rate_criterion(a, "error_rate", cfg, misses=False)
+
+
+@criterion("baseline_error_rate", "error rate in the baseline")
+def baseline_error_rate(a: Analysis, cfg: RateCeiling) -> CriterionResult:
+    return _rate_criterion(a, "baseline_error_rate", cfg, misses=False)
+
+
+@criterion("recovery_time", "recovery time")
+def recovery_time(a: Analysis, cfg: RecoveryTime) -> CriterionResult:
+    name = "recovery_time"
+    if (err := _no_baseline(a, name, cfg, "s")) is not None:
+        return err
+    if not a.recoveries:
+        return not_applicable(name, cfg, "s", "no bursts in the run")
+    cells = []
+    for r in a.recoveries:
+        where = f"burst{r.burst}"
+        if not r.recovered:
+            cells.append(Cell(where, math.inf, status=Status.FAIL, note=f"not recovered: {r.note}"))
+            continue
+        v = r.recovery_s or 0.0
+        # One-second resolution: within a second of the limit is a pass, beyond it a fail.
+        status = Status.PASS if v <= cfg.limit else Status.FAIL
+        cells.append(Cell(where, v, max(v - 1, 0), v + 1, status, note=r.slowest))
+    res = result(name, cfg, "s", cells)
+    if res.value is not None and math.isinf(res.value):
+        res.detail = next(c.note for c in cells if math.isinf(c.value))
+    return res
+
+
+@criterion("rto", "RTO of kill-and-restart faults")
+def rto(a: Analysis, cfg: Rto) -> CriterionResult:
+    name = "rto"
+    if not a.rtos:
+        return not_applicable(name, cfg, "s", "no kill-and-restart faults in the journal")
+    cells = []
+    for r in a.rtos:
+        where = f"{r.name} burst{r.burst}" if r.burst is not None else r.name
+        if r.rto_s is None:
+            cells.append(Cell(where, math.inf, status=Status.FAIL, note="did not come back"))
+        else:
+            ok = r.rto_s <= cfg.limit
+            cells.append(Cell(where, r.rto_s, status=Status.PASS if ok else Status.FAIL))
+    return result(name, cfg, "s", cells)
+
+
+@criterion("orders", "lost or duplicated acknowledged orders")
+def orders(a: Analysis, cfg: Count) -> CriterionResult:
+    name, i = "orders", a.integrity
+    if i.orders_acknowledged == 0 and not i.checked and i.canary_injected == 0:
+        return not_applicable(name, cfg, "count", "no orders were acknowledged")
+    if not i.checked:
+        return cannot_measure(
+            name,
+            cfg,
+            "count",
+            "the end-of-run order check did not run"
+            + (f" ({i.check_note})" if i.check_note else ""),
+        )
+    if i.canary_missed:
+        return cannot_measure(
+            name,
+            cfg,
+            "count",
+            f"the canary corrupted {i.canary_injected} record(s) and the check found "
+            "none: the integrity check is blind",
+        )
+    v = float(i.order_violations)
+    detail = (
+        f"{i.orders_lost} lost, {i.orders_duplicated} duplicated, "
+        f"{i.canary_found} discrepancies found of {i.orders_acknowledged} acknowledged"
+    )
+    st = Status.PASS if v <= cfg.limit else Status.FAIL
+    return result(name, cfg, "count", [Cell("run", v, status=st)], detail=detail)
+
+
+@criterion("stream_data_loss", "stream data loss")
+def stream_data_loss(a: Analysis, cfg: Ratio) -> CriterionResult:
+    name, i = "stream_data_loss", a.integrity
+    ratio = i.stream_loss_ratio
+    if ratio is None:
+        return not_applicable(name, cfg, "rate", "no WebSocket stream messages")
+    st = Status.PASS if ratio <= cfg.limit else Status.FAIL
+    detail = f"{i.ws_gaps} missing of {i.stream_expected} ({i.ws_resumes} resumes)"
+    return result(name, cfg, "rate", [Cell("run", ratio, status=st)], detail=detail)
+
+
+@criterion("ws_duplicates", "WebSocket duplicates after resume")
+def ws_duplicates(a: Analysis, cfg: Count) -> CriterionResult:
+    name, i = "ws_duplicates", a.integrity
+    if i.ws_messages == 0:
+        return not_applicable(name, cfg, "count", "no WebSocket stream messages")
+    v = float(i.ws_duplicates)
+    st = Status.PASS if v <= cfg.limit else Status.FAIL
+    return result(
+        name,
+        cfg,
+        "count",
+        [Cell("run", v, status=st)],
+        detail=f"{i.ws_duplicates} duplicates, {i.ws_reorders} reordered",
+    )

@@ -1,0 +1,260 @@
+"""One run's results pipeline in a Locust process: recorder -> run directory (+ InfluxDB).
+
+Local/master: windows closed every tick go to windows.jsonl and the streamer; chaos events go to
+journal.jsonl (and marks.jsonl) and the streamer; at the end: last windows, integrity, end time.
+Worker: windows closed every tick are sent to the master (``chaosbench_windows`` messages) which
+merges them with its own open windows.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+
+from chaosbench.analysis.influx.spool import Spool
+from chaosbench.analysis.influx.streamer import InfluxStreamer
+from chaosbench.analysis.integrity_check import build_integrity
+from chaosbench.analysis.model import Integrity
+from chaosbench.analysis.recording.recorder import Recorder
+from chaosbench.analysis.recording.settings import ResultsSettings
+from chaosbench.analysis.recording.window import ClosedWindow
+from chaosbench.analysis.rundir import format as fmt
+from chaosbench.analysis.rundir.writer import RunDirWriter
+from chaosbench.ground import clock
+from chaosbench.ground.integrity import COUNTERS
+from chaosbench.ground.journal import JournalRecord
+from chaosbench.ground.timeline import PhaseMark
+
+log = logging.getLogger("chaosbench.results")
+
+MSG_WINDOWS = "chaosbench_windows"
+
+
+class RecordingSession:
+    def __init__(self, settings: ResultsSettings, recorder: Recorder) -> None:
+        self.settings = settings
+        self.recorder = recorder
+        self.writer: RunDirWriter | None = None
+        self.streamer: InfluxStreamer | None = None
+        self.journal: list[JournalRecord] = []
+        self.injections: dict[str, int] = {}
+        self.inject_errors: dict[str, int] = {}
+        self.integrity: Integrity | None = None
+        self.undelivered: dict[str, int] = {}
+        self.started: float | None = None
+        self.finished = False
+        self._pending_journal: list[tuple[JournalRecord | None, PhaseMark | None]] = []
+        self._ticker: gevent.Greenlet | None = None
+        self._send: Callable[[list[ClosedWindow], bool], None] | None = None
+        self.finals: set[str] = set()
+        self._phase_label: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """At init (before any load): create the run directory (refuses an existing run)."""
+        self.writer = RunDirWriter(self.settings.run_dir)
+        self.writer.create()
+
+    def start(self, meta: dict[str, Any]) -> None:
+        """At test_start: meta, streamer, recorder, ticker."""
+        if self.started is not None:
+            return
+        self.started = clock.wall()
+        meta = {**meta, "run_id": self.settings.run_id, "start": self.started}
+        if self.writer is not None:
+            self.writer.start(meta)
+            if self.settings.influx is not None:
+                spool = Spool(
+                    self.settings.run_dir / fmt.SPOOL_DIR, max_bytes=self.settings.spool_max_bytes
+                )
+                self.streamer = InfluxStreamer(self.settings.influx, spool, self.settings.run_id)
+                self.streamer.start()
+                self.streamer.submit_run(
+                    self.started,
+                    {
+                        "started": self.started,
+                        "profile_sha256": (meta.get("profile") or {}).get("sha256") or "",
+                        "git_revision": meta.get("git_revision") or "",
+                    },
+                )
+            for record, mark in self._pending_journal:
+                self._write_record(record, mark)
+            self._pending_journal.clear()
+        self.recorder.active = True
+        self._ticker = gevent.spawn(self._tick_loop)
+
+    def start_worker(self, send: Callable[[list[ClosedWindow], bool], None]) -> None:
+        self._send = send
+        self.recorder.active = True
+        if self._ticker is None:
+            self._ticker = gevent.spawn(self._tick_loop)
+
+    def _tick_loop(self) -> None:
+        while True:
+            gevent.sleep(self.settings.tick)
+            try:
+                self._emit(self.recorder.close_due())
+            except Exception:  # keep recording; the error is in the log once per tick
+                log.exception("chaosbench: closing windows failed")
+
+    def _emit(self, windows: list[ClosedWindow], final: bool = False) -> None:
+        try:
+            if self._send is not None:
+                if windows or final:
+                    self._send(windows, final)
+                return
+            if not windows:
+                return
+            if self.writer is not None:
+                self.writer.append_windows(windows)
+            if self.streamer is not None:
+                self.streamer.submit_windows(windows)
+        finally:
+            for w in windows:
+                w.release()
+
+    def stop_worker(self) -> None:
+        """Worker at test_stop: close everything and tell the master this worker is done."""
+        if self._ticker is not None:
+            self._ticker.kill()
+            self._ticker = None
+        self._emit(self.recorder.close_all(), final=True)
+
+    # -- master side -----------------------------------------------------------------------
+
+    def on_worker_windows(self, data: dict[str, Any]) -> None:
+        for d in data.get("windows", []):
+            try:
+                cw = ClosedWindow.from_json(d)
+                self.recorder.merge(cw)
+                cw.release()
+            except ValueError as exc:
+                log.error("chaosbench: bad window from worker %s: %s", data.get("worker"), exc)
+        if data.get("final"):
+            self.finals.add(str(data.get("worker")))
+
+    # -- chaos events ----------------------------------------------------------------------
+
+    def on_phase_changed(
+        self, mark: PhaseMark, planned_wall: float | None = None, **_: Any
+    ) -> None:
+        if mark.label == self._phase_label:  # same phase, another set of active faults
+            self._record(None, mark)
+            return
+        self._phase_label = mark.label
+        record = JournalRecord(
+            kind="phase",
+            name=mark.label,
+            type=mark.phase.value,
+            burst=mark.burst,
+            planned=planned_wall,
+            start=mark.wall,
+            end=mark.wall,
+            details={"faults": list(mark.faults)},
+        )
+        self._record(record, mark)
+
+    def on_fault_injected(self, record: JournalRecord, **_: Any) -> None:
+        if record.status == "ok":
+            self.injections[record.name] = self.injections.get(record.name, 0) + 1
+        elif record.status == "error":
+            self.inject_errors[record.name] = self.inject_errors.get(record.name, 0) + 1
+        self._record(record, None)
+        if self.writer is not None and self.started is not None:
+            self.writer.write_injections(self.injections, self.inject_errors)
+
+    def on_fault_reverted(self, record: JournalRecord, **_: Any) -> None:
+        self._record(record, None)
+
+    def on_chaos_stopped(self, reason: str = "", **_: Any) -> None:
+        if self.writer is not None and self.started is not None:
+            self.writer.meta["chaos_stopped"] = reason
+            self.writer.write_meta()
+
+    def _record(self, record: JournalRecord | None, mark: PhaseMark | None) -> None:
+        if record is not None:
+            self.journal.append(record)
+        if self.started is None or self.writer is None:
+            self._pending_journal.append((record, mark))
+            return
+        self._write_record(record, mark)
+
+    def _write_record(self, record: JournalRecord | None, mark: PhaseMark | None) -> None:
+        assert self.writer is not None
+        if mark is not None:
+            self.writer.append_mark(mark)
+        if record is None:
+            return
+        self.writer.append_journal(record)
+        if self.streamer is not None:
+            self.streamer.submit_event(record)
+
+    # -- the end ---------------------------------------------------------------------------
+
+    def finish(self, extra_meta: dict[str, Any], expected_workers: int = 0) -> None:
+        """Close all windows, check integrity, write the end. Idempotent."""
+        if self.finished or self.started is None or self.writer is None:
+            return
+        self.finished = True
+        deadline = time.monotonic() + 10.0
+        while len(self.finals) < expected_workers and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        if len(self.finals) < expected_workers:
+            print(
+                f"chaosbench: {expected_workers - len(self.finals)} worker(s) did not send their "
+                "last windows within 10 s; their last seconds are missing",
+                file=sys.stderr,
+            )
+        if self._ticker is not None:
+            self._ticker.kill()
+            self._ticker = None
+        self.recorder.active = False
+        self._emit(self.recorder.close_all())
+        self.integrity = build_integrity(
+            COUNTERS, self.settings.sut_pg_dsn, self.settings.sut_pg_schema
+        )
+        self.writer.write_integrity(self.integrity)
+        self.writer.write_injections(self.injections, self.inject_errors)
+        extra = {
+            **extra_meta,
+            "recorded": {
+                "samples": self.recorder.samples,
+                "late_samples": self.recorder.late_samples,
+                "windows": self.writer.windows_written,
+            },
+        }
+        self.writer.finish(clock.wall(), extra)
+
+    def stream_verdict(self, exit_code: int, verdict: str) -> None:
+        if self.streamer is not None:
+            self.streamer.write_verdict(exit_code, verdict)
+
+    def drain(self) -> None:
+        """Bounded wait for InfluxDB; say what is left and where."""
+        if self.streamer is None:
+            return
+        self.undelivered = self.streamer.drain(self.settings.drain_timeout)
+        if self.undelivered:
+            n = sum(self.undelivered.values())
+            detail = ", ".join(f"{v} {k}" for k, v in sorted(self.undelivered.items()))
+            err = self.streamer.stats.last_error or "no answer"
+            print(
+                f"chaosbench: {n} InfluxDB points undelivered ({detail}; last error: {err}); "
+                f"kept in {self.streamer.spool.path}; send them with "
+                f"`python -m chaosbench.analysis.influx send {self.settings.run_dir}`",
+                file=sys.stderr,
+            )
+        refused = self.streamer.spool.refused_lines
+        if refused:
+            print(
+                f"chaosbench: {refused} InfluxDB points did not fit in the spool "
+                f"(--influx-spool-max-mb); they are in the run directory: send the whole run "
+                f"with `python -m chaosbench.analysis.influx send --all {self.settings.run_dir}`",
+                file=sys.stderr,
+            )

@@ -1,0 +1,281 @@
+"""report.html: self-contained (inline CSS and SVG, no scripts, no network), opens offline."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+import numpy as np
+
+from chaosbench.analysis.analyze import Analysis
+from chaosbench.analysis.recovery import bands
+from chaosbench.analysis.report import findings as findings_mod
+from chaosbench.analysis.report import fmt
+from chaosbench.analysis.report.context import burst_rows
+from chaosbench.analysis.report.svg import Chart, Line, Mark, Shade, render
+from chaosbench.analysis.stats import Scope, series
+from chaosbench.analysis.verdict import Verdict
+
+CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1180px}
+h1{font-size:22px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ddd;padding:3px 8px;
+text-align:left;font-size:13px} th{background:#f4f4f4} td.n{text-align:right}
+.pass{color:#1b7f3b}.fail{color:#b3261e}.inconclusive{color:#8a6d00}.error{color:#b3261e}
+.skipped{color:#777} .verdict{font-size:20px;font-weight:bold} svg{display:block;margin:8px 0}
+"""
+
+
+_PHASE_COLUMNS = ("requests", "req/s", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                  "deadline misses")  # fmt: skip
+
+
+def _phase_table(second: str, rows: list[list[str]]) -> str:
+    """A per-phase summary table: phase, ``second`` (scope or name), then the numbers."""
+    return _table(["phase", second, *_PHASE_COLUMNS], rows, set(range(2, 10)))
+
+
+def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
+    numeric = numeric or set()
+    h = "".join(f"<th>{escape(x)}</th>" for x in head)
+    body = []
+    for r in rows:
+        cells = "".join(
+            f'<td class="n">{x}</td>' if i in numeric else f"<td>{x}</td>" for i, x in enumerate(r)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><tr>{h}</tr>{''.join(body)}</table>"
+
+
+def _charts(a: Analysis) -> list[str]:
+    t0 = a.run.started or (float(a.overall.seconds[0]) if a.overall.seconds.size else 0.0)
+    shades = [Shade(p.start - t0, p.end - t0, p.label) for p in a.run.phases if p.phase == "burst"]
+    marks = []
+    for r in a.recoveries:
+        if r.recovered and r.recovery_s is not None:
+            marks.append(Mark(r.end + r.recovery_s - t0, f"recovered +{r.recovery_s:.0f}s"))
+        else:
+            marks.append(Mark(r.end - t0, "not recovered", "#b3261e"))
+    o = a.overall
+    xs = o.seconds - t0 + 0.5
+    base = a.table.select(Scope(), ["baseline"])
+    band = None
+    tol = a.gate.criteria.recovery_time.p95_tolerance
+    if base.n:
+        p95 = base.hist.row_percentiles(95) / 1000
+        band = (float(np.nanmin(p95)), float(np.nanmax(p95)) * (1 + tol))
+    out = [
+        render(
+            Chart(
+                "Latency, all requests (per second)",
+                "ms",
+                xs,
+                [
+                    Line("p50", "#457b9d", o.p50_ms),
+                    Line("p95", "#e76f51", o.p95_ms),
+                    Line("p99", "#9b2226", o.p99_ms),
+                ],
+                shades,
+                marks,
+                band,
+            )
+        ),
+        render(
+            Chart(
+                "Throughput", "req/s", xs, [Line("requests/s", "#264653", o.count)], shades, marks
+            )
+        ),
+        render(
+            Chart(
+                "Errors and deadline misses",
+                "per s",
+                xs,
+                [
+                    Line("failures/s", "#b3261e", o.failures),
+                    Line("deadline misses/s", "#8a6d00", o.misses),
+                ],
+                shades,
+                marks,
+            )
+        ),
+    ]
+    for b in bands(a.table, a.run, a.gate.criteria.recovery_time):
+        s = series(a.table, Scope(b.kind))
+        base_k = a.table.select(Scope(b.kind), ["baseline"])
+        lo = float(np.nanmin(base_k.hist.row_percentiles(95))) / 1000 if base_k.n else 0.0
+        out.append(
+            render(
+                Chart(
+                    f"p95 of {b.kind} (per second) and its recovery band",
+                    "ms",
+                    s.seconds - t0 + 0.5,
+                    [Line(f"{b.kind} p95", "#e76f51", s.p95_ms)],
+                    shades,
+                    marks,
+                    (lo, b.p95_high_ms),
+                )
+            )
+        )
+    return out
+
+
+def render_html(v: Verdict) -> str:
+    a = v.analysis
+    assert a is not None
+    res = [
+        [
+            escape(r.title),
+            fmt.num(r.value, r.unit),
+            escape(fmt.limit(r)),
+            fmt.interval(r),
+            escape(r.where),
+            f'<span class="{r.status.value}">{fmt.WORD[r.status]}</span>',
+            escape(r.detail),
+        ]
+        for r in v.results
+    ]
+    limit = a.gate.criteria.recovery_time.limit
+    rec_rows = []
+    for b in burst_rows(a, v.results):
+        r, s = b.recovery, b.stats
+        det = "—" if r is None or r.detection_s is None else f"{r.detection_s:.1f} s"
+        rec = (
+            "—"
+            if r is None
+            else (
+                f"{r.recovery_s:.1f} s / {limit:g} s"
+                if r.recovered and r.recovery_s is not None
+                else '<span class="fail">not recovered</span>'
+            )
+        )
+        rec_rows.append(
+            [
+                str(b.burst),
+                escape(", ".join(b.faults)),
+                fmt.num(b.p95_ratio, "ratio") + (f" ({b.p95_where})" if b.p95_where else ""),
+                fmt.pct(s.error_rate) if s else "—",
+                fmt.pct(s.miss_rate) if s else "—",
+                det,
+                rec,
+                escape(r.slowest if r else ""),
+                f'<span class="{b.status.value}">{fmt.WORD[b.status]}</span> '
+                + escape(", ".join(b.failed or [])),
+            ]
+        )
+    stat_rows = [
+        [
+            escape(s.phase),
+            escape(s.scope),
+            str(s.count),
+            f"{s.throughput:.1f}",
+            fmt.pct(s.error_rate),
+            fmt.ms(s.p50_ms),
+            fmt.ms(s.p95_ms),
+            fmt.ms(s.p99_ms),
+            fmt.ms(s.max_ms),
+            fmt.pct(s.miss_rate),
+        ]
+        for s in a.stats
+    ]
+    top = [r for r in stat_rows if " " not in r[1]]
+    names = [r for r in stat_rows if " " in r[1]]
+    reg_rows = [
+        [
+            escape(c.phase),
+            escape(c.scope),
+            f"p{c.percentile:g}",
+            fmt.ms(c.reference_ms),
+            fmt.ms(c.current_ms),
+            "—"
+            if c.ratio is None or math.isnan(c.ratio.value)
+            else f"{fmt.num(c.ratio.value - 1, 'ratio')} [{fmt.num(c.ratio.low - 1, 'ratio')} … "
+            f"{fmt.num(c.ratio.high - 1, 'ratio')}]",
+            escape(c.note),
+        ]
+        for c in a.regressions()
+    ]
+    i = a.integrity
+    integ = [
+        [k, str(val)]
+        for k, val in (
+            ("end-of-run check ran", i.checked),
+            ("orders acknowledged", i.orders_acknowledged),
+            ("orders lost", i.orders_lost),
+            ("orders duplicated", i.orders_duplicated),
+            ("canary injected / found", f"{i.canary_injected} / {i.canary_found}"),
+            ("stream messages", i.ws_messages),
+            ("stream gaps", i.ws_gaps),
+            ("stream duplicates", i.ws_duplicates),
+            ("stream reorders", i.ws_reorders),
+            ("stream resumes", i.ws_resumes),
+            (
+                "stream data loss",
+                "—" if i.stream_loss_ratio is None else fmt.pct(i.stream_loss_ratio),
+            ),
+        )
+    ]
+    integ += [
+        [
+            f"RTO {escape(r.name)} (burst {r.burst})",
+            "did not come back" if r.rto_s is None else f"{r.rto_s:.1f} s",
+        ]
+        for r in a.rtos
+    ]
+    fnd = [
+        [f.severity, escape(f.title), escape(f.evidence), escape(f.recommendation)]
+        for f in findings_mod.findings(v)
+    ]
+    notes = "".join(f"<p class='error'>{escape(n)}</p>" for n in v.notes)
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>chaosbench report {escape(a.run.run_id)}</title><style>{CSS}</style></head><body>",
+        f"<h1>chaosbench report — run {escape(a.run.run_id)}</h1>",
+        f"<p class='verdict {v.status.value}'>{fmt.WORD[v.status]} — exit {v.exit_code}</p>",
+        f"<p>gate <code>{escape(a.gate.source)}</code>; confidence {a.gate.confidence:.0%}; "
+        f"inconclusive {'fails' if v.inconclusive_fails else 'passes'}"
+        + (f"; baseline run <code>{escape(a.baseline.run_id)}</code>" if a.baseline else "")
+        + "</p>",
+        notes,
+        "<h2>Criteria</h2>",
+        _table(["criterion", "value", "limit", "interval", "where", "verdict", "detail"], res),
+        "<h2>Recovery scorecard</h2>",
+        _table(
+            [
+                "burst",
+                "faults",
+                "p95 vs baseline",
+                "errors",
+                "deadline misses",
+                "detection",
+                "recovery",
+                "slowest",
+                "status",
+            ],
+            rec_rows,
+        )
+        if rec_rows
+        else "<p>No bursts.</p>",
+        "<h2>Over time</h2><p>Bursts shaded, recoveries marked by dashed lines, the baseline "
+        "band in green.</p>",
+        *_charts(a),
+        "<h2>Phases</h2>",
+        _phase_table("scope", top),
+        "<details><summary>per request name</summary>",
+        _phase_table("name", names),
+        "</details>",
+        "<h2>Regression against the baseline phase</h2>",
+        _table(
+            ["phase", "kind", "percentile", "baseline ms", "phase ms", "change [interval]", "note"],
+            reg_rows,
+        )
+        if reg_rows
+        else "<p>No baseline samples.</p>",
+        "<h2>Integrity</h2>",
+        _table(["", ""], integ),
+        "<h2>Findings</h2>",
+        _table(["severity", "finding", "evidence", "recommendation"], fnd)
+        if fnd
+        else "<p>None.</p>",
+        "</body></html>",
+    ]
+    return "\n".join(parts)

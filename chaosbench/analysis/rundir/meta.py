@@ -1,0 +1,108 @@
+"""Run metadata: options with secrets removed, versions, git revision, profile and its hash."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import re
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+_SECRET_NAME = re.compile(r"token|password|passwd|secret|api_?key|credential", re.I)
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@", re.I)
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)(\S+)", re.I)
+
+MASK = "***"
+
+
+def mask_secrets(text: str) -> str:
+    """Mask the password of every URL/DSN in ``text`` (``user:***@``) and ``password=`` pairs."""
+    text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    text = _KV_PASSWORD.sub(lambda m: f"{m[1]}{MASK}", text)
+    return text
+
+
+def _strip_query_secrets(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not parts.query:
+        return url
+    query = "&".join(
+        f"{k}={MASK}" if _SECRET_NAME.search(k) else f"{k}={v}"
+        for k, _, v in (p.partition("=") for p in parts.query.split("&"))
+    )
+    return urlunsplit(parts._replace(query=query))
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return _strip_query_secrets(mask_secrets(value))
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items() if not _SECRET_NAME.search(str(k))}
+    return _plain(str(value))
+
+
+def sanitize_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Locust options as plain JSON data: secret-named options dropped, DSN passwords masked."""
+    out: dict[str, Any] = {}
+    for name, value in sorted(options.items()):
+        if _SECRET_NAME.search(name) or callable(value):
+            continue
+        out[name] = _plain(value)
+    return out
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("locust", "chaosbench", "gevent", "hdrhistogram", "influxdb-client"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def git_revision(cwd: Path | None = None) -> str | None:
+    """``git rev-parse HEAD`` of the working directory (with ``-dirty``), or None."""
+    root = cwd or Path(__file__).resolve().parents[3]
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=3
+        )
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=3,
+        )
+        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def file_digest(path: str | None) -> dict[str, Any] | None:
+    """Path, sha256 and text of a config file (profile, gate), or None when not given/readable."""
+    if not path or path == "none":
+        return None
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError:
+        return {"path": str(p), "sha256": None, "text": None}
+    return {
+        "path": str(p),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "text": mask_secrets(data.decode("utf-8", errors="replace")),
+    }

@@ -1,0 +1,232 @@
+"""Synthetic runs with a known truth, built in memory as RunData.
+
+A run walks warmup → baseline → (burst N → recovery N) x bursts → cooldown, one window per
+second and key. Latencies are log-normal around each key's median with a small per-second
+wobble (so seconds are not perfectly alike, as on a real machine). During a burst, and for
+``lag_s`` seconds after it ends, affected keys get exactly ``added_ms`` more latency and
+``burst_error_rate`` more failures; recovery is therefore complete ``lag_s`` seconds after the
+burst's end. Used by the tests and by ``bench/analysis_time.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from chaosbench.analysis.model import Integrity, PhaseSpan, RunData, Window, WindowKey
+from chaosbench.analysis.stats.hdr import from_values_us
+from chaosbench.ground.journal import JournalRecord
+
+
+@dataclass(slots=True)
+class KeySpec:
+    request_type: str
+    name: str
+    rate: float = 100.0  # requests per second
+    median_ms: float = 20.0
+    sigma: float = 0.35  # log-normal shape
+    error_rate: float = 0.0
+    deadline_ms: float = 500.0
+    affected: bool = True  # the bursts act on this key
+
+
+def default_keys() -> list[KeySpec]:
+    return [
+        KeySpec("HTTP", "POST /orders", 80, 20.0),
+        KeySpec("PG", "select order", 60, 4.0),
+        KeySpec("REDIS", "GET quote", 60, 1.0, affected=False),
+    ]
+
+
+@dataclass(slots=True)
+class SyntheticSpec:
+    start: int = 1_800_000_000
+    warmup_s: int = 5
+    baseline_s: int = 30
+    burst_on_s: int = 15
+    burst_off_s: int = 30
+    bursts: int = 2
+    cooldown_s: int = 10
+    keys: list[KeySpec] = field(default_factory=default_keys)
+    added_ms: float | list[float] = 80.0  # per burst (a list) or for all bursts
+    lag_s: int = 4  # the effect lasts this long after each burst's end
+    burst_error_rate: float = 0.0
+    wobble: float = 0.04  # per-second multiplicative noise (log-normal sigma)
+    seed: int = 1
+    integrity: Integrity = field(default_factory=Integrity)
+    rto_s: list[float] = field(default_factory=list)  # one kill-and-restart fault per burst
+    fault: str = "pg-latency"
+
+    def added(self, burst: int) -> float:
+        if isinstance(self.added_ms, list):
+            return self.added_ms[burst - 1]
+        return self.added_ms
+
+
+def phase_spans(spec: SyntheticSpec) -> list[PhaseSpan]:
+    t = spec.start
+    spans: list[PhaseSpan] = []
+
+    def add(label: str, phase: str, burst: int | None, length: int) -> None:
+        nonlocal t
+        spans.append(PhaseSpan(label, phase, burst, float(t), float(t + length), float(t)))
+        t += length
+
+    add("warmup", "warmup", None, spec.warmup_s)
+    add("baseline", "baseline", None, spec.baseline_s)
+    for b in range(1, spec.bursts + 1):
+        add(f"burst{b}", "burst", b, spec.burst_on_s)
+        add(f"recovery{b}", "recovery", b, spec.burst_off_s)
+    add("cooldown", "cooldown", None, spec.cooldown_s)
+    return spans
+
+
+def _journal(spec: SyntheticSpec, spans: list[PhaseSpan]) -> list[JournalRecord]:
+    out: list[JournalRecord] = []
+    for s in spans:
+        out.append(
+            JournalRecord(
+                "phase",
+                s.label,
+                s.phase,
+                burst=s.burst,
+                planned=s.start,
+                start=s.start,
+                end=s.start,
+            )
+        )
+        if s.phase == "burst" and s.burst is not None:
+            details: dict[str, float] = {}
+            ftype = "latency"
+            if spec.rto_s:
+                ftype = "kill_restart"
+                details["rto_s"] = spec.rto_s[(s.burst - 1) % len(spec.rto_s)]
+            out.append(
+                JournalRecord(
+                    "inject",
+                    spec.fault,
+                    ftype,
+                    "sut_pg",
+                    s.burst,
+                    s.start,
+                    s.start,
+                    s.start + 0.01,
+                    details=details,
+                )
+            )
+            out.append(
+                JournalRecord(
+                    "revert", spec.fault, ftype, "sut_pg", s.burst, s.end, s.end, s.end + 0.01
+                )
+            )
+    return out
+
+
+def generate(spec: SyntheticSpec | None = None) -> RunData:
+    spec = spec or SyntheticSpec()
+    rng = np.random.default_rng(spec.seed)
+    spans = phase_spans(spec)
+    effect: dict[int, int] = {}  # second -> burst whose effect is active
+    for s in spans:
+        if s.phase == "burst" and s.burst is not None:
+            for sec in range(int(s.start), int(s.end) + spec.lag_s):
+                effect[sec] = s.burst
+    windows: list[Window] = []
+    for s in spans:
+        for sec in range(int(s.start), int(s.end)):
+            for k in spec.keys:
+                n = int(rng.poisson(k.rate))
+                if n == 0:
+                    continue
+                wob = float(rng.lognormal(0.0, spec.wobble))
+                ms = rng.lognormal(np.log(k.median_ms * wob), k.sigma, n)
+                err = k.error_rate
+                burst = effect.get(sec) if k.affected else None
+                if burst is not None:
+                    ms = ms + spec.added(burst)
+                    err += spec.burst_error_rate
+                failures = int(rng.binomial(n, min(err, 1.0)))
+                windows.append(
+                    Window(
+                        second=sec,
+                        key=WindowKey(k.request_type, k.name, s.label),
+                        count=n,
+                        failures=failures,
+                        deadline_misses=int((ms > k.deadline_ms).sum()),
+                        histogram=from_values_us(np.round(ms * 1000)),
+                        errors={"TimeoutError": failures} if failures else {},
+                    )
+                )
+    meta = {"synthetic": True, "seed": spec.seed, "start": spec.start}
+    return RunData(
+        run_id=f"synthetic-{spec.seed}",
+        meta=meta,
+        windows=windows,
+        phases=spans,
+        journal=_journal(spec, spans),
+        integrity=spec.integrity,
+        injections={spec.fault: spec.bursts},
+        started=float(spec.start),
+        ended=spans[-1].end,
+    )
+
+
+def one_hour(seed: int = 1) -> SyntheticSpec:
+    """A one-hour run: 10 min baseline, 8 bursts of 60 s with 5 min between, six keys."""
+    keys = [
+        *default_keys(),
+        KeySpec("WS", "quote", 200, 2.0),
+        KeySpec("HTTP", "GET /quote", 120, 8.0, affected=False),
+        KeySpec("REDIS", "INCR ratelimit", 60, 0.8, affected=False),
+    ]
+    return SyntheticSpec(
+        warmup_s=60,
+        baseline_s=600,
+        burst_on_s=60,
+        burst_off_s=300,
+        bursts=8,
+        cooldown_s=60,
+        keys=keys,
+        seed=seed,
+    )
+
+
+def write_run_dir(run: RunData, path: Path) -> Path:
+    """Write ``run`` as a real run directory with the recorder's own writer."""
+    from chaosbench.analysis.recording.window import ClosedWindow
+    from chaosbench.analysis.rundir import RunDirWriter
+
+    w = RunDirWriter(path)
+    w.create()
+    w.start({"run_id": run.run_id, "start": run.started, **run.meta})
+    for rec in run.journal:
+        w.append_journal(rec)
+    w.append_windows(
+        [
+            ClosedWindow(
+                second=win.second,
+                request_type=win.key.request_type,
+                name=win.key.name,
+                phase=win.key.phase,
+                count=win.count,
+                failures=win.failures,
+                deadline_misses=win.deadline_misses,
+                deadline_misses_failed=0,
+                sum_us=0,
+                sum_us_failed=0,
+                hist_ok=win.histogram,
+                hist_err=None,
+                errors=dict(win.errors),
+            )
+            for win in run.windows
+        ]
+    )
+    w.write_integrity(run.integrity)
+    w.write_injections(run.injections, {})
+    if run.ended is not None:
+        w.finish(run.ended)
+    else:
+        w.close()
+    return path

@@ -1,0 +1,89 @@
+"""``python -m chaosbench.chaos``: validate a profile, print its schedule, or reset leftovers.
+
+    python -m chaosbench.chaos validate PROFILE [--seed N]
+    python -m chaosbench.chaos plan PROFILE [--seed N] [--run-time 5m]
+    python -m chaosbench.chaos reset [--ledger PATH] [--proxy URL]
+
+Errors are one line ``chaosbench: ...`` and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from chaosbench.chaos.profile import format_duration, load_profile, parse_duration
+from chaosbench.chaos.runtime import DEFAULT_PROXY_API, api_url, reset_proxy
+from chaosbench.chaos.schedule import cut_phases, describe_plan
+from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, OptionError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m chaosbench.chaos", description=__doc__.splitlines()[0]
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("validate", help="validate a profile completely")
+    v.add_argument("profile")
+    v.add_argument("--seed", type=int, default=None)
+    pl = sub.add_parser("plan", help="print the schedule of a profile")
+    pl.add_argument("profile")
+    pl.add_argument("--seed", type=int, default=None)
+    pl.add_argument("--run-time", default=None, help="say which phases this run time cuts")
+    r = sub.add_parser("reset", help="revert leftovers of a killed harness, reset the proxy")
+    r.add_argument("--ledger", default=None, help="ledger file (default: $CHAOSBENCH_LEDGER)")
+    r.add_argument(
+        "--proxy",
+        default=api_url(DEFAULT_PROXY_API),
+        help="fault proxy API to reset if reachable ('none' to skip)",
+    )
+    r.add_argument("--force", action="store_true", help="also entries of a running harness")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            profile = load_profile(args.profile, seed=args.seed)
+            print(
+                f"{args.profile}: ok ({len(profile.faults)} faults, {len(profile.routes)} routes, "
+                f"{profile.phases.bursts} bursts, {format_duration(profile.phases.total)})"
+            )
+        elif args.command == "plan":
+            profile = load_profile(args.profile, seed=args.seed)
+            print("\n".join(describe_plan(profile)))
+            if args.run_time is not None:
+                try:
+                    run_time = parse_duration(args.run_time)
+                except ValueError as exc:
+                    raise OptionError(f"--run-time: {exc}") from None
+                cut = cut_phases(profile, run_time)
+                print(f"--run-time {args.run_time} cuts: {', '.join(cut) or 'nothing'}")
+        else:
+            return _reset(args.ledger, args.proxy, args.force)
+    except ChaosbenchError as err:
+        print(f"chaosbench: {err}", file=sys.stderr)
+        return EXIT_CANNOT_MEASURE
+    return 0
+
+
+def _reset(ledger: str | None, proxy: str, force: bool) -> int:
+    from chaosbench.chaos.ledger import revert_leftovers
+
+    lines = revert_leftovers(ledger, force=force)
+    for line in lines:
+        print(line)
+    if not lines:
+        print("ledger: nothing to revert")
+    failed = any(line.startswith("failed") for line in lines)
+    if proxy.lower() != "none":
+        try:
+            print(reset_proxy(proxy))
+        except ChaosbenchError as err:
+            print(f"fault proxy {proxy}: not reset ({err})")
+    return EXIT_CANNOT_MEASURE if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Exit paths: whatever ends the process, the running scheduler reverts its faults first.
+
+- SIGTERM: a gevent signal handler stops the scheduler (reason ``signal``) in its own greenlet;
+  Locust's own SIGTERM handler then shuts down as usual.
+- SIGINT: the previous Python handler is chained (Locust relies on KeyboardInterrupt); ours only
+  notes that the stop is due to a signal and stops the scheduler from a fresh greenlet.
+- atexit: the last resort, if the process exits with a scheduler still running.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import signal
+from types import FrameType
+from typing import Any
+
+import gevent
+
+from chaosbench.chaos.safety import killswitch
+
+log = logging.getLogger("chaosbench.chaos")
+
+_installed = False
+
+
+def _stop_for(reason: str, detail: str) -> None:
+    s = killswitch.active()
+    if s is not None and not s.finished:
+        s.stop(reason, detail=detail)
+
+
+def _on_sigterm() -> None:
+    log.warning("chaos: SIGTERM, reverting every fault")
+    _stop_for("signal", "SIGTERM")
+
+
+def _chain_sigint() -> None:
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        return  # the process was started with SIGINT ignored (a background job): respect that
+
+    def handler(signum: int, frame: FrameType | None) -> Any:
+        s = killswitch.active()
+        if s is not None and not s.finished:
+            s.stop_reason = s.stop_reason or "signal"
+            gevent.spawn(_stop_for, "signal", "SIGINT")
+        if callable(previous):
+            return previous(signum, frame)
+        if previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
+        return None
+
+    signal.signal(signal.SIGINT, handler)
+
+
+def _at_exit() -> None:
+    s = killswitch.active()
+    if s is None or s.done:
+        return
+    log.warning("chaos: process exiting with chaos running; reverting every fault")
+    # After a crash the hub may still hold the error for the main greenlet and throw it again
+    # at the first switch: that consumes it, and the next attempt goes through.
+    for attempt in range(1, 6):
+        try:
+            s.stop("error", detail="process exit with chaos running")
+            return
+        except BaseException as exc:
+            log.warning("chaos: revert at exit, attempt %d interrupted: %r", attempt, exc)
+    log.error("chaos: revert at exit failed; run `python -m chaosbench.chaos reset`")
+
+
+def install_exit_handlers() -> None:
+    """Install the handlers once per process (main thread only)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    atexit.register(_at_exit)
+    try:
+        gevent.signal_handler(signal.SIGTERM, _on_sigterm)
+        _chain_sigint()
+    except ValueError:  # not the main thread: atexit and the Locust events still cover us
+        log.debug("chaos: signal handlers not installed (not the main thread)")

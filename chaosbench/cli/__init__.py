@@ -1,0 +1,1 @@
+"""The command line: ``chaosbench run|validate|plan|analyze|reset|proxy|sut``."""

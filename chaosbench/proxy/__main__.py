@@ -1,0 +1,97 @@
+"""``python -m chaosbench.proxy --api 127.0.0.1:8474 [--routes routes.yaml|json]``: the embedded
+fault proxy on its own, until SIGINT/SIGTERM.
+
+A routes file is either Toxiproxy's config (a list of ``{name, listen, upstream}``) or a mapping
+``name: {listen, upstream, protocol}`` like a profile's ``proxy.routes`` (optionally under
+``proxy: routes:``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from chaosbench.ground.errors import ChaosbenchError, OptionError
+from chaosbench.proxy.client import ProxySpec
+from chaosbench.proxy.server import DEFAULT_API, EmbeddedProxy
+
+
+def load_routes(path: Path) -> list[ProxySpec]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise OptionError(f"--routes {path}: {exc.strerror or exc}") from None
+    try:
+        if path.suffix == ".json":
+            data: Any = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except ValueError as exc:  # json.JSONDecodeError and yaml.YAMLError
+        raise OptionError(f"--routes {path}: not valid JSON/YAML ({exc})") from None
+    except Exception as exc:
+        raise OptionError(f"--routes {path}: not valid YAML ({exc})".splitlines()[0]) from None
+    if isinstance(data, dict) and isinstance(data.get("proxy"), dict):
+        data = data["proxy"].get("routes", {})
+    if isinstance(data, dict) and "routes" in data and isinstance(data["routes"], dict):
+        data = data["routes"]
+    items: list[tuple[str, Any]]
+    if isinstance(data, list):
+        items = [(str(d.get("name", "")) if isinstance(d, dict) else "", d) for d in data]
+    elif isinstance(data, dict):
+        items = list(data.items())
+    else:
+        raise OptionError(f"--routes {path}: expected a list or a mapping of routes")
+    specs = []
+    for i, (name, r) in enumerate(items):
+        where = f"--routes {path}: route {name or i!r}"
+        if not isinstance(r, dict):
+            raise OptionError(f"{where}: expected a mapping with listen and upstream")
+        unknown = set(r) - {"name", "listen", "upstream", "enabled", "protocol"}
+        if unknown:
+            raise OptionError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        if not name or not r.get("upstream"):
+            raise OptionError(f"{where}: needs a name and an upstream")
+        specs.append(
+            ProxySpec(
+                str(name),
+                str(r.get("listen", "127.0.0.1:0")),
+                str(r["upstream"]),
+                bool(r.get("enabled", True)),
+                str(r.get("protocol", "tcp")),
+            )
+        )
+    return specs
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m chaosbench.proxy",
+        description="chaosbench's embedded Toxiproxy-compatible fault proxy",
+    )
+    ap.add_argument("--api", default=DEFAULT_API, help=f"API host:port (default {DEFAULT_API})")
+    ap.add_argument("--routes", type=Path, help="routes file (YAML or JSON)")
+    args = ap.parse_args(argv)
+    proxy: EmbeddedProxy | None = None
+    try:
+        routes = load_routes(args.routes) if args.routes else []
+        proxy = EmbeddedProxy(args.api, threaded=False)  # this process is the proxy
+        proxy.start(routes)
+        listening = proxy.proxies()
+    except ChaosbenchError as exc:
+        if proxy is not None:
+            proxy.stop()
+        print(f"chaosbench: {exc}", file=sys.stderr)
+        return 2
+    names = ", ".join(f"{p.name} {p.listen}->{p.upstream}" for p in listening.values())
+    print(f"chaosbench fault proxy: API {proxy.url}; {names or 'no routes'}", flush=True)
+    proxy.serve_forever()  # until SIGINT / SIGTERM
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""Wiring of the chaos half into Locust (options, test_start/test_stop, messages).
+
+Called once from ``locustfiles/_harness.py`` through ``install(events)``.
+
+- ``init``: the profile is loaded and validated completely (an error prints one line
+  ``chaosbench: <profile>: <field>: <problem>`` and exits 2 before any load); on the master or
+  the local runner the fault proxy is started (or checked) and the profile's routes are created,
+  so the system under test reaches its dependencies from the warmup on. Workers only listen for
+  phase marks.
+- ``test_start`` (master/local): a new scheduler starts walking the phases.
+- ``test_stop`` and ``quitting``: the scheduler stops and every fault is reverted.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+from locust.event import Events
+from locust.runners import MasterRunner, WorkerRunner
+
+from chaosbench.chaos.profile import DEFAULT_PROFILE, format_duration, load_profile
+from chaosbench.chaos.profile.model import Profile
+from chaosbench.chaos.runtime import (
+    DEFAULT_PROXY_API,
+    ProxyHandle,
+    make_context,
+    needs_proxy,
+    start_proxy,
+)
+from chaosbench.chaos.safety import install_exit_handlers
+from chaosbench.chaos.schedule import cut_phases
+from chaosbench.chaos.scheduler import Scheduler
+from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, OptionError
+from chaosbench.ground.timeline import TIMELINE, PhaseMark
+
+log = logging.getLogger("chaosbench.chaos")
+
+MARK_MESSAGE = "chaosbench_mark"  # master -> workers: one PhaseMark (dict)
+MARKS_MESSAGE = "chaosbench_marks"  # master -> one worker: {"marks": the timeline so far}
+MARKS_REQUEST = "chaosbench_marks_request"  # worker -> master, at its init (late joiners)
+NO_PROFILE = ("none", "off", "")
+
+
+@dataclass
+class ChaosState:
+    """The chaos half of this process (module-level: one Locust environment per process)."""
+
+    environment: Any = None
+    profile: Profile | None = None
+    proxy: ProxyHandle | None = None
+    scheduler: Scheduler | None = None
+    disabled_reason: str | None = None
+    last_status: dict[str, Any] | None = None
+    overrides: tuple[bool, int | None] = (False, None)
+
+
+STATE = ChaosState()
+
+
+def add_options(parser: Any) -> None:
+    # Locust's parser itself (not a group): only it knows include_in_web_ui.
+    group = parser
+    group.add_argument(
+        "--chaos-profile",
+        default=str(DEFAULT_PROFILE),
+        env_var="LOCUST_CHAOS_PROFILE",
+        include_in_web_ui=False,
+        help="Chaos profile (YAML path, or a bundled profile's name); 'none' disables chaos. "
+        "Default: the bundled profiles/default.yaml",
+    )
+    group.add_argument(
+        "--no-chaos",
+        action="store_true",
+        default=False,
+        env_var="LOCUST_NO_CHAOS",
+        include_in_web_ui=False,
+        help="No chaos at all (like --chaos-profile none: no proxy, no routes, no bursts); "
+        "every sample is phase 'idle'",
+    )
+    group.add_argument(
+        "--chaos-proxy",
+        default="embedded",
+        env_var="LOCUST_CHAOS_PROXY",
+        include_in_web_ui=False,
+        help="'embedded' (start the fault proxy in this process) or the URL of a running "
+        "Toxiproxy-compatible API",
+    )
+    group.add_argument(
+        "--chaos-proxy-api",
+        default=DEFAULT_PROXY_API,
+        env_var="LOCUST_CHAOS_PROXY_API",
+        include_in_web_ui=False,
+        help="host:port of the embedded proxy's API (default 127.0.0.1:8474)",
+    )
+    group.add_argument(
+        "--chaos-dry-run",
+        action="store_true",
+        default=False,
+        env_var="LOCUST_CHAOS_DRY_RUN",
+        help="Journal every inject and revert without doing it (overrides the profile)",
+    )
+    group.add_argument(
+        "--chaos-seed",
+        type=int,
+        default=None,
+        env_var="LOCUST_CHAOS_SEED",
+        help="Seed of every random choice of the chaos (overrides the profile's seed)",
+    )
+
+
+def fail(err: ChaosbenchError) -> None:
+    """One line on stderr, no traceback, exit code 2 (the harness could not run)."""
+    print(f"chaosbench: {err}", file=sys.stderr, flush=True)
+    _cleanup()
+    sys.exit(EXIT_CANNOT_MEASURE)
+
+
+def _overrides(opts: Any) -> tuple[bool, int | None]:
+    """--chaos-dry-run and --chaos-seed (the web UI may hand them over as strings)."""
+    dry = getattr(opts, "chaos_dry_run", False)
+    if isinstance(dry, str):
+        dry = dry.strip().lower() in ("1", "true", "yes", "on")
+    seed = getattr(opts, "chaos_seed", None)
+    if isinstance(seed, str):
+        try:
+            seed = int(seed) if seed.strip() else None
+        except ValueError:
+            raise OptionError(f"--chaos-seed: expected an integer, got {seed!r}") from None
+    return bool(dry), seed
+
+
+def _load(opts: Any) -> Profile:
+    dry, seed = _overrides(opts)
+    STATE.overrides = (dry, seed)
+    return load_profile(str(opts.chaos_profile), seed=seed, dry_run=True if dry else None)
+
+
+def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any) -> None:
+    STATE.environment = environment
+    opts = environment.parsed_options
+    if opts is None or not hasattr(opts, "chaos_profile"):
+        STATE.disabled_reason = "no chaos options (Locust used as a library)"
+        return
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(MARK_MESSAGE, _on_mark_message)
+        runner.register_message(MARKS_MESSAGE, _on_marks_message)
+        runner.send_message(MARKS_REQUEST, None)  # a worker joining mid-run gets the history
+        return
+    if isinstance(runner, MasterRunner):
+        runner.register_message(MARKS_REQUEST, _on_marks_request)
+    if opts.no_chaos or str(opts.chaos_profile).strip().lower() in NO_PROFILE:
+        # No profile, no proxy, no routes: the system under test is reached directly.
+        STATE.disabled_reason = "--no-chaos" if opts.no_chaos else "--chaos-profile none"
+        log.info("chaos disabled (%s): every sample is phase 'idle'", STATE.disabled_reason)
+        return
+    try:
+        profile = _load(opts)
+        STATE.profile = profile
+        if needs_proxy(profile):
+            STATE.proxy = start_proxy(profile, str(opts.chaos_proxy), str(opts.chaos_proxy_api))
+    except ChaosbenchError as err:
+        fail(err)
+        return
+    if not profile.enabled:
+        STATE.disabled_reason = "enabled: false in the profile"
+        log.info("chaos disabled (%s): every sample is phase 'idle'", STATE.disabled_reason)
+    else:
+        _leftovers()
+        install_exit_handlers()
+        _report_run_time(profile, getattr(opts, "run_time", None))
+    if web_ui is not None:
+        from chaosbench.wiring import webui
+
+        webui.install(web_ui, lambda: STATE.scheduler)
+
+
+def _leftovers() -> None:
+    """Revert what a killed harness left in the ledger, before this run adds anything."""
+    try:
+        from chaosbench.chaos.ledger import default_ledger_path, revert_leftovers
+
+        for line in revert_leftovers(default_ledger_path()):
+            log.warning("chaos ledger: %s", line)
+    except ChaosbenchError as err:
+        log.error("chaos ledger: %s", err)
+
+
+def _ledger() -> Any:
+    try:
+        from chaosbench.chaos.ledger import Ledger, default_ledger_path
+
+        return Ledger(default_ledger_path())
+    except ImportError:
+        return None
+
+
+def _report_run_time(profile: Profile, run_time: float | None) -> None:
+    total = profile.phases.total
+    if not run_time:
+        log.info("chaos profile lasts %s; the run ends with it", format_duration(total))
+    elif run_time < total:
+        cut = cut_phases(profile, float(run_time))
+        log.warning(
+            "chaos: --run-time %s is shorter than the profile (%s): cuts %s",
+            format_duration(run_time),
+            format_duration(total),
+            ", ".join(cut),
+        )
+
+
+def on_test_start(environment: Any, **_kw: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner) or STATE.profile is None or STATE.disabled_reason:
+        return
+    if STATE.scheduler is not None and not STATE.scheduler.finished:
+        return
+    opts = environment.parsed_options
+    profile = STATE.profile
+    try:
+        changed = opts is not None and _overrides(opts) != STATE.overrides
+    except ChaosbenchError as err:
+        log.error("chaosbench: %s (chaos not started)", err)
+        return
+    if changed:
+        try:  # dry-run or seed changed in the web UI since init
+            profile = STATE.profile = _load(opts)
+        except ChaosbenchError as err:
+            log.error("chaosbench: %s (chaos not started)", err)
+            return
+    url = STATE.proxy.url if STATE.proxy is not None else ""
+    ctx = make_context(profile, url, _ledger())
+    TIMELINE.clear()
+    scheduler = Scheduler(profile, ctx, on_mark=_send_mark, on_complete=_on_complete)
+    STATE.scheduler = scheduler
+    log.info(
+        "chaos: profile %s, seed %s%s",
+        profile.source,
+        profile.seed,
+        ", dry-run" if profile.dry_run else "",
+    )
+    scheduler.start()
+
+
+def _send_mark(mark: PhaseMark) -> None:
+    runner = STATE.environment.runner if STATE.environment is not None else None
+    if isinstance(runner, MasterRunner):
+        runner.send_message(MARK_MESSAGE, mark.to_dict())
+
+
+def _on_mark_message(environment: Any, msg: Any, **_kw: Any) -> None:
+    TIMELINE.append(PhaseMark.from_dict(msg.data))
+
+
+def _on_marks_message(environment: Any, msg: Any, **_kw: Any) -> None:
+    known = set(TIMELINE.marks)
+    for d in (msg.data or {}).get("marks", []):
+        mark = PhaseMark.from_dict(d)
+        if mark not in known:
+            TIMELINE.append(mark)
+
+
+def _on_marks_request(environment: Any, msg: Any, **_kw: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        marks = [m.to_dict() for m in TIMELINE.marks]
+        runner.send_message(MARKS_MESSAGE, {"marks": marks}, client_id=msg.node_id)
+
+
+def _on_complete() -> None:
+    env = STATE.environment
+    if env is None or env.runner is None:
+        return
+    opts = env.parsed_options
+    if opts is not None and getattr(opts, "run_time", None):
+        return  # Locust's own --run-time ends the run
+    if opts is not None and (getattr(opts, "headless", False) or getattr(opts, "autostart", False)):
+        log.info("chaos profile finished: quitting")
+        gevent.spawn(env.runner.quit)
+    else:
+        log.info("chaos profile finished: stopping the test")
+        gevent.spawn(env.runner.stop)
+
+
+def _stop(reason: str) -> None:
+    s = STATE.scheduler
+    if s is not None:
+        s.stop(reason)
+        STATE.last_status = s.status()
+
+
+def on_test_stop(environment: Any, **_kw: Any) -> None:
+    _stop("test_stop")
+
+
+def _cleanup() -> None:
+    _stop("test_stop")
+    if STATE.proxy is not None:
+        STATE.proxy.stop()
+        STATE.proxy = None
+
+
+def on_quitting(environment: Any, **_kw: Any) -> None:
+    _cleanup()
+
+
+def install(events: Events) -> None:
+    """Register the chaos options and listeners on Locust's events."""
+    events.init_command_line_parser.add_listener(add_options)
+    events.init.add_listener(on_init)
+    events.test_start.add_listener(on_test_start)
+    events.test_stop.add_listener(on_test_stop)
+    events.quitting.add_listener(on_quitting)

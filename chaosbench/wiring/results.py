@@ -1,0 +1,276 @@
+"""Wiring of the results half into Locust.
+
+Recording, run directory, streaming and the verdict: options, test_start/quitting, messages.
+
+Called once from ``locustfiles/_harness.py`` through ``install(events)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import yaml
+from locust.event import Events
+from locust.runners import MasterRunner, WorkerRunner
+
+from chaosbench.analysis.recording.recorder import Recorder
+from chaosbench.analysis.recording.session import MSG_WINDOWS, RecordingSession
+from chaosbench.analysis.recording.settings import (
+    DEFAULT_SUT_PG_DSN,
+    DEFAULT_SUT_PG_SCHEMA,
+    ResultsSettings,
+)
+from chaosbench.analysis.recording.window import ClosedWindow
+from chaosbench.analysis.rundir.loader import read_meta
+from chaosbench.analysis.rundir.meta import file_digest, git_revision, sanitize_options, versions
+from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, OptionError
+from chaosbench.ground.events import EVENTS
+from chaosbench.ground.timeline import TIMELINE
+
+VERDICTS = {0: "pass", 1: "fail", 2: "cannot_measure"}
+
+#: The session of this process (None before init or when Locust runs without options).
+SESSION: RecordingSession | None = None
+
+
+def install(events: Events) -> None:
+    """Register the results options and listeners on Locust's events."""
+    events.init_command_line_parser.add_listener(add_options)
+    events.init.add_listener(_on_init)
+
+
+def add_options(parser: Any) -> None:
+    a = parser.add_argument
+    a(
+        "--results-dir",
+        default="runs",
+        env_var="LOCUST_RESULTS_DIR",
+        help="chaosbench: where run directories are created (default ./runs)",
+    )
+    a(
+        "--run-id",
+        default=None,
+        env_var="LOCUST_RUN_ID",
+        help="chaosbench: run directory name (default: UTC timestamp + random suffix)",
+    )
+    a(
+        "--sut-pg-dsn",
+        default=DEFAULT_SUT_PG_DSN,
+        env_var="LOCUST_SUT_PG_DSN",
+        help="chaosbench: PostgreSQL of the system under test, for the end-of-run order check "
+        "('none' to skip)",
+    )
+    a(
+        "--sut-pg-schema",
+        default=DEFAULT_SUT_PG_SCHEMA,
+        env_var="LOCUST_SUT_PG_SCHEMA",
+        help="chaosbench: schema holding the SUT's orders table",
+    )
+    a(
+        "--influx-url",
+        default=None,
+        env_var="LOCUST_INFLUX_URL",
+        help="chaosbench: InfluxDB URL (or INFLUX_URL); streaming is off without it",
+    )
+    a("--influx-org", default=None, env_var="LOCUST_INFLUX_ORG", help="chaosbench: InfluxDB org")
+    a(
+        "--influx-bucket",
+        default=None,
+        env_var="LOCUST_INFLUX_BUCKET",
+        help="chaosbench: InfluxDB bucket",
+    )
+    a(
+        "--influx-token",
+        default=None,
+        env_var="LOCUST_INFLUX_TOKEN",
+        include_in_web_ui=False,
+        help="chaosbench: InfluxDB token (or INFLUX_TOKEN); never printed nor stored",
+    )
+    a("--influx-timeout", type=float, default=5.0, help="chaosbench: InfluxDB write timeout, s")
+    a(
+        "--influx-drain-timeout",
+        type=float,
+        default=5.0,
+        help="chaosbench: at the end, wait at most this long (s) for InfluxDB before giving up",
+    )
+    a(
+        "--influx-spool-max-mb",
+        type=int,
+        default=512,
+        help="chaosbench: bound of the on-disk spool of undelivered InfluxDB data, MB",
+    )
+    a(
+        "--window-grace",
+        type=float,
+        default=2.0,
+        help="chaosbench: seconds a per-second window stays open for requests still in flight",
+    )
+    a("--gate", default=None, env_var="LOCUST_GATE", help="chaosbench: gate config (YAML)")
+    a("--baseline-run", default=None, help="chaosbench: compare with this earlier run directory")
+
+
+def _fail(message: str) -> None:
+    print(f"chaosbench: {message}", file=sys.stderr)
+    sys.exit(EXIT_CANNOT_MEASURE)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return None if value is None else str(value)
+
+
+def _load_gate(path: str | None) -> Any:
+    try:
+        from chaosbench.analysis.gate import load_gate
+    except ModuleNotFoundError as exc:
+        if path and exc.name and exc.name.startswith("chaosbench.analysis.gate"):
+            raise OptionError(f"--gate {path}: the gate module is not available yet") from None
+        if exc.name and exc.name.startswith("chaosbench.analysis.gate"):
+            return None
+        raise
+    return load_gate(path)
+
+
+def _seed(profile_text: str | None) -> Any:
+    if not profile_text:
+        return None
+    try:
+        data = yaml.safe_load(profile_text)
+    except yaml.YAMLError:
+        return None
+    return data.get("seed") if isinstance(data, dict) else None
+
+
+def _conclude(settings: ResultsSettings) -> int | None:
+    try:
+        from chaosbench.analysis.verdict import conclude
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("chaosbench.analysis.verdict"):
+            print(
+                "chaosbench: no verdict (chaosbench.analysis.verdict is not available)",
+                file=sys.stderr,
+            )
+            return None
+        raise
+    try:
+        return int(conclude(settings.run_dir, settings.gate_path, settings.baseline))
+    except ChaosbenchError as exc:
+        print(f"chaosbench: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_MEASURE
+    except Exception:  # a bug in the analysis must not lose the run's exit code or its data
+        logging.getLogger("chaosbench.results").exception("chaosbench: the analysis failed")
+        print(f"chaosbench: the analysis of {settings.run_dir} failed (see above)", file=sys.stderr)
+        return EXIT_CANNOT_MEASURE
+
+
+def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
+    global SESSION
+    o = environment.parsed_options
+    if o is None or not hasattr(o, "results_dir"):
+        return
+    is_worker = isinstance(runner, WorkerRunner)
+    try:
+        settings = ResultsSettings.from_options(o)
+        # a master receives a worker's window one grace and up to two ticks after its second:
+        # it keeps its own windows open that much longer so that they merge, not arrive late
+        grace = settings.grace + (2 * settings.tick + 1 if isinstance(runner, MasterRunner) else 0)
+        recorder = Recorder(TIMELINE, grace=grace)
+        session = RecordingSession(settings, recorder)
+        meta: dict[str, Any] = {}
+        if not is_worker:
+            gate_cfg = _load_gate(settings.gate_path)
+            if settings.baseline is not None:
+                read_meta(settings.baseline)
+            session.prepare()
+            profile = file_digest(getattr(o, "chaos_profile", None))
+            gate = file_digest(settings.gate_path)
+            if gate is not None:
+                gate["config"] = _plain(gate_cfg)
+            meta = {
+                "profile": profile,
+                "seed": _seed(profile["text"] if profile else None),
+                "gate": gate,
+                "baseline_run": str(settings.baseline) if settings.baseline else None,
+                "options": sanitize_options(vars(o)),
+                "versions": versions(),
+                "git_revision": git_revision(),
+                "mode": "master" if isinstance(runner, MasterRunner) else "local",
+                "host": environment.host,
+                "influx": settings.influx.public() if settings.influx else None,
+                "recording": {"grace_s": settings.grace, "tick_s": settings.tick},
+            }
+    except ChaosbenchError as exc:
+        _fail(str(exc))
+        return
+    SESSION = session
+    environment.events.request.add_listener(recorder.on_request)
+    events = environment.events
+
+    if is_worker:
+
+        def send(windows: list[ClosedWindow], final: bool) -> None:
+            runner.send_message(
+                MSG_WINDOWS,
+                {
+                    "worker": runner.client_id,
+                    "final": final,
+                    "windows": [w.to_json() for w in windows],
+                },
+            )
+
+        events.test_start.add_listener(lambda **_: session.start_worker(send))
+        events.test_stop.add_listener(lambda **_: session.stop_worker())
+        return
+
+    workers = {"expected": 0}
+    if isinstance(runner, MasterRunner):
+        runner.register_message(MSG_WINDOWS, lambda msg, **_: session.on_worker_windows(msg.data))
+
+        def on_master_stop(**_: Any) -> None:
+            workers["expected"] = max(workers["expected"], runner.worker_count)
+
+        events.test_start.add_listener(on_master_stop)
+        events.test_stop.add_listener(on_master_stop)
+
+    events.test_start.add_listener(lambda **_: session.start(meta))
+    EVENTS.phase_changed.add_listener(session.on_phase_changed)
+    EVENTS.fault_injected.add_listener(session.on_fault_injected)
+    EVENTS.fault_reverted.add_listener(session.on_fault_reverted)
+    EVENTS.chaos_stopped.add_listener(session.on_chaos_stopped)
+
+    def on_quitting(environment: Any, **_: Any) -> None:
+        total = environment.stats.total
+        try:
+            session.finish(
+                {
+                    "locust": {
+                        "num_requests": total.num_requests,
+                        "num_failures": total.num_failures,
+                    }
+                },
+                expected_workers=workers["expected"],
+            )
+        except ChaosbenchError as exc:
+            print(f"chaosbench: {exc}", file=sys.stderr)
+            environment.process_exit_code = EXIT_CANNOT_MEASURE
+            session.drain()
+            return
+        if session.started is None:  # no test ran: leave no empty run directory behind
+            try:
+                settings.run_dir.rmdir()
+            except OSError:
+                pass
+            return
+        code = _conclude(settings)
+        if code is not None:
+            environment.process_exit_code = code
+            session.stream_verdict(code, VERDICTS.get(code, str(code)))
+        session.drain()
+
+    events.quitting.add_listener(on_quitting)
