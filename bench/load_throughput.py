@@ -199,8 +199,8 @@ def main() -> int:
     common = ["--pg-dsn", PG_DSN, "--pg-schema", f"{tag}_load", "--redis-url", REDIS_URL,
               "--redis-prefix", f"{tag}:load:"]  # fmt: skip
     sut = subprocess.Popen(
-        [sys.executable, "-m", "sut", "--port", str(port), "--pg-dsn", PG_DSN, "--pg-schema",
-         f"{tag}_sut", "--redis-url", REDIS_URL, "--redis-prefix", f"{tag}:sut:",
+        [sys.executable, "-m", "chaosbench.sut", "--port", str(port), "--pg-dsn", PG_DSN,
+         "--pg-schema", f"{tag}_sut", "--redis-url", REDIS_URL, "--redis-prefix", f"{tag}:sut:",
          "--rate-limit", "0", "--quote-rate", "200"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -96,7 +96,7 @@ def main() -> int:
     dsn = f"{BASE}/{tag}"
     port = 20000 + random.randrange(20000)
     url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "sut", "--port", str(port), "--pg-dsn", dsn]
+    argv = [sys.executable, "-m", "chaosbench.sut", "--port", str(port), "--pg-dsn", dsn]
     argv += ["--pg-schema", "orders_b", "--redis-url", redis_url, "--redis-prefix", f"{tag}:"]
     argv += ["--quote-rate", "0", "--rate-limit", "0"]
     proc = gsubprocess.Popen(argv, stdout=gsubprocess.DEVNULL, stderr=gsubprocess.DEVNULL)

@@ -179,7 +179,7 @@ def main() -> int:
         [
             sys.executable,
             "-m",
-            "sut",
+            "chaosbench.sut",
             "--port",
             str(port),
             "--pg-schema",

@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             "SUT_REDIS_URL": os.environ.get("SUT_REDIS_URL", "redis://127.0.0.1:16379/0"),
         }
         print(f"chaosbench: the reference system on 127.0.0.1:{args.sut_port}, log {logs}/sut.log")
-        sut = _start(procs, [sys.executable, "-m", "sut"], logs / "sut.log", sut_env)
+        sut = _start(procs, [sys.executable, "-m", "chaosbench.sut"], logs / "sut.log", sut_env)
         (logs / "sut.pid").write_text(f"{sut.pid}\n")  # process faults of the profile name it
         if not wait_healthy(args.sut_port, 30.0, sut):
             print(

@@ -201,7 +201,7 @@ def test_market_maker_has_its_duty_cycle_and_scenarios() -> None:
 
 def test_cli_validate_and_plan(tmp_path: Path) -> None:
     ok = subprocess.run(
-        [PYTHON, "-m", "chaos", "plan", "profiles/default.yaml", "--run-time", "1m"],
+        [PYTHON, "-m", "chaosbench.chaos", "plan", "profiles/default.yaml", "--run-time", "1m"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert ok.returncode == 0, ok.stderr
@@ -209,7 +209,7 @@ def test_cli_validate_and_plan(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(BASE.replace("type: latency", "type: latncy"))
     out = subprocess.run(
-        [PYTHON, "-m", "chaos", "validate", str(bad)],
+        [PYTHON, "-m", "chaosbench.chaos", "validate", str(bad)],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert out.returncode == 2

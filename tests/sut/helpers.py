@@ -29,7 +29,7 @@ def sut_args(
     return [
         PYTHON,
         "-m",
-        "sut",
+        "chaosbench.sut",
         "--host",
         "127.0.0.1",
         "--port",

@@ -246,7 +246,7 @@ def test_bad_options_one_line_exit_2(args: list[str], env: dict[str, str], needl
     import os
 
     result = subprocess.run(
-        [PYTHON, "-m", "sut", *args],
+        [PYTHON, "-m", "chaosbench.sut", *args],
         cwd=ROOT,
         env={**os.environ, **env},
         capture_output=True,
@@ -267,7 +267,7 @@ def test_environment_variables_configure_the_sut(tmp_path: Path) -> None:
         "SUT_PORT": str(port), "SUT_PG_DSN": PG_DSN, "SUT_PG_SCHEMA": schema,
         "SUT_REDIS_URL": REDIS_URL, "SUT_REDIS_PREFIX": prefix, "SUT_RATE_LIMIT": "0",
     }  # fmt: skip
-    proc = Proc([PYTHON, "-m", "sut"], tmp_path / "sut-env.log", env)
+    proc = Proc([PYTHON, "-m", "chaosbench.sut"], tmp_path / "sut-env.log", env)
     try:
         wait_until(lambda: http("GET", f"http://127.0.0.1:{port}/health")[0] == 200, timeout=30)
         status, created = http("POST", f"http://127.0.0.1:{port}/api/orders", order())
