@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from chaosbench.proxy.client import EMBEDDED_HEADER
 from chaosbench.proxy.collection import ProxyCollection
-from chaosbench.proxy.errors import ApiError, bad_request
+from chaosbench.proxy.errors import TOXIC_NOT_FOUND, ApiError, bad_request
 
 VERSION = "2.12.0-chaosbench"
 
@@ -108,6 +108,7 @@ class ApiApp:
                 if method == "GET":
                     return 200, c.get(name).to_json()
                 if method in UPDATE_METHODS:
+                    c.get(name)  # as Toxiproxy: the proxy is looked up before the body is read
                     return 200, c.update(name, self._body(environ)).to_json()
                 if method == "DELETE":
                     c.delete(name)
@@ -116,19 +117,19 @@ class ApiApp:
                 if method == "GET":
                     return 200, [t.to_json() for t in c.get(parts[1]).toxic_list()]
                 if method == "POST":
+                    c.get(parts[1])
                     return 200, c.add_toxic(parts[1], self._body(environ)).to_json()
-            elif n == 4 and parts[2] == "toxics":
+            elif n == 4 and parts[2] == "toxics" and method in ("GET", "DELETE", *UPDATE_METHODS):
                 proxy = c.get(parts[1])
-                if method == "GET":
-                    toxic = proxy.toxics.get(parts[3])
-                    if toxic is None:
-                        raise ApiError("toxic not found", 404)
-                    return 200, toxic.to_json()
-                if method in UPDATE_METHODS:
-                    return 200, c.update_toxic(parts[1], parts[3], self._body(environ)).to_json()
                 if method == "DELETE":
                     proxy.remove_toxic(parts[3])
                     return 204, None
+                toxic = proxy.toxics.get(parts[3])
+                if toxic is None:
+                    raise ApiError(TOXIC_NOT_FOUND, 404)
+                if method == "GET":
+                    return 200, toxic.to_json()
+                return 200, c.update_toxic(parts[1], parts[3], self._body(environ)).to_json()
         known = parts in (["version"], ["reset"], ["populate"]) or (
             n >= 1 and parts[0] == "proxies" and (n <= 2 or (parts[2] == "toxics" and n <= 4))
         )
