@@ -51,6 +51,9 @@ class ApiApp:
         method = environ.get("REQUEST_METHOD", "GET")
         raw_path = environ.get("PATH_INFO", "/")
         parts = [unquote(p) for p in raw_path.strip("/").split("/") if p]
+        if environ.get("HTTP_USER_AGENT", "").startswith("Mozilla/"):
+            # Toxiproxy's stopBrowsersMiddleware: a web page must not drive the API
+            return self._respond(start_response, 403, "User agent not allowed\n")
         try:
             status, body = self._route(method, parts, environ)
         except ApiError as exc:

@@ -342,3 +342,12 @@ def test_bodies_decode_as_go_does(embedded: EmbeddedProxy, echo_server: TcpServe
     assert status == 201 and '"name": "u"' in text
     status, text = send_raw(embedded, "POST", "/proxies/t", b'{"enabled": null}')
     assert status == 200 and '"enabled": true' in text
+
+
+def test_browsers_are_refused(embedded: EmbeddedProxy) -> None:
+    """Toxiproxy's stopBrowsersMiddleware: a page in a browser cannot drive the API."""
+    conn = http.client.HTTPConnection("127.0.0.1", embedded.api_port, timeout=5)
+    conn.request("POST", "/reset", headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)"})
+    resp = conn.getresponse()
+    assert (resp.status, resp.read()) == (403, b"User agent not allowed\n")
+    conn.close()
