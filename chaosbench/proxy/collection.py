@@ -20,6 +20,8 @@ from chaosbench.proxy.proxy import Proxy, bind_listener, canonical_listen
 from chaosbench.proxy.toxics import catalogue
 from chaosbench.proxy.toxics.base import STREAMS, Envelope, Toxic, ToxicAttributes
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # Toxiproxy's integer attributes are Go int64
+
 
 def _object(body: Any) -> dict[str, Any]:
     """The body's keys folded to lower case (Go matches JSON keys to fields that way)."""
@@ -71,6 +73,10 @@ def _attributes(
         raise bad_request("field 'attributes' must be an object")
     fields = model.model_fields
     given = {k: v for k, v in _object(raw).items() if k in fields and v is not None}
+    for key, value in given.items():
+        integer = fields[key].annotation in (int, int | None)
+        if integer and type(value) is int and not INT64_MIN <= value <= INT64_MAX:
+            raise bad_request(f"toxic {toxic_type!r} attribute {key}: {value} overflows int64")
     try:
         return model.model_validate_json(json.dumps({**base, **given}), strict=True)
     except ValidationError as exc:

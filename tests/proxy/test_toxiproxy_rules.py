@@ -235,6 +235,10 @@ def test_attributes_decode_as_go_does(embedded: EmbeddedProxy, echo_server: TcpS
         )
         assert status == 400 and "attribute latency" in body["error"], (bad, body)
     status, body = raw(
+        embedded, "POST", "/proxies/a/toxics/latency_downstream", {"attributes": {"latency": 2**63}}
+    )
+    assert status == 400 and "overflows int64" in body["error"]
+    status, body = raw(
         embedded, "POST", "/proxies/a/toxics/latency_downstream", {"attributes": {"latency": None}}
     )
     assert status == 200 and body["attributes"]["latency"] == 7  # null: left as it was
