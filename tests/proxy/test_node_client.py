@@ -37,7 +37,15 @@ def node_client() -> Path:
     if node is None or npm is None:
         pytest.fail(f"node and npm are needed to install {PACKAGE} (not on PATH)", pytrace=False)
     if not (MODULE / "package.json").exists():
-        cmd = [npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(NPM_DIR)]
+        cmd = [
+            npm,
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "--prefix",
+            str(NPM_DIR),
+        ]
         try:
             out = subprocess.run(
                 [*cmd, PACKAGE], capture_output=True, text=True, timeout=300, check=False
@@ -45,8 +53,9 @@ def node_client() -> Path:
         except subprocess.TimeoutExpired:
             pytest.fail(f"npm could not install {PACKAGE}: no answer in 300 s", pytrace=False)
         if out.returncode != 0 or not (MODULE / "package.json").exists():
-            last = (out.stderr.strip().splitlines() or [f"exit {out.returncode}"])[-1]
-            pytest.fail(f"npm could not install {PACKAGE}: {last}", pytrace=False)
+            lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+            why = next((ln for ln in lines if "error" in ln.lower()), f"exit {out.returncode}")
+            pytest.fail(f"npm could not install {PACKAGE}: {why.strip()}", pytrace=False)
     return MODULE
 
 
