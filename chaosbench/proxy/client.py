@@ -184,11 +184,14 @@ class ToxiproxyClient:
     # -- server ------------------------------------------------------------------------------
 
     def version(self) -> str:
+        """The server's version: Toxiproxy >= 2.7 answers ``{"version": ...}``, older ones text."""
         resp = self._call("GET", "/version", what="version")
         data = resp.json()
         self._embedded = EMBEDDED_HEADER.lower() in resp.headers
-        if isinstance(data, dict) and "version" in data:
-            return str(data["version"])
+        if isinstance(data, dict) and isinstance(data.get("version"), str):
+            return str(data["version"]).strip()
+        if isinstance(data, str):
+            return data.strip()
         return resp.body.decode("utf-8", "replace").strip()
 
     def is_embedded(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from typing import Any
 
@@ -17,14 +18,42 @@ from chaosbench.proxy.toxics.base import Toxic
 PROTOCOLS = ("tcp", "http")
 
 
+def canonical_listen(addr: str) -> str:
+    """A listen address as the listener would report it: loopback names resolved, IPv6 compressed.
+
+    Toxiproxy compares ``net.ResolveTCPAddr(listen).String()`` with the current address to decide
+    whether an update or a populate changes a proxy; this is the same comparison key.
+    """
+    host, port = loopback_listen(addr)
+    try:
+        host = ipaddress.ip_address(host).compressed
+    except ValueError:
+        pass
+    return join_hostport(host, port)
+
+
+def bind_listener(listen: str) -> gevent.socket.socket:
+    """A listening socket on ``listen``; a port that cannot be had is an API error (500)."""
+    host, port = loopback_listen(listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = gevent.socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(512)
+    except OSError as exc:
+        sock.close()
+        raise ApiError(f"listen tcp {listen}: {exc.strerror or exc}", 500) from None
+    return sock
+
+
 class Proxy:
     def __init__(self, name: str, listen: str, upstream: str, protocol: str = "tcp") -> None:
         if protocol not in PROTOCOLS:
             raise ApiError(f"protocol {protocol!r} is not one of tcp, http", 400)
-        loopback_listen(listen)
+        self.listen = canonical_listen(listen)
         split_hostport(upstream, "upstream")
         self.name = name
-        self.listen = listen or "127.0.0.1:0"
         self.upstream = upstream
         self.protocol = protocol
         self.enabled = False
@@ -40,8 +69,22 @@ class Proxy:
             "upstream": self.upstream,
             "enabled": self.enabled,
             "protocol": self.protocol,
-            "toxics": [t.to_json() for t in self.toxics.values()],
+            "toxics": [t.to_json() for t in self.toxic_list()],
         }
+
+    def toxic_list(self) -> list[Toxic]:
+        """Toxiproxy's order: the upstream chain, then the downstream one, each as added."""
+        return sorted(self.toxics.values(), key=lambda t: t.envelope.stream != "upstream")
+
+    def differs(self, listen: str, upstream: str, protocol: str | None = None) -> bool:
+        """Would these settings need a new listener (Toxiproxy's ``Proxy.Differs``)?
+
+        The same address by another name (``localhost:PORT`` for ``127.0.0.1:PORT``) is the same;
+        a port 0 differs from the port the listener has.
+        """
+        if protocol is not None and protocol != self.protocol:
+            return True
+        return canonical_listen(listen) != self.listen or upstream != self.upstream
 
     def upstream_addr(self) -> tuple[str, int]:
         return split_hostport(self.upstream, "upstream")
@@ -51,16 +94,8 @@ class Proxy:
     def start(self) -> None:
         if self.enabled:
             return
-        host, port = loopback_listen(self.listen)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = gevent.socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-            sock.listen(512)
-        except OSError as exc:
-            sock.close()
-            raise ApiError(f"listen tcp {self.listen}: {exc.strerror or exc}", 500) from None
+        sock = bind_listener(self.listen)
+        host = loopback_listen(self.listen)[0]
         self.listen = join_hostport(host, sock.getsockname()[1])
         self._listener = sock
         self.enabled = True

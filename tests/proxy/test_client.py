@@ -73,9 +73,9 @@ def test_errors_are_one_line_and_name_what_failed(client: ToxiproxyClient) -> No
     assert "proxy 'db'" in str(err.value) and "proxy already exists" in str(err.value)
 
     with pytest.raises(ProxyError) as err:
-        client.add_toxic("db", "latency", {"latency": 1, "bogus": 2})
+        client.add_toxic("db", "latency", {"latency": "1", "jitter": 2})  # a string: as Go, refused
     msg = str(err.value)
-    assert "\n" not in msg and "latency_downstream" in msg and "bogus" in msg
+    assert "\n" not in msg and "latency_downstream" in msg and "attribute latency" in msg
 
     with pytest.raises(ProxyError) as err:
         client.add_toxic("db", "ws_drop", {"rate": 0.5})  # needs protocol http
