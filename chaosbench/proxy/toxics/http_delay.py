@@ -1,15 +1,38 @@
 """http_delay (extension): a share ``rate`` of matching requests is held ``delay_ms``
-(± ``jitter_ms``) before it is forwarded."""
+(± ``jitter_ms``) before it is forwarded.
+
+Profile fault ``http_delay`` (``delay_ms``, ``jitter_ms``, ``rate``, ``paths_include``,
+``paths_exclude``; needs a ``protocol: http`` route): intensity scales ``delay_ms`` and
+``jitter_ms``. Seeds: API timeouts, slow exchange answers.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import Field
+
 from chaosbench.proxy.toxics import register
 from chaosbench.proxy.toxics.base import HttpAction, HttpState, HttpToxic, PathAttributes
+from chaosbench.proxy.toxics.profile import PathFilter
 
 
 class HttpDelayAttributes(PathAttributes):
     delay_ms: float = 0.0
     jitter_ms: float = 0.0
+
+
+class HttpDelaySettings(PathFilter):
+    delay_ms: int = Field(ge=0, le=600_000)
+    jitter_ms: int = Field(default=0, ge=0, le=600_000)
+
+    def attributes(self, intensity: float) -> dict[str, Any]:
+        return {
+            "delay_ms": round(self.delay_ms * intensity),
+            "jitter_ms": round(self.jitter_ms * intensity),
+            "rate": self.rate,
+            **self.path_attributes(),
+        }
 
 
 class HttpDelayState(HttpState):
@@ -29,3 +52,5 @@ class HttpDelay(HttpToxic):
     type_name = "http_delay"
     Attributes = HttpDelayAttributes
     State = HttpDelayState
+    profile_name = "http_delay"
+    Profile = HttpDelaySettings

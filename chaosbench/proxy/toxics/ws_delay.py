@@ -1,15 +1,36 @@
 """ws_delay (extension): a share ``rate`` of the server's data messages is held ``delay_ms``
-(± ``jitter_ms``) after it arrived. Later messages wait behind it (one TCP stream)."""
+(± ``jitter_ms``) after it arrived. Later messages wait behind it (one TCP stream).
+
+Profile fault ``ws_delay`` (``delay_ms``, ``jitter_ms``, ``rate``; needs a ``protocol: http``
+route): intensity scales ``delay_ms`` and ``jitter_ms``. Seeds: WebSocket lag and jitter.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import Field
+
 from chaosbench.proxy.toxics import register
 from chaosbench.proxy.toxics.base import MsgOut, RateAttributes, WsMessage, WsState, WsToxic
+from chaosbench.proxy.toxics.profile import RateSettings
 
 
 class WsDelayAttributes(RateAttributes):
     delay_ms: float = 0.0
     jitter_ms: float = 0.0
+
+
+class WsDelaySettings(RateSettings):
+    delay_ms: int = Field(ge=0, le=600_000)
+    jitter_ms: int = Field(default=0, ge=0, le=600_000)
+
+    def attributes(self, intensity: float) -> dict[str, Any]:
+        return {
+            "delay_ms": round(self.delay_ms * intensity),
+            "jitter_ms": round(self.jitter_ms * intensity),
+            "rate": self.rate,
+        }
 
 
 class WsDelayState(WsState):
@@ -29,3 +50,5 @@ class WsDelay(WsToxic):
     type_name = "ws_delay"
     Attributes = WsDelayAttributes
     State = WsDelayState
+    profile_name = "ws_delay"
+    Profile = WsDelaySettings
