@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
 from chaosbench.proxy.toxics import register
 from chaosbench.proxy.toxics.base import HttpAction, HttpState, HttpToxic, PathAttributes
-from chaosbench.proxy.toxics.profile import PathFilter
+from chaosbench.proxy.toxics.profile import DelaySettings, PathFilter
 
 
 class HttpDelayAttributes(PathAttributes):
@@ -22,17 +20,9 @@ class HttpDelayAttributes(PathAttributes):
     jitter_ms: float = 0.0
 
 
-class HttpDelaySettings(PathFilter):
-    delay_ms: int = Field(ge=0, le=600_000)
-    jitter_ms: int = Field(default=0, ge=0, le=600_000)
-
+class HttpDelaySettings(PathFilter, DelaySettings):
     def attributes(self, intensity: float) -> dict[str, Any]:
-        return {
-            "delay_ms": round(self.delay_ms * intensity),
-            "jitter_ms": round(self.jitter_ms * intensity),
-            "rate": self.rate,
-            **self.path_attributes(),
-        }
+        return {**super().attributes(intensity), **self.path_attributes()}
 
 
 class HttpDelayState(HttpState):

@@ -71,6 +71,20 @@ class RateSettings(ToxicProfile):
     rate: float = Field(default=1.0, ge=0.0, le=1.0)
 
 
+class DelaySettings(RateSettings):
+    """A share ``rate`` held ``delay_ms`` (± ``jitter_ms``); intensity scales the delay."""
+
+    delay_ms: int = Field(ge=0, le=600_000)
+    jitter_ms: int = Field(default=0, ge=0, le=600_000)
+
+    def attributes(self, intensity: float) -> dict[str, Any]:
+        return {
+            "delay_ms": round(self.delay_ms * intensity),
+            "jitter_ms": round(self.jitter_ms * intensity),
+            "rate": self.rate,
+        }
+
+
 class PathFilter(RateSettings):
     """HTTP toxics: requests whose path starts with one of ``paths_include`` (all when empty),
     except those starting with one of ``paths_exclude``."""

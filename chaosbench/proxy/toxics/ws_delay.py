@@ -7,30 +7,14 @@ route): intensity scales ``delay_ms`` and ``jitter_ms``. Seeds: WebSocket lag an
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import Field
-
 from chaosbench.proxy.toxics import register
 from chaosbench.proxy.toxics.base import MsgOut, RateAttributes, WsMessage, WsState, WsToxic
-from chaosbench.proxy.toxics.profile import RateSettings
+from chaosbench.proxy.toxics.profile import DelaySettings
 
 
 class WsDelayAttributes(RateAttributes):
     delay_ms: float = 0.0
     jitter_ms: float = 0.0
-
-
-class WsDelaySettings(RateSettings):
-    delay_ms: int = Field(ge=0, le=600_000)
-    jitter_ms: int = Field(default=0, ge=0, le=600_000)
-
-    def attributes(self, intensity: float) -> dict[str, Any]:
-        return {
-            "delay_ms": round(self.delay_ms * intensity),
-            "jitter_ms": round(self.jitter_ms * intensity),
-            "rate": self.rate,
-        }
 
 
 class WsDelayState(WsState):
@@ -51,4 +35,4 @@ class WsDelay(WsToxic):
     Attributes = WsDelayAttributes
     State = WsDelayState
     profile_name = "ws_delay"
-    Profile = WsDelaySettings
+    Profile = DelaySettings
