@@ -275,3 +275,39 @@ def test_packet_loss_delays_that_share_of_requests(proxy: EmbeddedProxy) -> None
     assert toxics_left(proxy.url) == {}
     after = ping_times(port, connections=20, per_connection=10)
     assert max(after) < 0.18, sorted(after)[-5:]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ("loss: 1.5", "faults[0].loss: Input should be less than or equal to 1 (got 1.5)"),
+        (
+            "loss: 0.1, rto_ms: 500, max_rto_ms: 100",
+            "faults[0]: max_rto_ms 100 is less than rto_ms 500",
+        ),
+        ("los: 0.1", "faults[0].los: unknown key (did you mean 'loss'?)"),
+    ],
+)
+def test_packet_loss_settings_are_validated_in_the_profile(settings: str, message: str) -> None:
+    with pytest.raises(ChaosbenchError) as err:
+        parse_profile(
+            f"""
+proxy: {{routes: {{r: {{listen: 127.0.0.1:{free_port()}, upstream: 127.0.0.1:6379}}}}}}
+faults: [{{name: pl, type: packet_loss, route: r, {settings}}}]
+""",
+            "t.yaml",
+        )
+    assert str(err.value) == f"t.yaml: {message}"
+
+
+def test_trading_system_profile_ramps_packet_loss_5_20_50() -> None:
+    from chaosbench.chaos.profile import load_profile
+
+    profile = load_profile("profiles/trading-system.yaml")
+    [spec] = [f for f in profile.faults if f.type == "packet_loss"]
+    ctx = FaultContext(proxy_url="http://127.0.0.1:1", routes=profile.route_table())
+    losses = [
+        spec.cls(spec.name, spec.settings, ctx, i).describe()["attributes"]["loss"]
+        for i in spec.intensities
+    ]
+    assert losses == pytest.approx([0.05, 0.2, 0.5]) and len(spec.bursts) == 3
