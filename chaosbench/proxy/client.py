@@ -5,8 +5,9 @@ gevent code (Locust monkey-patches sockets, and ``http.client`` then yields to t
 
 Every failure is a :class:`chaosbench.ground.errors.ProxyError` with one line naming the proxy or
 toxic and the server's own message. Toxic types that only the embedded proxy has (the toxic's
-``extension``, set by its kind: HTTP and WebSocket toxics) are refused *before* anything is sent
-when the server is a real Toxiproxy; only then is the toxic catalogue (gevent) imported.
+``extension``: HTTP and WebSocket toxics by their kind, and TCP toxics Toxiproxy lacks such as
+``packet_loss``) are refused *before* anything is sent when the server is a real Toxiproxy; only
+then is the toxic catalogue (which imports gevent) read.
 """
 
 from __future__ import annotations

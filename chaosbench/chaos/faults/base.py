@@ -1,8 +1,9 @@
 """The fault contract. Read docs/faults.md before adding one.
 
 A fault is one small class in its own module under ``chaosbench/chaos/faults/``, registered by
-its type name with ``@register``. It owns only its own settings (a pydantic model,
-``Settings``); the scheduler owns the envelope (name, type, target, bursts, intensity) and calls:
+its type name with ``@register`` (a proxy fault is built from its toxic instead: ``_toxic.py``).
+It owns only its own settings (a pydantic model, ``Settings``); the scheduler owns the envelope
+(name, type, target, bursts, intensity) and calls:
 
 - ``targets()`` before anything runs: every host:port (or other address) the fault would touch,
   checked against the profile's allowlist;
