@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from chaosbench.chaos.faults.base import FaultContext
@@ -15,7 +15,6 @@ from chaosbench.ground.errors import AllowlistError, OptionError, ProxyError
 log = logging.getLogger("chaosbench.chaos")
 
 DEFAULT_PROXY_API = "127.0.0.1:8474"
-PROXY_FAULTS_MODULE = "chaosbench.chaos.faults._toxic"
 
 
 def needs_proxy(profile: Profile) -> bool:
@@ -35,7 +34,6 @@ class ProxyHandle:
 
     url: str
     embedded: Any = None  # chaos.proxy EmbeddedProxy, when started in this process
-    routes_created: list[str] = field(default_factory=list)
 
     def stop(self) -> None:
         if self.embedded is not None:
@@ -80,7 +78,6 @@ def start_proxy(profile: Profile, mode: str, api: str) -> ProxyHandle:
                 for name, r in profile.routes.items()
             ]
             client.populate(specs)
-            handle.routes_created = list(profile.routes)
     except (ProxyError, OptionError):
         handle.stop()
         raise

@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chaosbench.proxy.client import (
-    EXTENSION_TOXICS,
-    TCP_TOXICS,
     ProxyInfo,
     ProxySpec,
     ToxicInfo,
@@ -30,8 +28,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "EXTENSION_TOXICS",
-    "TCP_TOXICS",
     "EmbeddedProxy",
     "ProxyInfo",
     "ProxySpec",

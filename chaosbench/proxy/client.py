@@ -4,9 +4,10 @@ Stdlib ``http.client`` only, one short connection per call: it works from plain 
 gevent code (Locust monkey-patches sockets, and ``http.client`` then yields to the loop).
 
 Every failure is a :class:`chaosbench.ground.errors.ProxyError` with one line naming the proxy or
-toxic
-and the server's own message. Toxic types that only the embedded proxy has (``http_*``, ``ws_*``)
-are refused *before* anything is sent when the server is a real Toxiproxy.
+toxic and the server's own message. Toxic types that only the embedded proxy has (the toxic's
+``extension``: HTTP and WebSocket toxics by their kind, and TCP toxics Toxiproxy lacks such as
+``packet_loss``) are refused *before* anything is sent when the server is a real Toxiproxy; only
+then is the toxic catalogue (which imports gevent) read.
 """
 
 from __future__ import annotations
@@ -19,14 +20,6 @@ from urllib.parse import quote, urlsplit
 
 from chaosbench.ground.errors import ProxyError
 
-#: Toxics with Toxiproxy's own names and attributes (a real Toxiproxy has all of them).
-TCP_TOXICS: frozenset[str] = frozenset(
-    {"latency", "bandwidth", "timeout", "reset_peer", "slicer", "limit_data", "slow_close"}
-)
-#: Toxics only chaosbench's embedded proxy has (they need ``protocol: http`` on the proxy).
-EXTENSION_TOXICS: frozenset[str] = frozenset(
-    {"http_error", "http_delay", "ws_drop", "ws_delay", "ws_corrupt", "ws_reorder"}
-)
 #: Response header by which the embedded proxy tells itself apart from a real Toxiproxy.
 EMBEDDED_HEADER = "X-Chaosbench-Proxy"
 
@@ -120,6 +113,15 @@ class _Response:
                     return str(data[key])
         text = self.body.decode("utf-8", "replace").strip().splitlines()
         return text[0] if text else f"HTTP {self.status}"
+
+
+def is_extension(toxic_type: str) -> bool:
+    """True when only chaosbench's embedded proxy has toxics of this type (from the toxic
+    catalogue; an unknown type is left to the server to refuse)."""
+    from chaosbench.proxy.toxics import catalogue
+
+    toxic = catalogue().get(toxic_type)
+    return toxic is not None and toxic.extension
 
 
 def extension_refused(toxic_type: str) -> ProxyError:
@@ -293,7 +295,7 @@ class ToxiproxyClient:
             raise ProxyError(f"{what}: stream {stream!r} is not upstream or downstream")
         if not 0.0 <= toxicity <= 1.0:
             raise ProxyError(f"{what}: toxicity {toxicity} is not within 0..1")
-        if type in EXTENSION_TOXICS and not self.is_embedded():
+        if not self.is_embedded() and is_extension(type):
             raise extension_refused(type)
         body = {
             "name": toxic_name,

@@ -4,7 +4,10 @@ effect on real traffic, and an idempotent revert."""
 from __future__ import annotations
 
 import http.client
+import random
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,7 +20,7 @@ from chaosbench.chaos.profile import parse_profile
 from chaosbench.ground.errors import ChaosbenchError
 from chaosbench.proxy import EmbeddedProxy, ToxiproxyClient
 from chaosbench.proxy.client import ProxySpec
-from tests.chaos._sched_support import median_ping, proxy, toxics_left  # noqa: F401
+from tests.chaos._sched_support import median_ping, proxy, redis_ping, toxics_left  # noqa: F401
 from tests.conftest import free_port
 
 # fault entry (without route) -> (toxic type, attributes the proxy must show, toxicity)
@@ -34,6 +37,12 @@ TCP_CASES: dict[str, tuple[str, str, dict[str, Any], float]] = {
     ),
     "limit_data": ("bytes: 1000", "limit_data", {"bytes": 1000}, 0.5),
     "slow_close": ("delay_ms: 300", "slow_close", {"delay": 300}, 0.5),
+    "packet_loss": (
+        "loss: 0.4, rto_ms: 100",
+        "packet_loss",
+        {"loss": 0.2, "rto": 100, "max_rto": 3200},
+        1.0,
+    ),
 }
 HTTP_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "http_error": ("status: 429, retry_after: 2, rate: 0.8, paths_include: [/api]",
@@ -47,7 +56,9 @@ HTTP_CASES: dict[str, tuple[str, dict[str, Any]]] = {
 }  # fmt: skip
 
 
-def build(px: EmbeddedProxy, entry: str, intensity: float = 0.5) -> tuple[ToxicFault[Any], int]:
+def build(
+    px: EmbeddedProxy, entry: str, intensity: float = 0.5, seed: int | None = None
+) -> tuple[ToxicFault[Any], int]:
     tcp, http = free_port(), free_port()
     profile = parse_profile(
         f"""
@@ -64,7 +75,7 @@ faults:
         [ProxySpec(n, r.listen, r.upstream, True, r.protocol) for n, r in profile.routes.items()]
     )
     spec = profile.faults[0]
-    ctx = FaultContext(proxy_url=px.url, routes=profile.route_table())
+    ctx = FaultContext(proxy_url=px.url, routes=profile.route_table(), rng=random.Random(seed))
     fault = spec.cls(spec.name, spec.settings, ctx, intensity)
     assert isinstance(fault, ToxicFault) or spec.type == "route_down"
     return fault, tcp  # type: ignore[return-value]
@@ -207,3 +218,96 @@ def test_fault_errors_are_one_line(proxy: EmbeddedProxy) -> None:  # noqa: F811
     other = type(fault)("g", fault.settings, dead, 1.0)
     with pytest.raises(ChaosbenchError):
         other.inject()
+
+
+def ping_times(port: int, connections: int, per_connection: int) -> list[float]:
+    """Redis PING round trips (seconds) on ``connections`` parallel connections through
+    ``port``, ``per_connection`` each (the first PING of each connection is not counted)."""
+    results: list[list[float]] = [[] for _ in range(connections)]
+    errors: list[BaseException] = []
+
+    def run(out: list[float]) -> None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=15.0) as sock:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                redis_ping(sock)
+                for _ in range(per_connection):
+                    t0 = time.perf_counter()
+                    redis_ping(sock)
+                    out.append(time.perf_counter() - t0)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(r,), daemon=True) for r in results]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120.0)
+    assert not errors, errors[0]
+    assert not any(t.is_alive() for t in threads), "PING threads did not finish in 120 s"
+    return [x for r in results for x in r]
+
+
+def test_packet_loss_delays_that_share_of_requests(proxy: EmbeddedProxy) -> None:  # noqa: F811
+    """loss 0.4 at intensity 0.5: each reply is lost with p = 0.2 and arrives after the 200 ms
+    RTO; the share of PINGs delayed by >= ~200 ms is p within 4 binomial sigma. After the revert
+    no PING is delayed."""
+    fault, port = build(
+        proxy, "{name: pl, type: packet_loss, route: tcp, loss: 0.4, stream: downstream}", 0.5, 7
+    )
+    assert ping_times(port, 4, 5) and max(ping_times(port, 4, 5)) < 0.18  # baseline
+    fault.inject()
+    try:
+        [info] = ToxiproxyClient(proxy.url).toxics("tcp")
+        assert (info.type, info.stream, info.attributes["loss"]) == (
+            "packet_loss",
+            "downstream",
+            0.2,
+        )
+        times = ping_times(port, connections=20, per_connection=25)
+    finally:
+        fault.revert()
+    n, p = len(times), 0.2
+    delayed = sum(1 for t in times if t >= 0.18)
+    assert n == 500
+    assert abs(delayed - n * p) <= 4 * (n * p * (1 - p)) ** 0.5, (delayed, n)
+    assert min(t for t in times if t >= 0.18) >= 0.19  # a lost reply waits a whole RTO
+    assert toxics_left(proxy.url) == {}
+    after = ping_times(port, connections=20, per_connection=10)
+    assert max(after) < 0.18, sorted(after)[-5:]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ("loss: 1.5", "faults[0].loss: Input should be less than or equal to 1 (got 1.5)"),
+        (
+            "loss: 0.1, rto_ms: 500, max_rto_ms: 100",
+            "faults[0]: max_rto_ms 100 is less than rto_ms 500",
+        ),
+        ("los: 0.1", "faults[0].los: unknown key (did you mean 'loss'?)"),
+    ],
+)
+def test_packet_loss_settings_are_validated_in_the_profile(settings: str, message: str) -> None:
+    with pytest.raises(ChaosbenchError) as err:
+        parse_profile(
+            f"""
+proxy: {{routes: {{r: {{listen: 127.0.0.1:{free_port()}, upstream: 127.0.0.1:6379}}}}}}
+faults: [{{name: pl, type: packet_loss, route: r, {settings}}}]
+""",
+            "t.yaml",
+        )
+    assert str(err.value) == f"t.yaml: {message}"
+
+
+def test_trading_system_profile_ramps_packet_loss_5_20_50() -> None:
+    from chaosbench.chaos.profile import load_profile
+
+    profile = load_profile("profiles/trading-system.yaml")
+    [spec] = [f for f in profile.faults if f.type == "packet_loss"]
+    ctx = FaultContext(proxy_url="http://127.0.0.1:1", routes=profile.route_table())
+    losses = [
+        spec.cls(spec.name, spec.settings, ctx, i).describe()["attributes"]["loss"]
+        for i in spec.intensities
+    ]
+    assert losses == pytest.approx([0.05, 0.2, 0.5]) and len(spec.bursts) == 3

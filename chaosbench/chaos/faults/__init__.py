@@ -1,28 +1,20 @@
-"""The fault catalogue: every module in this package is imported, and each registers its fault.
+"""The fault catalogue: every module in this package is imported, and each registers its fault;
+``proxied.py`` registers one fault per toxic of the fault proxy that declares a profile name.
 
-Adding a fault is adding one module here; no other file changes.
+Adding a fault is adding one module (here, or a toxic in ``chaosbench/proxy/toxics/``); no other
+file changes. See docs/faults.md.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any
 
-from chaosbench.chaos.faults.base import Fault, FaultContext, FaultSettings, register, registry
-
-_loaded = False
+from chaosbench.chaos.faults.base import FAULTS, Fault, FaultContext, FaultSettings, register
 
 
 def catalogue() -> dict[str, type[Fault[Any]]]:
     """All registered fault types by name (imports every module of this package once)."""
-    global _loaded
-    if not _loaded:
-        for info in pkgutil.iter_modules(__path__):
-            if not info.name.startswith("_") and info.name != "base":
-                importlib.import_module(f"{__name__}.{info.name}")
-        _loaded = True
-    return dict(registry())
+    return FAULTS.all()
 
 
-__all__ = ["Fault", "FaultContext", "FaultSettings", "catalogue", "register"]
+__all__ = ["FAULTS", "Fault", "FaultContext", "FaultSettings", "catalogue", "register"]

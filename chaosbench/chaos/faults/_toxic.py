@@ -1,45 +1,25 @@
-"""Shared base of the proxy-level faults: one toxic (or a route switch) on a fault-proxy route.
+"""Faults through the fault proxy: a route switch (``route_down.py``) or one toxic per stream.
 
-Each concrete fault is a tiny module (``latency.py``, ``http_error.py``, ...) that names its
-Toxiproxy toxic type and maps its settings, scaled by the intensity, to the toxic's attributes.
-The toxic is named ``cb_<fault name>_<stream>`` so that ``revert()`` can remove exactly what
-``inject()`` added, also after a half-done inject (removing a toxic that is not there is fine).
+``ToxicFault`` is generic: ``toxic_fault(toxic)`` builds the fault class of a toxic that
+declares ``profile_name`` and ``Profile`` (``chaosbench/proxy/toxics/``); ``proxied.py`` does
+that for every such toxic, so a proxy fault is the toxic's one module. The toxic is named
+``cb_<fault name>_<stream>`` so that ``revert()`` removes exactly what ``inject()`` added, also
+after a half-done inject (removing a toxic that is not there is fine).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, TypeVar
+import sys
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import Field
-
-from chaosbench.chaos.faults.base import Fault, FaultSettings
+from chaosbench.chaos.faults.base import Fault
+from chaosbench.ground.errors import FaultError
 from chaosbench.proxy.client import ToxiproxyClient
-
-Stream = Literal["upstream", "downstream", "both"]
-
-
-class RouteSettings(FaultSettings):
-    """A fault on one route of the fault proxy (``proxy.routes`` of the profile)."""
-
-    route: str = Field(min_length=1)
-
-
-class ToxicSettings(RouteSettings):
-    """A TCP toxic: which direction, and the share of connections it applies to."""
-
-    stream: Stream = "downstream"
-    toxicity: float = Field(default=1.0, ge=0.0, le=1.0)
-
-
-class PathFilter(RouteSettings):
-    """HTTP toxics: requests whose path starts with one of ``paths_include`` (all when empty),
-    except those starting with one of ``paths_exclude``."""
-
-    paths_include: list[str] = Field(default_factory=list)
-    paths_exclude: list[str] = Field(default_factory=list)
-
+from chaosbench.proxy.toxics.base import Toxic
+from chaosbench.proxy.toxics.profile import RouteSettings, ToxicProfile
 
 TS = TypeVar("TS", bound=RouteSettings)
+TP = TypeVar("TP", bound=ToxicProfile)
 
 
 class RouteFault(Fault[TS]):
@@ -71,21 +51,31 @@ class RouteFault(Fault[TS]):
         return self.route
 
 
-class ToxicFault(RouteFault[TS]):
-    """A fault that is one toxic per stream on its route."""
+class ToxicFault(RouteFault[TP]):
+    """A fault that is one toxic per stream on its route; the toxic's ``Profile`` settings say
+    how intensity scales them into the toxic's attributes and toxicity."""
 
     toxic_type: ClassVar[str]
+    _toxic_seed: int | None = None
 
     def attributes(self) -> dict[str, Any]:
-        """The toxic's own attributes, scaled by ``self.intensity`` as the fault documents."""
-        return {}
+        """The toxic's own attributes, scaled by ``self.intensity`` as the toxic documents."""
+        attrs = self.settings.attributes(self.intensity)
+        if self.settings.seeded:
+            attrs["seed"] = self.seed()
+        return attrs
+
+    def seed(self) -> int:
+        """The toxic's seed, drawn once per fault from its seeded generator."""
+        if self._toxic_seed is None:
+            self._toxic_seed = self.ctx.rng.randrange(2**31)
+        return self._toxic_seed
 
     def toxicity(self) -> float:
-        return float(getattr(self.settings, "toxicity", 1.0))
+        return self.settings.toxicity_at(self.intensity)
 
     def streams(self) -> list[str]:
-        stream = getattr(self.settings, "stream", "downstream")
-        return ["upstream", "downstream"] if stream == "both" else [stream]
+        return self.settings.streams()
 
     def toxic_name(self, stream: str) -> str:
         return f"cb_{self.name}_{stream}"
@@ -110,7 +100,7 @@ class ToxicFault(RouteFault[TS]):
             except Exception as exc:  # try the other stream too, then report
                 errors.append(str(exc))
         if errors:
-            raise errors_to_fault_error(errors)
+            raise FaultError("; ".join(errors))
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -122,16 +112,23 @@ class ToxicFault(RouteFault[TS]):
         }
 
 
-def seed_from(fault: Fault[Any]) -> int:
-    """A toxic seed drawn once per fault from its seeded generator (same run seed, same seed)."""
-    cached = getattr(fault, "_toxic_seed", None)
-    if cached is None:
-        cached = fault.ctx.rng.randrange(2**31)
-        fault._toxic_seed = cached  # type: ignore[attr-defined]
-    return int(cached)
-
-
-def errors_to_fault_error(errors: list[str]) -> Exception:
-    from chaosbench.ground.errors import FaultError
-
-    return FaultError("; ".join(errors))
+def toxic_fault(toxic: type[Toxic]) -> type[ToxicFault[Any]]:
+    """The fault class of a toxic that declares ``profile_name`` and ``Profile``."""
+    name, settings = toxic.profile_name, toxic.Profile
+    if name is None or settings is None:
+        raise RuntimeError(
+            f"toxic {toxic.type_name!r} ({toxic.__module__}): a fault needs both "
+            "profile_name and Profile"
+        )
+    title = "".join(part.title() for part in name.split("_"))
+    module = sys.modules.get(toxic.__module__)
+    namespace: dict[str, Any] = {
+        "__doc__": (module.__doc__ if module is not None else None) or toxic.__doc__,
+        "__module__": __name__,
+        "__qualname__": f"{title}Fault",
+        "type_name": name,
+        "toxic_type": toxic.type_name,
+        "Settings": settings,
+        "protocols": ("http",) if toxic.kind != "tcp" else (),
+    }
+    return type(f"{title}Fault", (ToxicFault,), namespace)

@@ -1,8 +1,9 @@
-"""The fault contract. Read docs/writing-a-fault.md before adding one.
+"""The fault contract. Read docs/faults.md before adding one.
 
 A fault is one small class in its own module under ``chaosbench/chaos/faults/``, registered by
-its type name with ``@register``. It owns only its own settings (a pydantic model,
-``Settings``); the scheduler owns the envelope (name, type, target, bursts, intensity) and calls:
+its type name with ``@register`` (a proxy fault is built from its toxic instead: ``_toxic.py``).
+It owns only its own settings (a pydantic model, ``Settings``); the scheduler owns the envelope
+(name, type, target, bursts, intensity) and calls:
 
 - ``targets()`` before anything runs: every host:port (or other address) the fault would touch,
   checked against the profile's allowlist;
@@ -21,13 +22,13 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from chaosbench.ground.registry import Registry
+from chaosbench.ground.settings import ProfileSettings
 
-
-class FaultSettings(BaseModel):
-    """Base for a fault's own settings: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+#: Base for a fault's own settings: unknown keys are errors. The same base as a toxic's profile
+#: settings (``chaosbench/proxy/toxics/profile.py``), so a fault derived from a toxic takes
+#: them as they are.
+FaultSettings = ProfileSettings
 
 
 S = TypeVar("S", bound=FaultSettings)
@@ -89,19 +90,15 @@ class Fault(abc.ABC, Generic[S]):
         return ",".join(self.targets())
 
 
-_REGISTRY: dict[str, type[Fault[Any]]] = {}
+#: The fault catalogue: every module of ``chaosbench.chaos.faults`` registers its fault here.
+FAULTS: Registry[type[Fault[Any]]] = Registry(
+    "fault type", "chaosbench.chaos.faults", key=lambda cls: cls.type_name
+)
 
 F = TypeVar("F", bound=type[Fault[Any]])
 
 
 def register(cls: F) -> F:
     """Class decorator: register a fault under ``cls.type_name``."""
-    name = cls.type_name
-    if name in _REGISTRY and _REGISTRY[name] is not cls:
-        raise RuntimeError(f"fault type {name!r} registered twice")
-    _REGISTRY[name] = cls
+    FAULTS.register(cls)
     return cls
-
-
-def registry() -> dict[str, type[Fault[Any]]]:
-    return _REGISTRY

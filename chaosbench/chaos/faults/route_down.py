@@ -7,8 +7,9 @@ persistent connection loss, DNS-less "host unreachable".
 
 from __future__ import annotations
 
-from chaosbench.chaos.faults._toxic import RouteFault, RouteSettings
+from chaosbench.chaos.faults._toxic import RouteFault
 from chaosbench.chaos.faults.base import register
+from chaosbench.proxy.toxics.profile import RouteSettings
 
 
 class RouteDownSettings(RouteSettings):

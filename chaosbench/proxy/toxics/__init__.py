@@ -1,40 +1,27 @@
 """The toxic catalogue: every module in this package registers one toxic type by name.
 
 Adding a toxic is adding one module here (a ``Toxic`` subclass decorated with ``@register``);
-no other file changes.
+no other file changes. With ``profile_name`` and ``Profile`` it is also a fault type of the
+chaos profiles (docs/faults.md).
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from typing import TypeVar
-
+from chaosbench.ground.registry import Registry
 from chaosbench.proxy.toxics.base import Toxic
 
-_REGISTRY: dict[str, type[Toxic]] = {}
-_loaded = False
-
-T = TypeVar("T", bound=type[Toxic])
-
-
-def register(cls: T) -> T:
-    name = cls.type_name
-    if name in _REGISTRY and _REGISTRY[name] is not cls:
-        raise RuntimeError(f"toxic type {name!r} registered twice")
-    _REGISTRY[name] = cls
-    return cls
+TOXICS: Registry[type[Toxic]] = Registry("toxic type", __name__, key=lambda cls: cls.type_name)
+register = TOXICS.register
 
 
 def catalogue() -> dict[str, type[Toxic]]:
     """All toxic types by name (imports every module of this package once)."""
-    global _loaded
-    if not _loaded:
-        for info in pkgutil.iter_modules(__path__):
-            if not info.name.startswith("_") and info.name != "base":
-                importlib.import_module(f"{__name__}.{info.name}")
-        _loaded = True
-    return dict(_REGISTRY)
+    return TOXICS.all()
 
 
-__all__ = ["Toxic", "catalogue", "register"]
+def extension_types() -> frozenset[str]:
+    """Toxic types only the embedded proxy has (a real Toxiproxy refuses them)."""
+    return frozenset(name for name, cls in catalogue().items() if cls.extension)
+
+
+__all__ = ["TOXICS", "Toxic", "catalogue", "extension_types", "register"]

@@ -1,15 +1,30 @@
-"""bandwidth: at most ``rate`` KB/s (1 KB = 1000 bytes), written in pieces of 100 ms worth."""
+"""bandwidth: at most ``rate`` KB/s (1 KB = 1000 bytes), written in pieces of 100 ms worth.
+
+Profile fault ``bandwidth`` (``kb_per_s``, ``stream``, ``toxicity``): intensity scales the
+toxicity (share of connections limited). Seeds: slow network.
+"""
 
 from __future__ import annotations
 
 import time
+from typing import Any
+
+from pydantic import Field
 
 from chaosbench.proxy.toxics import register
 from chaosbench.proxy.toxics.base import Out, TcpState, TcpToxic, ToxicAttributes
+from chaosbench.proxy.toxics.profile import ToxicSettings
 
 
 class BandwidthAttributes(ToxicAttributes):
     rate: int = 0
+
+
+class BandwidthSettings(ToxicSettings):
+    kb_per_s: int = Field(ge=0)
+
+    def attributes(self, intensity: float) -> dict[str, Any]:
+        return {"rate": self.kb_per_s}
 
 
 class BandwidthState(TcpState):
@@ -38,3 +53,5 @@ class Bandwidth(TcpToxic):
     type_name = "bandwidth"
     Attributes = BandwidthAttributes
     State = BandwidthState
+    profile_name = "bandwidth"
+    Profile = BandwidthSettings

@@ -11,6 +11,10 @@ A toxic definition (``Toxic``) is created by the API and replaced, never mutated
 ``removed`` event wakes every connection that is waiting on it, so a revert takes effect at once.
 Each connection asks the definition for a state (``new_state``) when the toxic's toxicity roll
 for that connection succeeds (Toxiproxy's per-connection toxicity).
+
+A toxic offered to the chaos profiles also declares ``profile_name`` (the profile's fault
+``type``) and ``Profile`` (its settings there and how intensity scales them, see
+``profile.py``). Whether a real Toxiproxy has the toxic follows from its kind (``extension``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from typing import Any, ClassVar, Protocol
 import gevent
 import gevent.event
 from pydantic import BaseModel, ConfigDict
+
+from chaosbench.proxy.toxics.profile import ToxicProfile
 
 STREAMS = ("upstream", "downstream")
 
@@ -81,6 +87,13 @@ class Toxic(abc.ABC):
     type_name: ClassVar[str]
     kind: ClassVar[str] = "tcp"
     Attributes: ClassVar[type[ToxicAttributes]]
+    #: True when only the embedded proxy has it (refused against a real Toxiproxy). Set by
+    #: the kind: TCP toxics are Toxiproxy's own, HTTP and WebSocket toxics are extensions.
+    extension: ClassVar[bool] = False
+    #: The fault type profiles use for this toxic (None: not offered as a fault).
+    profile_name: ClassVar[str | None] = None
+    #: The fault's settings in a profile, and how intensity scales them into ``Attributes``.
+    Profile: ClassVar[type[ToxicProfile] | None] = None
 
     def __init__(self, envelope: Envelope, attributes: ToxicAttributes) -> None:
         self.envelope = envelope
@@ -217,6 +230,7 @@ class HttpState:
 
 class HttpToxic(Toxic):
     kind: ClassVar[str] = "http"
+    extension: ClassVar[bool] = True
     State: ClassVar[type[HttpState]] = HttpState
 
     def new_state(self, link: LinkHandle) -> HttpState:
@@ -264,6 +278,7 @@ class WsState:
 
 class WsToxic(Toxic):
     kind: ClassVar[str] = "ws"
+    extension: ClassVar[bool] = True
     State: ClassVar[type[WsState]] = WsState
 
     def new_state(self, link: LinkHandle) -> WsState:

@@ -1,11 +1,18 @@
 """http_error (extension): a share ``rate`` of matching requests is answered by the proxy itself
-with ``status`` (and ``Retry-After: retry_after`` for 429/503), without being forwarded."""
+with ``status`` (and ``Retry-After: retry_after`` for 429/503), without being forwarded.
+
+Profile fault ``http_error`` (``status``, ``rate``, ``retry_after``, ``body``,
+``paths_include``, ``paths_exclude``; needs a ``protocol: http`` route): intensity scales
+``rate``. Seeds: exchange 429/5xx, rate-limit storms.
+"""
 
 from __future__ import annotations
 
 import json
 from http import HTTPStatus
 from typing import Any
+
+from pydantic import Field
 
 from chaosbench.proxy.toxics import register
 from chaosbench.proxy.toxics.base import (
@@ -15,6 +22,7 @@ from chaosbench.proxy.toxics.base import (
     HttpToxic,
     PathAttributes,
 )
+from chaosbench.proxy.toxics.profile import PathFilter
 
 
 class HttpErrorAttributes(PathAttributes):
@@ -26,6 +34,21 @@ class HttpErrorAttributes(PathAttributes):
         super().model_post_init(__context)
         if not 400 <= self.status <= 599:
             raise ValueError(f"status {self.status} is not an HTTP error status (400..599)")
+
+
+class HttpErrorSettings(PathFilter):
+    status: int = Field(default=503, ge=400, le=599)
+    retry_after: int | None = Field(default=None, ge=0)
+    body: str | None = None
+
+    def attributes(self, intensity: float) -> dict[str, Any]:
+        attrs: dict[str, Any] = {"status": self.status, "rate": self.rate * intensity}
+        attrs.update(self.path_attributes())
+        if self.retry_after is not None:
+            attrs["retry_after"] = self.retry_after
+        if self.body is not None:
+            attrs["body"] = self.body
+        return attrs
 
 
 class HttpErrorState(HttpState):
@@ -57,3 +80,5 @@ class HttpError(HttpToxic):
     type_name = "http_error"
     Attributes = HttpErrorAttributes
     State = HttpErrorState
+    profile_name = "http_error"
+    Profile = HttpErrorSettings

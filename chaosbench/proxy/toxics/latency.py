@@ -1,14 +1,37 @@
-"""latency: every chunk is held ``latency`` ms (± ``jitter`` ms, uniform) after it was read."""
+"""latency: every chunk is held ``latency`` ms (± ``jitter`` ms, uniform) after it was read.
+
+Profile fault ``latency`` (``latency_ms``, ``jitter_ms``, ``stream``, ``toxicity``): intensity
+scales ``latency_ms`` and ``jitter_ms``. Seeds: latency spikes (100 ms .. 5 s), slow network,
+WebSocket lag.
+"""
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
+from pydantic import Field
+
 from chaosbench.proxy.toxics import register
 from chaosbench.proxy.toxics.base import Out, TcpState, TcpToxic, ToxicAttributes
+from chaosbench.proxy.toxics.profile import ToxicSettings
 
 
 class LatencyAttributes(ToxicAttributes):
     latency: int = 0
     jitter: int = 0
+
+
+class LatencySettings(ToxicSettings):
+    scale_toxicity: ClassVar[bool] = False
+
+    latency_ms: int = Field(ge=0, le=600_000)
+    jitter_ms: int = Field(default=0, ge=0, le=600_000)
+
+    def attributes(self, intensity: float) -> dict[str, Any]:
+        return {
+            "latency": round(self.latency_ms * intensity),
+            "jitter": round(self.jitter_ms * intensity),
+        }
 
 
 class LatencyState(TcpState):
@@ -27,3 +50,5 @@ class Latency(TcpToxic):
     type_name = "latency"
     Attributes = LatencyAttributes
     State = LatencyState
+    profile_name = "latency"
+    Profile = LatencySettings

@@ -1,16 +1,39 @@
 """slicer: chunks are cut into pieces of ``average_size`` ± ``size_variation`` bytes, written
-``delay`` µs apart (TCP segmentation that parsers must cope with)."""
+``delay`` µs apart (TCP segmentation that parsers must cope with).
+
+Profile fault ``slicer`` (``average_size``, ``size_variation``, ``delay_us``, ``stream``,
+``toxicity``): intensity scales the toxicity (share of connections sliced). Seeds: slow
+network, partial reads.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import Field
+
 from chaosbench.proxy.toxics import register
 from chaosbench.proxy.toxics.base import Out, TcpState, TcpToxic, ToxicAttributes
+from chaosbench.proxy.toxics.profile import ToxicSettings
 
 
 class SlicerAttributes(ToxicAttributes):
     average_size: int = 0
     size_variation: int = 0
     delay: int = 0
+
+
+class SlicerSettings(ToxicSettings):
+    average_size: int = Field(default=64, ge=1)
+    size_variation: int = Field(default=32, ge=0)
+    delay_us: int = Field(default=1000, ge=0)
+
+    def attributes(self, intensity: float) -> dict[str, Any]:
+        return {
+            "average_size": self.average_size,
+            "size_variation": min(self.size_variation, self.average_size - 1),
+            "delay": self.delay_us,
+        }
 
 
 class SlicerState(TcpState):
@@ -39,3 +62,5 @@ class Slicer(TcpToxic):
     type_name = "slicer"
     Attributes = SlicerAttributes
     State = SlicerState
+    profile_name = "slicer"
+    Profile = SlicerSettings

@@ -1,14 +1,32 @@
 """timeout: data is dropped (a stall); the connection is closed ``timeout`` ms after the toxic
-takes effect on it. ``timeout: 0``: never closed, data dropped until the toxic is removed."""
+takes effect on it. ``timeout: 0``: never closed, data dropped until the toxic is removed.
+
+Profile fault ``stall`` (``timeout_ms``, ``stream``, ``toxicity``): data stops flowing on a
+route; with ``timeout_ms`` > 0 the connection is closed after that long, with 0 it hangs until
+the fault is reverted. Intensity scales the toxicity (share of connections stalled). Seeds: API
+timeouts, half-open connections.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import Field
+
 from chaosbench.proxy.toxics import register
 from chaosbench.proxy.toxics.base import Out, TcpState, TcpToxic, TimerMixin, ToxicAttributes
+from chaosbench.proxy.toxics.profile import ToxicSettings
 
 
 class TimeoutAttributes(ToxicAttributes):
     timeout: int = 0
+
+
+class StallSettings(ToxicSettings):
+    timeout_ms: int = Field(default=0, ge=0)
+
+    def attributes(self, intensity: float) -> dict[str, Any]:
+        return {"timeout": self.timeout_ms}
 
 
 class TimeoutState(TimerMixin, TcpState):
@@ -32,3 +50,5 @@ class Timeout(TcpToxic):
     type_name = "timeout"
     Attributes = TimeoutAttributes
     State = TimeoutState
+    profile_name = "stall"
+    Profile = StallSettings

@@ -1,11 +1,18 @@
 """ws_corrupt (extension): a share ``rate`` of the server's data messages is mangled. A text
 message is cut in half and given a garbage tail (still UTF-8, no longer valid JSON); a binary
-message gets bytes flipped."""
+message gets bytes flipped.
+
+Profile fault ``ws_corrupt`` (``rate``; needs a ``protocol: http`` route): intensity scales
+``rate``. Seeds: corrupted frames, parser robustness.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from chaosbench.proxy.toxics import register
 from chaosbench.proxy.toxics.base import MsgOut, RateAttributes, WsMessage, WsState, WsToxic
+from chaosbench.proxy.toxics.profile import RateSettings
 from chaosbench.proxy.wsframes import OP_TEXT, encode_frame
 
 GARBAGE = "\u0000<corrupted by chaosbench>\u007f{"
@@ -24,6 +31,11 @@ def corrupt(msg: WsMessage, flip_at: int) -> WsMessage:
     return WsMessage(msg.opcode, raw, payload, msg.rsv, msg.t)
 
 
+class WsCorruptSettings(RateSettings):
+    def attributes(self, intensity: float) -> dict[str, Any]:
+        return {"rate": self.rate * intensity}
+
+
 class WsCorruptState(WsState):
     def process(self, msg: WsMessage, out: MsgOut) -> None:
         a = self.toxic.attributes
@@ -38,3 +50,5 @@ class WsCorrupt(WsToxic):
     type_name = "ws_corrupt"
     Attributes = RateAttributes
     State = WsCorruptState
+    profile_name = "ws_corrupt"
+    Profile = WsCorruptSettings

@@ -1,10 +1,15 @@
 """ws_delay (extension): a share ``rate`` of the server's data messages is held ``delay_ms``
-(± ``jitter_ms``) after it arrived. Later messages wait behind it (one TCP stream)."""
+(± ``jitter_ms``) after it arrived. Later messages wait behind it (one TCP stream).
+
+Profile fault ``ws_delay`` (``delay_ms``, ``jitter_ms``, ``rate``; needs a ``protocol: http``
+route): intensity scales ``delay_ms`` and ``jitter_ms``. Seeds: WebSocket lag and jitter.
+"""
 
 from __future__ import annotations
 
 from chaosbench.proxy.toxics import register
 from chaosbench.proxy.toxics.base import MsgOut, RateAttributes, WsMessage, WsState, WsToxic
+from chaosbench.proxy.toxics.profile import DelaySettings
 
 
 class WsDelayAttributes(RateAttributes):
@@ -29,3 +34,5 @@ class WsDelay(WsToxic):
     type_name = "ws_delay"
     Attributes = WsDelayAttributes
     State = WsDelayState
+    profile_name = "ws_delay"
+    Profile = DelaySettings
