@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from chaosbench.analysis.influx.config import InfluxConfig
+from chaosbench.ground import defaults
 from chaosbench.ground.errors import OptionError
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
-DEFAULT_SUT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_SUT_PG_DSN = defaults.PG_DSN
 DEFAULT_SUT_PG_SCHEMA = "sut"
 
 

@@ -23,6 +23,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from chaosbench.ground import defaults
+
 
 class FaultSettings(BaseModel):
     """Base for a fault's own settings: unknown keys are errors."""
@@ -44,7 +46,7 @@ class FaultContext:
     commands of a process the harness started); plain data.
     """
 
-    proxy_url: str = "http://127.0.0.1:8474"
+    proxy_url: str = defaults.PROXY_URL
     routes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.Random)
     ledger: Any = None
