@@ -190,3 +190,18 @@ def test_a_short_run_to_a_verdict_in_the_working_directory(
     assert report.is_file(), sorted(run_dirs[0].iterdir())
     assert f"exit code {out.returncode}" in out.stdout
     assert (runs / "sut.log").is_file() and (runs / "proxy.log").is_file()
+
+
+def test_an_installed_run_records_no_revision_of_the_users_repository(
+    installed: Installed,
+) -> None:
+    """The venv inside a git repository of the user's: that revision is not chaosbench's."""
+    repo = installed.venv.parent
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    if not (repo / ".git").exists():
+        _check([*git, "init", "-q"], 30)
+        _check([*git, "commit", "-q", "--allow-empty", "-m", "the user's project"], 30)
+    code = "from chaosbench.analysis.rundir.meta import git_revision; print(git_revision())"
+    out = installed.run("python", "-c", code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "None"
