@@ -84,3 +84,16 @@ def test_a_path_wins_over_a_bundled_name(tmp_path: Path, monkeypatch: pytest.Mon
     assert bundled.resolve_profile("default") == ROOT / "profiles" / "default.yaml"
     assert bundled.resolve_profile("nope") == Path("nope")
     assert bundled.resolve_profile("../profiles/default") == Path("../profiles/default")
+
+
+def test_analyze_takes_a_bundled_gate_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    from chaosbench.analysis.gate import load_gate
+
+    loose, tight = load_gate("loose"), load_gate("gates/tight.yaml")
+    assert (loose.inconclusive_fails, tight.inconclusive_fails) == (False, True)
+    assert loose.model_dump(exclude={"source"}) == load_gate(
+        str(ROOT / "gates" / "loose.yaml")
+    ).model_dump(exclude={"source"})
