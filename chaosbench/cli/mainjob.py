@@ -141,7 +141,15 @@ def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes
 
 def parser(prog: str = "make run") -> OneLineParser:
     env = os.environ.get
-    p = OneLineParser(prog=prog, description=(__doc__ or "").splitlines()[0])
+    p = OneLineParser(
+        prog=prog,
+        description="The main job: the reference system behind the fault proxy, Locust's load "
+        "and the profile's faults, then the gate's verdict and a report.",
+        epilog="Ports: the fault proxy listens on the profile's routes; the route to PostgreSQL "
+        "(--pg-dsn) is the reference system's PostgreSQL, the route to Redis its Redis, the route "
+        "to 127.0.0.1:<--sut-port> Locust's --host. Other ports: a profile with other routes. "
+        "Exit codes: 0 the gate passed, 1 it failed, 2 could not run or measure.",
+    )
     p.add_argument(
         "--pg-dsn",
         default=env("CHAOSBENCH_PG_DSN", defaults.PG_DSN),
