@@ -10,20 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import NoReturn
 
+from chaosbench.ground.cliargs import OneLineParser
 from chaosbench.ground.errors import EXIT_CANNOT_MEASURE
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        print(f"chaosbench: {message} (see python -m chaosbench.analysis --help)", file=sys.stderr)
-        sys.exit(EXIT_CANNOT_MEASURE)
-
-
-def parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="python -m chaosbench.analysis",
+def parser(prog: str = "python -m chaosbench.analysis") -> argparse.ArgumentParser:
+    p = OneLineParser(
+        prog=prog,
         description="Judge a chaosbench run directory against a gate and write its reports.",
         epilog="exit codes: 0 pass, 1 gate failed (or inconclusive when the gate says so), "
         "2 could not run or measure",
@@ -43,10 +37,10 @@ def _check_dir(path: Path, what: str) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m chaosbench.analysis") -> int:
     from chaosbench.analysis.verdict import conclude
 
-    args = parser().parse_args(argv)
+    args = parser(prog).parse_args(argv)
     for path, what in ((args.run_dir, "run directory"), (args.baseline, "baseline run")):
         if path is not None and (msg := _check_dir(path, what)):
             print(f"chaosbench: {msg}", file=sys.stderr)

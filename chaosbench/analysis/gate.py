@@ -8,12 +8,12 @@ one line naming the field (``GateConfigError``).
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chaosbench import bundled
 from chaosbench.ground.errors import GateConfigError
 
 ScopeName = Literal["overall", "kind", "name"]
@@ -168,7 +168,7 @@ def load_gate(path: str | None) -> GateConfig:
     """The gate config in ``path`` (YAML) over the defaults; the defaults when ``path`` is None."""
     if path is None:
         return GateConfig()
-    p = Path(path)
+    p = bundled.resolve_gate(path)  # a path, else a bundled gate's name ("loose")
     try:
         text = p.read_text()
     except OSError as exc:

@@ -9,19 +9,17 @@ Errors are one line ``chaosbench: ...`` and exit code 2.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from chaosbench.chaos.profile import format_duration, load_profile, parse_duration
 from chaosbench.chaos.runtime import DEFAULT_PROXY_API, api_url, reset_proxy
 from chaosbench.chaos.schedule import cut_phases, describe_plan
+from chaosbench.ground.cliargs import OneLineParser
 from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, OptionError
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m chaosbench.chaos", description=__doc__.splitlines()[0]
-    )
+def _parser(prog: str = "python -m chaosbench.chaos") -> OneLineParser:
+    p = OneLineParser(prog=prog, description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="validate a profile completely")
     v.add_argument("profile")
@@ -41,8 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m chaosbench.chaos") -> int:
+    args = _parser(prog).parse_args(argv)
     try:
         if args.command == "validate":
             profile = load_profile(args.profile, seed=args.seed)

@@ -10,11 +10,12 @@ from typing import Any
 
 from chaosbench.chaos.faults.base import FaultContext
 from chaosbench.chaos.profile.model import Profile
+from chaosbench.ground import defaults
 from chaosbench.ground.errors import AllowlistError, OptionError, ProxyError
 
 log = logging.getLogger("chaosbench.chaos")
 
-DEFAULT_PROXY_API = "127.0.0.1:8474"
+DEFAULT_PROXY_API = defaults.PROXY_API
 
 
 def needs_proxy(profile: Profile) -> bool:

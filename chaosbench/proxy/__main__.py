@@ -8,12 +8,12 @@ A routes file is either Toxiproxy's config (a list of ``{name, listen, upstream}
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from chaosbench.ground.cliargs import OneLineParser
 from chaosbench.ground.errors import ChaosbenchError, OptionError
 from chaosbench.proxy.client import ProxySpec
 from chaosbench.proxy.server import DEFAULT_API, EmbeddedProxy
@@ -68,9 +68,9 @@ def load_routes(path: Path) -> list[ProxySpec]:
     return specs
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m chaosbench.proxy",
+def main(argv: list[str] | None = None, prog: str = "python -m chaosbench.proxy") -> int:
+    ap = OneLineParser(
+        prog=prog,
         description="chaosbench's embedded Toxiproxy-compatible fault proxy",
     )
     ap.add_argument("--api", default=DEFAULT_API, help=f"API host:port (default {DEFAULT_API})")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from chaosbench.ground.defaults import PROXY_API_PORT
 from chaosbench.ground.errors import ProxyError
 
 #: Response header by which the embedded proxy tells itself apart from a real Toxiproxy.
@@ -139,9 +140,9 @@ class ToxiproxyClient:
         parts = urlsplit(raw)
         if parts.scheme != "http" or not parts.hostname:
             raise ProxyError(f"fault proxy API url {url!r} is not http://host:port")
-        self.url = f"http://{parts.hostname}:{parts.port or 8474}"
+        self.url = f"http://{parts.hostname}:{parts.port or PROXY_API_PORT}"
         self.host = parts.hostname
-        self.port = parts.port or 8474
+        self.port = parts.port or PROXY_API_PORT
         self.timeout = timeout
         self._embedded: bool | None = None
 

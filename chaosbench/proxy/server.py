@@ -17,6 +17,7 @@ import gevent.event
 import gevent.monkey
 import gevent.pywsgi
 
+from chaosbench.ground import defaults
 from chaosbench.ground.errors import ProxyError
 from chaosbench.proxy.addr import is_loopback, join_hostport, split_hostport
 from chaosbench.proxy.api import ApiApp
@@ -27,7 +28,7 @@ from chaosbench.proxy.proxy import Proxy
 
 log = logging.getLogger("chaosbench.proxy")
 
-DEFAULT_API = "127.0.0.1:8474"
+DEFAULT_API = defaults.PROXY_API
 
 
 class EmbeddedProxy:

@@ -26,15 +26,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from chaosbench.ground import defaults
 from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, OptionError
 from chaosbench.users.deadlines import Deadlines, parse_deadlines
 
 if TYPE_CHECKING:  # Locust (and its monkey-patching) is imported only when wired in
     from locust.event import Events
 
-DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_PG_DSN = defaults.PG_DSN
 DEFAULT_PG_SCHEMA = "chaosbench_load"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_REDIS_URL = defaults.REDIS_URL
 DEFAULT_REDIS_PREFIX = "cb:load:"
 DEFAULT_WS_PATH = "/ws/feed"
 

@@ -94,7 +94,7 @@ def add_options(parser: Any) -> None:
         default=DEFAULT_PROXY_API,
         env_var="LOCUST_CHAOS_PROXY_API",
         include_in_web_ui=False,
-        help="host:port of the embedded proxy's API (default 127.0.0.1:8474)",
+        help=f"host:port of the embedded proxy's API (default {DEFAULT_PROXY_API})",
     )
     group.add_argument(
         "--chaos-dry-run",

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaosbench import bundled
 from chaosbench.analysis.influx.config import InfluxConfig
+from chaosbench.ground import defaults
 from chaosbench.ground.errors import OptionError
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
-DEFAULT_SUT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_SUT_PG_DSN = defaults.PG_DSN
 DEFAULT_SUT_PG_SCHEMA = "sut"
 
 
@@ -64,6 +66,7 @@ class ResultsSettings:
         elif not str(dsn).startswith(("postgresql://", "postgres://")) and "=" not in str(dsn):
             raise OptionError(f"--sut-pg-dsn: {dsn!r} is not a PostgreSQL DSN")
         baseline = getattr(o, "baseline_run", None)
+        gate = getattr(o, "gate", None)  # a path, or a bundled gate's name
         influx = InfluxConfig.build(
             getattr(o, "influx_url", None),
             getattr(o, "influx_org", None),
@@ -80,6 +83,6 @@ class ResultsSettings:
             drain_timeout=drain,
             spool_max_bytes=spool_mb << 20,
             grace=grace,
-            gate_path=getattr(o, "gate", None) or None,
+            gate_path=str(bundled.resolve_gate(gate)) if gate else None,
             baseline=Path(baseline) if baseline else None,
         )

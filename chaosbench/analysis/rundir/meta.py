@@ -71,9 +71,21 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _checkout() -> Path | None:
+    """The repository chaosbench is imported from (an editable install), or None."""
+    root = Path(__file__).resolve().parents[3]
+    if (root / "pyproject.toml").is_file() and (root / ".git").exists():
+        return root
+    return None
+
+
 def git_revision(cwd: Path | None = None) -> str | None:
-    """``git rev-parse HEAD`` of the working directory (with ``-dirty``), or None."""
-    root = cwd or Path(__file__).resolve().parents[3]
+    """``git rev-parse HEAD`` of chaosbench's own checkout (with ``-dirty``), or None when it runs
+    installed from a wheel (then the folder above the package is site-packages, maybe inside a
+    project of the user's whose revision is not chaosbench's)."""
+    root = cwd or _checkout()
+    if root is None:
+        return None
     try:
         rev = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=3

@@ -21,12 +21,13 @@ import redis
 from psycopg.conninfo import conninfo_to_dict
 
 from chaosbench.chaos.faults.base import Fault
+from chaosbench.ground import defaults
 from chaosbench.ground.errors import FaultError
 
 #: application_name / Redis client name of every connection the faults open themselves.
 ADMIN_NAME = "chaosbench-chaos"
-DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"  # as the SUT and the users
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_PG_DSN = defaults.PG_DSN  # as the SUT and the users
+DEFAULT_REDIS_URL = defaults.REDIS_URL
 
 
 def one_line(exc: BaseException) -> str:

@@ -22,6 +22,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
+from chaosbench.ground import defaults
 from chaosbench.ground.registry import Registry
 from chaosbench.ground.settings import ProfileSettings
 
@@ -45,7 +46,7 @@ class FaultContext:
     commands of a process the harness started); plain data.
     """
 
-    proxy_url: str = "http://127.0.0.1:8474"
+    proxy_url: str = defaults.PROXY_URL
     routes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.Random)
     ledger: Any = None

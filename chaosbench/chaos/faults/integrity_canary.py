@@ -27,6 +27,7 @@ from pydantic import ConfigDict, Field
 
 from chaosbench.chaos.faults._common import one_line, pg_close, pg_connect, pg_target, scaled
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
+from chaosbench.ground import defaults
 from chaosbench.ground.errors import FaultError
 from chaosbench.ground.integrity import COUNTERS
 
@@ -36,7 +37,7 @@ IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 class CanarySettings(FaultSettings):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
+    dsn: str = defaults.PG_DSN
     schema_: str = Field(default="sut", alias="schema", pattern=IDENT)
     table: str = Field(default="orders", pattern=IDENT)
     id_column: str = Field(default="order_id", pattern=IDENT)

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from chaosbench import bundled
 from chaosbench.chaos.faults import catalogue
 from chaosbench.chaos.faults.base import Fault, FaultContext, FaultSettings
 from chaosbench.chaos.profile.errors import did_you_mean, field_path, from_validation
@@ -23,20 +24,14 @@ from chaosbench.chaos.profile.model import (
 from chaosbench.chaos.safety.allowlist import Allowlist
 from chaosbench.ground.errors import AllowlistError, ProfileError
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-PROFILES_DIR = REPO_ROOT / "profiles"
-DEFAULT_PROFILE = PROFILES_DIR / "default.yaml"
+PROFILES_DIR = bundled.profiles_dir()
+DEFAULT_PROFILE = bundled.default_profile()
 
 
 def resolve_profile_path(value: str) -> Path:
-    """A path as given, or a bundled profile by name (``market-maker`` -> profiles/...yaml)."""
-    p = Path(value)
-    if p.exists():
-        return p
-    for candidate in (PROFILES_DIR / value, PROFILES_DIR / f"{value}.yaml", REPO_ROOT / value):
-        if candidate.exists():
-            return candidate
-    return p
+    """A path as given, or a bundled profile by name (``market-maker``, ``market-maker.yaml``,
+    ``profiles/market-maker.yaml`` when there is no such file here)."""
+    return bundled.resolve_profile(value)
 
 
 def load_profile(

@@ -1,0 +1,1 @@
+"""The bundled gates: package data ``chaosbench.bundled.gates`` (see chaosbench/bundled)."""

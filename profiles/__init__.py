@@ -1,0 +1,1 @@
+"""The bundled chaos profiles: package data chaosbench.bundled.profiles (chaosbench/bundled)."""
