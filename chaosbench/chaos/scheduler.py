@@ -32,7 +32,8 @@ from chaosbench.chaos.safety import killswitch
 from chaosbench.chaos.schedule import Step, build_plan
 from chaosbench.ground.events import EVENTS, ChaosEvents
 from chaosbench.ground.journal import JournalRecord, RecordStatus
-from chaosbench.ground.redact import redact_data
+from chaosbench.ground.redact import redact, redact_data
+from chaosbench.ground.text import shorten
 from chaosbench.ground.timeline import TIMELINE, Phase, PhaseMark, PhaseTimeline
 from chaosbench.ground.translate import error_line
 
@@ -124,7 +125,7 @@ class Scheduler:
         if self.stop_reason is None:
             self.stop_reason = reason
         if detail and not self.error:
-            self.error = detail
+            self.error = redact(shorten(detail))
         me = gevent.getcurrent()
         g = self._greenlet
         if g is not None and g is not me and not g.dead:
