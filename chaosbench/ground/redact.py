@@ -26,22 +26,32 @@ SECRET_NAME = re.compile(
     r"|credential|auth[_-]?key",
     re.I,
 )
-_KEY = r"[A-Za-z0-9_.-]*(?:" + SECRET_NAME.pattern + r")[A-Za-z0-9_.-]*"
-_YAML_KEY = r"[A-Za-z0-9_-]*(?:" + SECRET_NAME.pattern + r")[A-Za-z0-9_-]*"
+# A secret-named key: a whole word (never split: a possessive match, so that a long word that
+# is no key costs linear time) with a secret name in it, found by a bounded lookahead.
+_SECRET_AHEAD = r"(?=[A-Za-z0-9_.-]{0,64}?(?:" + SECRET_NAME.pattern + r"))"
+_KEY = _SECRET_AHEAD + r"[A-Za-z0-9_.-]{1,128}+"
+_YAML_KEY = _SECRET_AHEAD + r"[A-Za-z0-9_-]{1,128}+"
+_VALUE = r"'(?:[^'\\]|\\.)*+'?|\"(?:[^\"\\]|\\.)*+\"?"
 
 # scheme://user:password@ — the password runs to the last @ before the path or a space.
-_URL_USERINFO = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^\s/]*)@", re.I)
+_URL_USERINFO = re.compile(
+    r"(?P<head>\b[a-z][a-z0-9+.-]{0,31}+://[^:/@\s]{0,256}+:)(?P<pw>[^\s/]*)@", re.I
+)
 # key=value: libpq style (value quoted with '...' and backslash escapes, or up to a space) and
 # query style (up to & ; , or a space).
 _KEY_VALUE = re.compile(
-    r"(?P<head>(?<![A-Za-z0-9_.-])" + _KEY + r"\s*=\s*)"
-    r"(?P<value>'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s&;,'\"]+)",
+    r"(?P<head>(?<![A-Za-z0-9_.-])" + _KEY + r"[ \t]*+=[ \t]*+)"
+    r"(?P<value>" + _VALUE + r"|[^\s&;,'\"]++)",
     re.I,
 )
 # 'key': 'value' / "key": "value" (reprs and JSON) and a YAML line "key: value".
 _MAPPING = re.compile(
-    r"(?P<head>(?:(?P<q>['\"])" + _KEY + r"(?P=q)\s*:\s*|^[ \t-]*" + _YAML_KEY + r":[ \t]+))"
-    r"(?P<value>'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s,}\]'\"]+)",
+    r"(?P<head>(?:(?P<q>['\"])"
+    + _KEY
+    + r"(?P=q)[ \t]*+:[ \t]*+|^[ \t-]*+"
+    + _YAML_KEY
+    + r":[ \t]++))"
+    r"(?P<value>" + _VALUE + r"|[^\s,}\]'\"]++)",
     re.I | re.M,
 )
 

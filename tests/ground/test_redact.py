@@ -100,3 +100,17 @@ def test_secret_names() -> None:
         assert is_secret_name(name), name
     for name in ("dsn", "url", "host", "user", "count"):
         assert not is_secret_name(name), name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "password" * 25_000,  # one long word made of a secret name, never followed by =
+        "a." * 100_000,  # a word boundary at every other character
+        "x://y:" + "z" * 200_000,  # a URL that never reaches its @
+        "password" + " " * 200_000 + "x",
+    ],
+)
+def test_redact_does_not_backtrack_on_pathological_text(text: str) -> None:
+    """200 KB of the texts that made the first patterns quadratic (they hung for minutes)."""
+    assert redact(text) == text
