@@ -12,6 +12,8 @@ import reprlib
 from collections.abc import Iterable
 from typing import Any
 
+from chaosbench.ground.errors import ChaosbenchError
+
 #: Longest one-line message, in characters: a 200 KB value must not make a 200 KB line.
 MAX_LINE = 300
 ELLIPSIS = "…"
@@ -50,13 +52,6 @@ def short_repr(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 
 
-def _is_ours(exc: BaseException) -> bool:
-    # Imported here, not at the top: errors.py may import this module.
-    from chaosbench.ground.errors import ChaosbenchError
-
-    return isinstance(exc, ChaosbenchError)
-
-
 def one_line(exc: BaseException, limit: int = MAX_LINE) -> str:
     """The first line of ``exc``'s message, at most ``limit`` characters, with the class name
     only where it adds information: never for our own errors or for generic classes
@@ -68,7 +63,8 @@ def one_line(exc: BaseException, limit: int = MAX_LINE) -> str:
         msg = ""
     if not msg:
         return name
-    if _is_ours(exc) or name in _PLAIN or msg.startswith(name) or f"{name}:" in msg:
+    ours = isinstance(exc, ChaosbenchError)
+    if ours or name in _PLAIN or msg.startswith(name) or f"{name}:" in msg:
         return msg
     return shorten(f"{name}: {msg}", limit)
 
