@@ -7,7 +7,6 @@ one line naming the field (``GateConfigError``).
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Literal
 
 import yaml
@@ -15,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chaosbench import bundled
 from chaosbench.ground.errors import GateConfigError
+from chaosbench.ground.redact import redact
+from chaosbench.ground.text import did_you_mean, short_repr, shorten
 
 ScopeName = Literal["overall", "kind", "name"]
 PhaseKind = Literal["baseline", "burst", "recovery", "cooldown"]
@@ -146,10 +147,11 @@ def _one_line(err: ValidationError, where: str) -> str:
     path = ".".join(str(p) for p in loc) or "(top level)"
     if e["type"] == "extra_forbidden":
         names = _model_fields(GateConfig, loc)
-        close = difflib.get_close_matches(str(loc[-1]), names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(names)})"
-        return f"gate config {where}: unknown key {path!r}{hint}"
-    return f"gate config {where}: {path}: {e['msg']} (got {e.get('input')!r})"
+        hint = did_you_mean(str(loc[-1]), names) or f" (known: {', '.join(names)})"
+        line = f"gate config {where}: unknown key {path!r}{hint}"
+    else:
+        line = f"gate config {where}: {path}: {e['msg']} (got {short_repr(e.get('input'))})"
+    return redact(shorten(line))
 
 
 def gate_from_dict(data: Any, where: str = "(dict)") -> GateConfig:

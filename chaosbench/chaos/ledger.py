@@ -28,7 +28,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaosbench.ground.errors import ChaosbenchError, FaultError
+from chaosbench.ground.errors import FaultError
+from chaosbench.ground.redact import redact
+from chaosbench.ground.text import short_repr
+from chaosbench.ground.translate import error_line
 
 if TYPE_CHECKING:
     from chaosbench.chaos.faults.base import Fault
@@ -105,7 +108,7 @@ class LedgerEntry:
                 created=float(d.get("created", 0.0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise FaultError(f"{where}: malformed ledger entry ({exc})") from None
+            raise FaultError(f"{where}: malformed ledger entry ({error_line(exc)})") from None
 
     @property
     def owner_alive(self) -> bool:
@@ -126,11 +129,12 @@ class Ledger:
         try:
             doc = json.loads(self.path.read_text() or "{}")
         except (OSError, json.JSONDecodeError) as exc:
-            raise FaultError(f"{self.path}: unreadable ledger ({exc})") from None
+            raise FaultError(f"{self.path}: unreadable ledger ({error_line(exc)})") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("entries", []), list):
             raise FaultError(f"{self.path}: not a chaosbench ledger")
         if doc.get("version", LEDGER_VERSION) != LEDGER_VERSION:
-            raise FaultError(f"{self.path}: ledger version {doc.get('version')!r} not supported")
+            version = short_repr(doc.get("version"))
+            raise FaultError(f"{self.path}: ledger version {version} not supported")
         return [
             LedgerEntry.from_dict(e, f"{self.path} entry {i}")
             for i, e in enumerate(doc.get("entries", []))
@@ -197,7 +201,9 @@ def revert_entry(entry: LedgerEntry) -> str:
     try:
         settings = cls.Settings(**entry.settings)
     except Exception as exc:
-        raise FaultError(f"ledger entry {entry.key}: settings no longer valid ({exc})") from None
+        raise FaultError(
+            f"ledger entry {entry.key}: settings no longer valid ({error_line(exc)})"
+        ) from None
     fault = cls(entry.name, settings, FaultContext(), entry.intensity)
     fault.revert()
     return f"reverted {entry.type} {entry.name!r}"
@@ -218,12 +224,9 @@ def revert_leftovers(path: str | os.PathLike[str] | None = None, force: bool = F
             continue
         try:
             line = revert_entry(entry)
-        except ChaosbenchError as exc:
-            done.append(f"failed {entry.type} {entry.name!r}: {exc}")
-            continue
-        except Exception as exc:  # a server or OS error: keep the entry for the next reset
-            done.append(f"failed {entry.type} {entry.name!r}: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # ours, a server's or the OS's: keep it for the next reset
+            done.append(f"failed {entry.type} {entry.name!r}: {error_line(exc)}")
             continue
         ledger.remove_key(entry.key)
-        done.append(line)
+        done.append(redact(line))
     return done

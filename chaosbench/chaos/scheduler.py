@@ -6,6 +6,10 @@ status, one-line error), appends a mark with the faults now active and fires ``f
 ``fault_reverted``. Whatever ends the run (the last phase, test stop, the kill switch, a signal,
 an exception), everything that was injected is reverted before ``chaos_stopped`` fires. Revert
 errors are journaled, never raised past the scheduler.
+
+The scheduler is the boundary of the faults' errors: whatever a fault raises (its library's own
+error, or one of ours) is journaled once as one line (``ground.translate.error_line``), and the
+fault's settings and account are journaled with their secrets masked (``ground.redact``).
 """
 
 from __future__ import annotations
@@ -28,17 +32,14 @@ from chaosbench.chaos.safety import killswitch
 from chaosbench.chaos.schedule import Step, build_plan
 from chaosbench.ground.events import EVENTS, ChaosEvents
 from chaosbench.ground.journal import JournalRecord, RecordStatus
+from chaosbench.ground.redact import redact, redact_data
+from chaosbench.ground.text import shorten
 from chaosbench.ground.timeline import TIMELINE, Phase, PhaseMark, PhaseTimeline
+from chaosbench.ground.translate import error_line
 
 log = logging.getLogger("chaosbench.chaos")
 
 State = Literal["ready", "running", "stopped"]
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    msg = text[0] if text else ""
-    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
 
 class Scheduler:
@@ -108,7 +109,7 @@ class Scheduler:
             reason = self.stop_reason or "test_stop"
         except Exception as exc:
             reason = "error"
-            self.error = one_line(exc)
+            self.error = error_line(exc)
             log.exception("chaos scheduler failed; reverting every fault")
         finally:
             self._finish(self.stop_reason or reason)
@@ -124,7 +125,7 @@ class Scheduler:
         if self.stop_reason is None:
             self.stop_reason = reason
         if detail and not self.error:
-            self.error = detail
+            self.error = redact(shorten(detail))
         me = gevent.getcurrent()
         g = self._greenlet
         if g is not None and g is not me and not g.dead:
@@ -200,7 +201,7 @@ class Scheduler:
             except Exception as exc:  # a bug, not a fault's own error (those are journaled)
                 log.exception("chaos scheduler action failed; reverting every fault")
                 if not self._stopping:
-                    gevent.spawn(self.stop, "error", one_line(exc))
+                    gevent.spawn(self.stop, "error", error_line(exc))
 
         g = gevent.spawn(action)
         self._actions.add(g)
@@ -271,7 +272,7 @@ class Scheduler:
                 raise
             except Exception as exc:
                 status = "error"
-                record.error = one_line(exc)
+                record.error = error_line(exc)
                 log.warning("chaos: inject %s failed: %s", spec.name, record.error)
         record.status = status
         record.end = time.time()
@@ -314,7 +315,7 @@ class Scheduler:
                     self.ctx.ledger.remove(fault)
             except BaseException as exc:  # journaled, never raised past the scheduler
                 record.status = "error"
-                record.error = one_line(exc)
+                record.error = error_line(exc)
                 log.error("chaos: revert %s failed: %s", name, record.error)
                 if isinstance(exc, gevent.GreenletExit | KeyboardInterrupt | SystemExit):
                     self._touched[name] = fault  # try again from the final revert
@@ -390,7 +391,9 @@ def _target(fault: Fault[Any]) -> str:
 
 
 def _describe(fault: Fault[Any]) -> dict[str, Any]:
+    """The fault's settings and account for the journal, secrets masked (DSN passwords...)."""
     try:
-        return fault.describe()
+        described = redact_data(fault.describe())
     except Exception as exc:
-        return {"describe_error": one_line(exc)}
+        return {"describe_error": error_line(exc)}
+    return described if isinstance(described, dict) else {"describe": described}

@@ -11,10 +11,12 @@ is a request kind (``HTTP``, ``WS``, ``PG``, ``REDIS``) or an exact request name
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from chaosbench.ground.errors import OptionError
+from chaosbench.ground.text import short_repr
 
 KINDS = ("HTTP", "WS", "PG", "REDIS")
 
@@ -55,15 +57,20 @@ def parse_deadlines(spec: str, where: str = "--deadlines") -> Deadlines:
         key, sep, value = item.rpartition("=")
         key = key.strip()
         if not sep or not key:
-            raise OptionError(f"{where}: {item!r} is not NAME=MILLISECONDS (in {spec!r})")
+            raise OptionError(
+                f"{where}: {short_repr(item)} is not NAME=MILLISECONDS (in {short_repr(spec)})"
+            )
         try:
             ms = float(value)
         except ValueError:
             raise OptionError(
-                f"{where}: {value.strip()!r} in {item!r} is not a number of milliseconds"
+                f"{where}: {short_repr(value.strip())} in {short_repr(item)} "
+                "is not a number of milliseconds"
             ) from None
-        if not ms > 0:
-            raise OptionError(f"{where}: the deadline in {item!r} must be greater than 0 ms")
+        if not (ms > 0 and math.isfinite(ms)):
+            raise OptionError(
+                f"{where}: the deadline in {short_repr(item)} must be greater than 0 ms and finite"
+            )
         if key.upper() in KINDS:
             by_kind[key.upper()] = ms
         else:

@@ -20,6 +20,7 @@ stops the run with one line naming it and exit code 2.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from chaosbench.ground import defaults
 from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, OptionError
+from chaosbench.ground.redact import redact
+from chaosbench.ground.text import short_repr
 from chaosbench.users.deadlines import Deadlines, parse_deadlines
 
 if TYPE_CHECKING:  # Locust (and its monkey-patching) is imported only when wired in
@@ -70,16 +73,7 @@ class LoadOptions:
 
 def mask_dsn(dsn: str) -> str:
     """``dsn`` with any password replaced by ``***`` (URL and key=value forms)."""
-    masked = re.sub(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
-    try:
-        parts = urlsplit(masked)
-    except ValueError:
-        return masked
-    if parts.password is not None and parts.scheme:
-        user = parts.username or ""
-        host = parts.netloc.rpartition("@")[2]
-        masked = urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-    return masked
+    return redact(dsn)
 
 
 def parse_user_mix(spec: str, where: str = "--user-mix") -> dict[str, int]:
@@ -90,15 +84,18 @@ def parse_user_mix(spec: str, where: str = "--user-mix") -> dict[str, int]:
             continue
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise OptionError(f"{where}: {item!r} is not UserClass=WEIGHT (in {spec!r})")
+            raise OptionError(
+                f"{where}: {short_repr(item)} is not UserClass=WEIGHT (in {short_repr(spec)})"
+            )
         try:
             weight = int(value)
         except ValueError:
             raise OptionError(
-                f"{where}: weight {value.strip()!r} of {name.strip()!r} is not an integer"
+                f"{where}: weight {short_repr(value.strip())} of {short_repr(name.strip())} "
+                "is not an integer"
             ) from None
         if weight < 1:
-            raise OptionError(f"{where}: weight of {name.strip()!r} must be at least 1")
+            raise OptionError(f"{where}: weight of {short_repr(name.strip())} must be at least 1")
         mix[name.strip()] = weight
     return mix
 
@@ -114,13 +111,13 @@ def options_from_parsed(parsed: Any) -> LoadOptions:
     try:
         rate = float(rate_raw)
     except (TypeError, ValueError):
-        raise OptionError(f"--pacing-rate: {rate_raw!r} is not a number") from None
-    if rate < 0:
-        raise OptionError(f"--pacing-rate: {rate} must be 0 (closed model) or more")
+        raise OptionError(f"--pacing-rate: {short_repr(rate_raw)} is not a number") from None
+    if not (math.isfinite(rate) and rate >= 0):
+        raise OptionError(f"--pacing-rate: {rate} must be 0 (closed model) or a finite rate")
     prefix = str(_opt(parsed, "redis_prefix", DEFAULT_REDIS_PREFIX))
     schema = str(_opt(parsed, "pg_schema", DEFAULT_PG_SCHEMA))
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
-        raise OptionError(f"--pg-schema: {schema!r} is not a plain SQL identifier")
+        raise OptionError(f"--pg-schema: {short_repr(schema)} is not a plain SQL identifier")
     return LoadOptions(
         host=_opt(parsed, "host", None),
         ws_url=_opt(parsed, "ws_url", None),

@@ -1,15 +1,20 @@
-"""Reachability of the load users' targets, probed once at test start."""
+"""Reachability of the load users' targets, probed once at test start.
+
+A target that does not answer raises ``TargetUnreachable`` naming it and the option that sets
+it; ``check_targets`` is the boundary that turns the first problem into its one line.
+"""
 
 from __future__ import annotations
 
-import errno
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from chaosbench.ground.errors import OptionError
+from chaosbench.ground.errors import ChaosbenchError, OptionError, TargetUnreachable
+from chaosbench.ground.redact import redact
+from chaosbench.ground.translate import TIMED_OUT, reason
 
 if TYPE_CHECKING:
     from chaosbench.users.options import LoadOptions
@@ -38,30 +43,26 @@ def url_target(label: str, url: str, option: str, default_port: int) -> Target:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise OptionError(f"{option}: {label} address is malformed ({exc})") from None
+        raise OptionError(redact(f"{option}: {label} address is malformed ({exc})")) from None
     if not parts.scheme or not parts.hostname:
         raise OptionError(f"{option}: {label} address has no scheme://host")
     return Target(label, parts.hostname, port or default_port, option)
 
 
-def probe(target: Target, timeout: float = 3.0) -> str | None:
-    """None when a TCP connection opens, else a one-line reason (cooperative under gevent)."""
+def probe(target: Target, timeout: float = 3.0) -> None:
+    """Open (and close) a TCP connection to ``target``; ``TargetUnreachable`` when none opens
+    (cooperative under gevent)."""
     try:
         with socket.create_connection((target.host, target.port), timeout=timeout):
-            return None
-    except TimeoutError:
-        reason = f"no answer within {timeout:g} s"
-    except socket.gaierror as exc:
-        reason = f"name does not resolve: {exc.strerror}"
+            return
     except OSError as exc:
-        if exc.errno == errno.ECONNREFUSED:
-            reason = "connection refused"
-        else:
-            reason = exc.strerror or type(exc).__name__
-    return (
-        f"{target.label} at {target.address} is not reachable ({reason}): {_HINT} "
-        f"or set {target.option}"
-    )
+        why = reason(exc)
+        if why == TIMED_OUT:
+            why = f"no answer within {timeout:g} s"
+        raise TargetUnreachable(
+            f"{target.label} at {target.address} is not reachable ({why}): {_HINT} "
+            f"or set {target.option}"
+        ) from None
 
 
 def check_targets(user_classes: Iterable[type], opts: LoadOptions) -> str | None:
@@ -72,15 +73,11 @@ def check_targets(user_classes: Iterable[type], opts: LoadOptions) -> str | None
         if getter is None:
             continue
         try:
-            targets = getter(opts)
-        except OptionError as exc:
-            return str(exc)
-        for target in targets:
-            key = (target.host, target.port)
-            if key in seen:
-                continue
-            seen.add(key)
-            problem = probe(target)
-            if problem:
-                return problem
+            for target in getter(opts):
+                key = (target.host, target.port)
+                if key not in seen:
+                    seen.add(key)
+                    probe(target)
+        except ChaosbenchError as exc:
+            return redact(str(exc))
     return None

@@ -11,6 +11,7 @@ from typing import Any
 
 from chaosbench.ground.events import EVENTS
 from chaosbench.ground.journal import JournalRecord
+from chaosbench.ground.redact import redact
 from chaosbench.ground.timeline import PhaseMark
 
 log = logging.getLogger("chaosbench.chaos")
@@ -38,14 +39,15 @@ def _account(record: JournalRecord) -> str:
         for k, v in record.details.items()
         if k not in _QUIET and isinstance(v, int | float | str) and not isinstance(v, bool)
     ]
-    return f" ({', '.join(items[:6])})" if items else ""
+    return redact(f" ({', '.join(items[:6])})") if items else ""
 
 
 def _on_fault(verb: str, record: JournalRecord) -> None:
     took = (record.end - record.start) * 1000.0
-    what = f"{record.name} ({record.type} on {record.target or '-'})"
+    what = redact(f"{record.name} ({record.type} on {record.target or '-'})")
     if record.status == "error":
-        log.warning("chaos: %s %s FAILED after %.0f ms: %s", verb, what, took, record.error)
+        error = redact(record.error or "")
+        log.warning("chaos: %s %s FAILED after %.0f ms: %s", verb, what, took, error)
     else:
         log.info("chaos: %s %s: %s in %.0f ms%s", verb, what, record.status, took, _account(record))
 

@@ -78,6 +78,24 @@ def test_bad_configs_give_one_line_naming_the_field(tmp_path: Path, text: str, e
     assert "\n" not in msg and expect in msg and str(p) in msg
 
 
+def test_gate_errors_are_bounded_and_show_no_secret(tmp_path: Path) -> None:
+    p = tmp_path / "bad.yaml"
+    p.write_text("confidence: 'postgresql://u:s3cr3t@127.0.0.1/x" + "y" * 100_000 + "'\n")
+    with pytest.raises(GateConfigError) as err:
+        load_gate(str(p))
+    msg = str(err.value)
+    assert "s3cr3t" not in msg and "u:***@" in msg and len(msg) <= 300 and "confidence" in msg
+    # a self-referencing YAML alias tree (billion laughs) is shown in a few characters
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefg", "bcdefgh", strict=True)
+    )
+    p.write_text(laughs + "confidence: *h\n")
+    with pytest.raises(GateConfigError) as err:
+        load_gate(str(p))
+    assert len(str(err.value)) <= 300
+
+
 def test_missing_file() -> None:
     with pytest.raises(GateConfigError, match="cannot read"):
         load_gate("/nonexistent/gate.yaml")

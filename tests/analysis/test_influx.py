@@ -218,6 +218,20 @@ def test_incomplete_config_names_what_is_missing() -> None:
     assert TOKEN not in repr(cfg) and TOKEN not in str(cfg.public() if cfg else "")
 
 
+def test_a_password_in_the_influx_url_is_never_shown() -> None:
+    from chaosbench.ground.errors import OptionError
+
+    port = free_port()
+    cfg = InfluxConfig.build(f"http://u:s3cr3t@127.0.0.1:{port}", "o", "b", TOKEN)
+    assert cfg is not None and cfg.url == f"http://u:s3cr3t@127.0.0.1:{port}"  # used to send
+    assert cfg.public()["url"] == cfg.shown_url == f"http://u:***@127.0.0.1:{port}"
+    with pytest.raises(OptionError) as err:
+        InfluxConfig.build("ftp://u:s3cr3t@127.0.0.1:1", "o", "b", TOKEN)
+    assert "s3cr3t" not in str(err.value) and "ftp://u:***@" in str(err.value)
+    with pytest.raises(OptionError, match="expected http"):
+        InfluxConfig.build("http://u:s3cr3t@127.0.0.1:port", "o", "b", TOKEN)
+
+
 def test_line_protocol_escapes_tags() -> None:
     ln = schema.line("m", {"name": "a b,c=d"}, {"text": 'say "hi"', "n": 3, "x": 1.5}, 7)
     assert ln == 'm,name=a\\ b\\,c\\=d text="say \\"hi\\"",n=3i,x=1.5 7'

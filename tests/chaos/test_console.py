@@ -39,6 +39,23 @@ def test_phase_changes_and_faults_are_logged_once(caplog: pytest.LogCaptureFixtu
     assert any("revert lat" in ln and "FAILED" in ln and "refused" in ln for ln in lines)
 
 
+def test_console_lines_show_no_secret(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="chaosbench.chaos")
+    bad = JournalRecord(
+        kind="inject", name="pg", type="pg_lock_contention", target="127.0.0.1:1",
+        status="error", error="dsn 'host=127.0.0.1 password=s3cr3t': bad",
+    )  # fmt: skip
+    console.on_injected(bad)
+    ok = JournalRecord(
+        kind="revert", name="pg", type="pg_lock_contention", target="127.0.0.1:1",
+        details={"note": "postgresql://u:s3cr3t@127.0.0.1/x"},
+    )  # fmt: skip
+    console.on_reverted(ok)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and all("s3cr3t" not in ln for ln in lines), lines
+    assert "password=***" in lines[0] and "u:***@" in lines[1]
+
+
 def test_the_chaos_core_does_not_import_locust() -> None:
     """Importing Locust monkey-patches the process; the scheduler, faults and proxy must not."""
     import subprocess

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from chaosbench.ground.errors import OptionError
+from chaosbench.ground.errors import OptionError, TargetUnreachable
 from chaosbench.users.options import LoadOptions, mask_dsn, options_from_parsed, parse_user_mix
 from chaosbench.users.targets import check_targets, probe, url_target
 from tests.conftest import free_port
@@ -57,20 +57,26 @@ def test_options_from_parsed_defaults_and_values() -> None:
         ("pacing_rate", -1.0, "--pacing-rate: -1.0 must be 0"),
         ("pg_schema", "x; drop", "--pg-schema: 'x; drop' is not a plain SQL identifier"),
         ("deadlines", "HTTP=0", "--deadlines: the deadline in 'HTTP=0' must be greater than 0"),
+        ("deadlines", "HTTP=inf", "--deadlines: the deadline in 'HTTP=inf' must be greater"),
+        ("pacing_rate", "nan", "--pacing-rate: nan must be 0 (closed model) or a finite rate"),
+        ("pacing_rate", "inf", "--pacing-rate: inf must be 0 (closed model) or a finite rate"),
+        ("user_mix", "A" * 200_000, "--user-mix: 'AAAAAAAAAA"),
     ],
 )
 def test_bad_options_are_one_line_errors(field: str, value: object, needle: str) -> None:
     with pytest.raises(OptionError) as err:
         options_from_parsed(SimpleNamespace(**{field: value}))
     assert needle in str(err.value) and "\n" not in str(err.value)
+    assert len(str(err.value)) < 300  # a huge value is shown shortened
     assert parse_user_mix("") == {}
 
 
 def test_target_probe_names_the_target_and_address() -> None:
     port = free_port()
     target = url_target("Redis", f"redis://127.0.0.1:{port}/0", "--redis-url", 6379)
-    problem = probe(target, timeout=2)
-    assert problem == (
+    with pytest.raises(TargetUnreachable) as err:
+        probe(target, timeout=2)
+    assert str(err.value) == (
         f"Redis at 127.0.0.1:{port} is not reachable (connection refused): start a local server "
         "or run make up or set --redis-url"
     )

@@ -20,6 +20,7 @@ from chaosbench.analysis.influx.spool import Spool
 from chaosbench.analysis.rundir import format as fmt
 from chaosbench.analysis.rundir.loader import read_journal, read_meta, read_windows
 from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, RunDirError
+from chaosbench.ground.redact import redact
 
 
 def send(run_dir: Path, config: InfluxConfig, batch_lines: int = 5000) -> tuple[int, str | None]:
@@ -96,20 +97,22 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 n = send_all(args.run_dir, config)
             except Exception as exc:  # refused or unreachable
-                print(f"chaosbench: {config.url}: {describe_error(exc)}", file=sys.stderr)
+                failure = redact(describe_error(exc))
+                print(f"chaosbench: {config.shown_url}: {failure}", file=sys.stderr)
                 return EXIT_CANNOT_MEASURE
-            print(f"chaosbench: sent the whole run ({n} lines) to {config.url}")
+            print(f"chaosbench: sent the whole run ({n} lines) to {config.shown_url}")
             return 0
         sent, error = send(args.run_dir, config)
         left = Spool(args.run_dir / fmt.SPOOL_DIR).pending_lines()
     except ChaosbenchError as exc:
-        print(f"chaosbench: {exc}", file=sys.stderr)
+        print(f"chaosbench: {redact(str(exc))}", file=sys.stderr)
         return EXIT_CANNOT_MEASURE
     if error or left:
         n = sum(left.values())
-        print(f"chaosbench: sent {sent} lines; {n} still undelivered ({error or 'incomplete'})")
+        why = redact(error or "incomplete")
+        print(f"chaosbench: sent {sent} lines; {n} still undelivered ({why})")
         return EXIT_CANNOT_MEASURE
-    print(f"chaosbench: sent {sent} lines to {config.url}; nothing left in the spool")
+    print(f"chaosbench: sent {sent} lines to {config.shown_url}; nothing left in the spool")
     return 0
 
 

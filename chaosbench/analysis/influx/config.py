@@ -1,5 +1,6 @@
 """InfluxDB connection settings from options and environment variables (the token is never
-printed, logged nor stored in the run directory)."""
+printed, logged nor stored in the run directory; a password in the URL is masked wherever the
+URL is shown: ``public()``, ``shown_url``, the errors)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from chaosbench.ground.errors import OptionError
+from chaosbench.ground.redact import redact
+from chaosbench.ground.text import short_repr
 
 #: option name -> environment variables, in order of precedence after the option itself.
 ENV = {
@@ -34,9 +37,14 @@ class InfluxConfig:
     token: str = field(repr=False)
     timeout_s: float = 5.0
 
+    @property
+    def shown_url(self) -> str:
+        """The URL as it may be printed or stored: its password masked."""
+        return redact(self.url)
+
     def public(self) -> dict[str, str]:
-        """What may be printed or stored: everything but the token."""
-        return {"url": self.url, "org": self.org, "bucket": self.bucket}
+        """What may be printed or stored: everything but the token, the URL's password masked."""
+        return {"url": self.shown_url, "org": self.org, "bucket": self.bucket}
 
     @classmethod
     def build(
@@ -51,9 +59,14 @@ class InfluxConfig:
         url = url or from_env("url")
         if not url:
             return None
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise OptionError(f"--influx-url {url!r}: expected http(s)://host[:port]")
+        try:
+            parts = urlsplit(url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a port that is no number
+            ok = False
+        if not ok:
+            shown = short_repr(redact(url))
+            raise OptionError(f"--influx-url {shown}: expected http(s)://host[:port]")
         values = {
             "org": org or from_env("org"),
             "bucket": bucket or from_env("bucket"),

@@ -13,6 +13,8 @@ from chaosbench import bundled
 from chaosbench.analysis.influx.config import InfluxConfig
 from chaosbench.ground import defaults
 from chaosbench.ground.errors import OptionError
+from chaosbench.ground.redact import redact
+from chaosbench.ground.text import short_repr
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -47,7 +49,9 @@ class ResultsSettings:
         """Validate the parsed options; ``OptionError`` names the option that is wrong."""
         run_id = getattr(o, "run_id", None) or new_run_id()
         if not _RUN_ID.match(run_id):
-            raise OptionError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-'")
+            raise OptionError(
+                f"--run-id {short_repr(run_id)}: use letters, digits, '.', '_' and '-'"
+            )
         grace = float(getattr(o, "window_grace", 2.0))
         if not 0 < grace <= 600:
             raise OptionError(f"--window-grace {grace}: must be in (0, 600] seconds")
@@ -59,12 +63,15 @@ class ResultsSettings:
             raise OptionError(f"--influx-spool-max-mb {spool_mb}: must be at least 1")
         schema = getattr(o, "sut_pg_schema", DEFAULT_SUT_PG_SCHEMA) or DEFAULT_SUT_PG_SCHEMA
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", schema):
-            raise OptionError(f"--sut-pg-schema {schema!r}: not a plain PostgreSQL identifier")
+            raise OptionError(
+                f"--sut-pg-schema {short_repr(schema)}: not a plain PostgreSQL identifier"
+            )
         dsn = getattr(o, "sut_pg_dsn", DEFAULT_SUT_PG_DSN)
         if dsn in ("", "none"):
             dsn = None
         elif not str(dsn).startswith(("postgresql://", "postgres://")) and "=" not in str(dsn):
-            raise OptionError(f"--sut-pg-dsn: {dsn!r} is not a PostgreSQL DSN")
+            shown = short_repr(redact(str(dsn)))
+            raise OptionError(f"--sut-pg-dsn: {shown} is not a PostgreSQL DSN")
         baseline = getattr(o, "baseline_run", None)
         gate = getattr(o, "gate", None)  # a path, or a bundled gate's name
         influx = InfluxConfig.build(

@@ -20,9 +20,9 @@ MASK = "***"
 
 def mask_secrets(text: str) -> str:
     """Mask the password of every URL/DSN in ``text`` (``user:***@``) and ``password=`` pairs."""
-    text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
-    text = _KV_PASSWORD.sub(lambda m: f"{m[1]}{MASK}", text)
-    return text
+    from chaosbench.ground.redact import redact
+
+    return redact(text)
 
 
 def _strip_query_secrets(url: str) -> str:

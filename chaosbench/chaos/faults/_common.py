@@ -1,7 +1,10 @@
 """Helpers shared by the server, process and host faults (not a fault: the name starts with _).
 
 - admin connections to PostgreSQL and Redis, named ``chaosbench-chaos`` so that the faults that
-  terminate backends or kill clients never hit the harness's own admin connections;
+  terminate backends or kill clients never hit the harness's own admin connections; a server
+  that cannot be connected to raises ``TargetUnreachable`` naming it (``PostgreSQL
+  127.0.0.1:1: connection refused``); every later error is the library's own, translated once
+  by the scheduler;
 - intensity scaling, the ledger calls of persistent faults, a repeating greenlet.
 
 All I/O is gevent-cooperative once Locust has monkey-patched the process: psycopg 3 detects
@@ -22,17 +25,15 @@ from psycopg.conninfo import conninfo_to_dict
 
 from chaosbench.chaos.faults.base import Fault
 from chaosbench.ground import defaults
-from chaosbench.ground.errors import FaultError
+from chaosbench.ground.errors import FaultError, TargetUnreachable
+from chaosbench.ground.redact import redact
+from chaosbench.ground.text import one_line
+from chaosbench.ground.translate import error_line, translate
 
 #: application_name / Redis client name of every connection the faults open themselves.
 ADMIN_NAME = "chaosbench-chaos"
 DEFAULT_PG_DSN = defaults.PG_DSN  # as the SUT and the users
 DEFAULT_REDIS_URL = defaults.REDIS_URL
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def scaled(n: int, intensity: float) -> int:
@@ -47,7 +48,7 @@ def pg_target(dsn: str) -> str:
     try:
         info = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as exc:
-        raise FaultError(f"dsn {dsn!r}: {one_line(exc)}") from None
+        raise FaultError(redact(f"dsn {dsn!r}: {one_line(exc)}")) from None
     host = str(info.get("hostaddr") or info.get("host") or "localhost")
     if host.startswith("/"):
         host = "localhost"  # a Unix socket: this host
@@ -58,7 +59,7 @@ def pg_connect(dsn: str, name: str = ADMIN_NAME, autocommit: bool = True) -> psy
     try:
         return psycopg.connect(dsn, application_name=name, autocommit=autocommit, connect_timeout=5)
     except psycopg.Error as exc:
-        raise FaultError(f"PostgreSQL {pg_target(dsn)}: {one_line(exc)}") from None
+        raise translate(exc, f"PostgreSQL {pg_target(dsn)}", TargetUnreachable) from None
 
 
 def pg_close(conn: psycopg.Connection | None) -> None:
@@ -84,8 +85,8 @@ def redis_connect(url: str) -> redis.Redis:
             url, client_name=ADMIN_NAME, socket_timeout=5, socket_connect_timeout=5
         )
         client.ping()
-    except redis.RedisError as exc:
-        raise FaultError(f"Redis {redis_target(url)}: {one_line(exc)}") from None
+    except (redis.RedisError, ValueError) as exc:  # ValueError: a malformed URL
+        raise translate(exc, f"Redis {redis_target(url)}", TargetUnreachable) from None
     return client
 
 
@@ -116,7 +117,7 @@ class Repeater:
             try:
                 self.fn()
             except Exception as exc:
-                self.errors.append(one_line(exc))
+                self.errors.append(error_line(exc))
 
     def stop(self) -> None:
         if self._greenlet is not None:

@@ -19,6 +19,7 @@ from gevent import subprocess as gsubprocess
 
 from chaosbench.chaos.ledger import process_alive, process_start_time
 from chaosbench.ground.errors import FaultError
+from chaosbench.ground.translate import error_line
 
 #: The code of a bounded child process: a CPU burner (duty cycle) or a memory balloon. It stops
 #: by itself after ``max_s`` seconds or as soon as its parent (the harness) is gone.
@@ -46,13 +47,13 @@ else:
 
 
 def resolve_pid(
-    pid: int | None, pidfile: str | None, resource: str | None, resources: dict[str, Any], who: str
+    pid: int | None, pidfile: str | None, resource: str | None, resources: dict[str, Any]
 ) -> int:
     """The pid named by exactly one of ``pid``, ``pidfile`` or ``resource`` (FaultError else)."""
     if resource is not None:
         res = resources.get(resource)
         if res is None:
-            raise FaultError(f"{who}: no resource {resource!r} (known: {sorted(resources)})")
+            raise FaultError(f"no resource {resource!r} (known: {sorted(resources)})")
         if isinstance(res, int):
             pid = res
         elif isinstance(res, dict) and res.get("pid") is not None:
@@ -60,22 +61,22 @@ def resolve_pid(
         elif isinstance(res, dict) and res.get("pidfile"):
             pidfile = str(res["pidfile"])
         else:
-            raise FaultError(f"{who}: resource {resource!r} has no pid or pidfile")
+            raise FaultError(f"resource {resource!r} has no pid or pidfile")
     if pid is None and pidfile is not None:
         try:
             pid = int(Path(pidfile).read_text().split()[0])
         except (OSError, ValueError, IndexError) as exc:
-            raise FaultError(f"{who}: pidfile {pidfile}: {exc}") from None
+            raise FaultError(f"pidfile {pidfile}: {error_line(exc)}") from None
     if pid is None:
-        raise FaultError(f"{who}: no pid, pidfile or resource given")
+        raise FaultError("no pid, pidfile or resource given")
     if pid <= 1 or pid in (os.getpid(), os.getppid()):
-        raise FaultError(f"{who}: refusing to signal pid {pid} (init or the harness itself)")
+        raise FaultError(f"refusing to signal pid {pid} (init or the harness itself)")
     if process_start_time(pid) is None:
-        raise FaultError(f"{who}: no process with pid {pid}")
+        raise FaultError(f"no process with pid {pid}")
     return pid
 
 
-def send(pid: int, sig: signal.Signals, start: int | None, who: str) -> bool:
+def send(pid: int, sig: signal.Signals, start: int | None) -> bool:
     """Send ``sig`` to ``pid`` if it is still the process that started at ``start``."""
     if not process_alive(pid, start):
         return False
@@ -84,7 +85,7 @@ def send(pid: int, sig: signal.Signals, start: int | None, who: str) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        raise FaultError(f"{who}: not allowed to signal pid {pid}") from None
+        raise FaultError(f"not allowed to signal pid {pid}") from None
     return True
 
 

@@ -51,7 +51,7 @@ class CpuHog(Fault[CpuHogSettings]):
     def inject(self) -> None:
         workers = self.settings.workers or CORES
         if workers > 2 * CORES:
-            raise FaultError(f"{self.name}: workers {workers} > 2 per core ({2 * CORES})")
+            raise FaultError(f"workers {workers} > 2 per core ({2 * CORES})")
         if self.intensity <= 0:
             return
         for _ in range(workers):

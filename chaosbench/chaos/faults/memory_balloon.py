@@ -62,7 +62,7 @@ class MemoryBalloon(Fault[MemoryBalloonSettings]):
         if size <= 0:
             return
         if size > available_mb() // 2:
-            raise FaultError(f"{self.name}: {size} MiB is more than half the memory available")
+            raise FaultError(f"{size} MiB is more than half the memory available")
         self._child = spawn_child("mem", size * 1024 * 1024, self.settings.max_s)
         self.size_mb = size
         self.rss_mb = rss_bytes(self._child.pid) // (1024 * 1024)

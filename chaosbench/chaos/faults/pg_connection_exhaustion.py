@@ -20,14 +20,13 @@ from pydantic import Field
 from chaosbench.chaos.faults._common import (
     ADMIN_NAME,
     DEFAULT_PG_DSN,
-    one_line,
     pg_close,
     pg_connect,
     pg_target,
     scaled,
 )
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
-from chaosbench.ground.errors import FaultError
+from chaosbench.ground.errors import TargetUnreachable
 
 HOLD_NAME = f"{ADMIN_NAME}-hold"
 
@@ -62,8 +61,6 @@ class PgConnectionExhaustion(Fault[PgExhaustionSettings]):
                 " - current_setting('superuser_reserved_connections')::int"
                 " - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
             ).fetchone()
-        except psycopg.Error as exc:
-            raise FaultError(f"{self.name}: {one_line(exc)}") from None
         finally:
             pg_close(conn)
         return int(row[0]) if row else 0
@@ -75,7 +72,7 @@ class PgConnectionExhaustion(Fault[PgExhaustionSettings]):
         for _ in range(self.wanted):
             try:
                 self._held.append(pg_connect(s.dsn, name=HOLD_NAME))
-            except FaultError as exc:
+            except TargetUnreachable as exc:
                 self.refused = str(exc)  # the server is full: exhausted
                 break
         self.opened = len(self._held)

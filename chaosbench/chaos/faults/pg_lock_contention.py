@@ -18,15 +18,9 @@ import psycopg
 from psycopg import sql
 from pydantic import Field, field_validator
 
-from chaosbench.chaos.faults._common import (
-    DEFAULT_PG_DSN,
-    one_line,
-    pg_close,
-    pg_connect,
-    pg_target,
-)
+from chaosbench.chaos.faults._common import DEFAULT_PG_DSN, pg_close, pg_connect, pg_target
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
-from chaosbench.ground.errors import FaultError
+from chaosbench.ground.translate import error_line
 
 LockMode = Literal[
     "ACCESS SHARE",
@@ -92,19 +86,13 @@ class PgLockContention(Fault[PgLockSettings]):
                 gevent.sleep(period - held)
                 self._lock()
         except psycopg.Error as exc:
-            self.error = one_line(exc)
+            self.error = error_line(exc, f"lock on {self.settings.table}")
 
     def inject(self) -> None:
         if self.intensity <= 0:
             return
         self._conn = pg_connect(self.settings.dsn, autocommit=False)
-        try:
-            self._lock()
-        except psycopg.Error as exc:
-            self.revert()
-            raise FaultError(
-                f"{self.name}: lock on {self.settings.table}: {one_line(exc)}"
-            ) from None
+        self._lock()  # a refusal raises as it is; the scheduler journals it and reverts
         if self.intensity < 1:
             self._cycler = gevent.spawn(self._cycle)
 

@@ -21,14 +21,12 @@ from chaosbench.chaos.faults._common import (
     ADMIN_NAME,
     DEFAULT_PG_DSN,
     RepeatedRounds,
-    one_line,
     pg_close,
     pg_connect,
     pg_target,
     scaled,
 )
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
-from chaosbench.ground.errors import FaultError
 
 
 class PgTerminateSettings(FaultSettings):
@@ -86,10 +84,6 @@ class PgTerminateBackends(RepeatedRounds, Fault[PgTerminateSettings]):
                 if row and row[0]:
                     self.terminated.append(pid)
             self.rounds += 1
-        except psycopg.Error as exc:
-            raise FaultError(
-                f"{self.name}: {pg_target(self.settings.dsn)}: {one_line(exc)}"
-            ) from None
         finally:
             pg_close(conn)
 

@@ -67,19 +67,17 @@ class ProcessRestartSettings(FaultSettings):
         return self
 
 
-def run_cmd(cmd: str, timeout: float, who: str) -> None:
+def run_cmd(cmd: str, timeout: float) -> None:
     """Run a shell command line cooperatively; FaultError on failure or timeout."""
     try:
         proc = gsubprocess.run(
             cmd, shell=True, timeout=timeout, stdout=gsubprocess.PIPE, stderr=gsubprocess.STDOUT
         )
     except gsubprocess.TimeoutExpired:
-        raise FaultError(f"{who}: command {cmd!r} did not finish in {timeout:g}s") from None
+        raise FaultError(f"command {cmd!r} did not finish in {timeout:g}s") from None
     if proc.returncode != 0:
         out = (proc.stdout or b"").decode(errors="replace").strip().splitlines()
-        raise FaultError(
-            f"{who}: command {cmd!r} exited {proc.returncode}: {out[-1] if out else ''}"
-        )
+        raise FaultError(f"command {cmd!r} exited {proc.returncode}: {out[-1] if out else ''}")
 
 
 @register
@@ -121,14 +119,14 @@ class ProcessRestart(Fault[ProcessRestartSettings]):
     def _kill_local(self) -> None:
         s = self.settings
         assert s.resource is not None
-        pid = resolve_pid(None, None, s.resource, self.ctx.resources, self.name)
+        pid = resolve_pid(None, None, s.resource, self.ctx.resources)
         start = process_start_time(pid)
         self.old_pid = pid
         self._down = True
         self.killed_at = time.time()
-        send(pid, signal.Signals[f"SIG{s.signal}"], start, self.name)
+        send(pid, signal.Signals[f"SIG{s.signal}"], start)
         if not wait_gone(pid, start, 10.0 if s.signal != "KILL" else 5.0):
-            send(pid, signal.SIGKILL, start, self.name)
+            send(pid, signal.SIGKILL, start)
             wait_gone(pid, start, 5.0)
 
     def _start_local(self) -> None:
@@ -137,7 +135,7 @@ class ProcessRestart(Fault[ProcessRestartSettings]):
         res = self.ctx.resources[s.resource]
         argv = res.get("argv") if isinstance(res, dict) else None
         if not argv:
-            raise FaultError(f"{self.name}: resource {s.resource!r} has no argv to restart")
+            raise FaultError(f"resource {s.resource!r} has no argv to restart")
         log = res.get("log")
         out = open(log, "ab") if log else gsubprocess.DEVNULL
         try:
@@ -161,14 +159,14 @@ class ProcessRestart(Fault[ProcessRestartSettings]):
         if s.resource is not None:
             self._start_local()
         elif s.start_cmd is not None:
-            run_cmd(s.start_cmd, s.cmd_timeout_s, self.name)
+            run_cmd(s.start_cmd, s.cmd_timeout_s)
         self._down = False
 
     def _restart(self, down: float) -> None:
         s = self.settings
         try:
             if s.restart_cmd is not None:
-                run_cmd(s.restart_cmd, s.cmd_timeout_s, self.name)
+                run_cmd(s.restart_cmd, s.cmd_timeout_s)
                 self.started_at = time.time()
                 self._down = False
             else:
@@ -192,7 +190,7 @@ class ProcessRestart(Fault[ProcessRestartSettings]):
         elif s.stop_cmd is not None:
             self._down = True
             self.killed_at = time.time()
-            run_cmd(s.stop_cmd, s.cmd_timeout_s, self.name)
+            run_cmd(s.stop_cmd, s.cmd_timeout_s)
         else:
             self.killed_at = time.time()
         self._restarter = gevent.spawn(self._restart, s.down_ms * self.intensity / 1000)
@@ -207,7 +205,7 @@ class ProcessRestart(Fault[ProcessRestartSettings]):
             self._start()  # inject failed half-way: the service was stopped, bring it back
         ledger_remove(self)
         if self.error:
-            raise FaultError(f"{self.name}: {self.error}")
+            raise FaultError(self.error)
 
     @property
     def rto_s(self) -> float | None:
@@ -220,7 +218,7 @@ class ProcessRestart(Fault[ProcessRestartSettings]):
         cmd = entry.undo.get("start_cmd")
         if not cmd:
             return f"{entry.type} {entry.name!r}: a local process of a dead harness, not restarted"
-        run_cmd(str(cmd), float(entry.settings.get("cmd_timeout_s", 120.0)), entry.name)
+        run_cmd(str(cmd), float(entry.settings.get("cmd_timeout_s", 120.0)))
         return f"reverted {entry.type} {entry.name!r}: ran {shlex.quote(str(cmd))}"
 
     def describe(self) -> dict[str, Any]:

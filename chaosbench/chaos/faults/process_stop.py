@@ -69,13 +69,13 @@ class ProcessStop(Fault[ProcessStopSettings]):
     def _stop(self) -> None:
         assert self.pid is not None
         self._stopped = True  # before the signal: revert must continue it even if we die here
-        if send(self.pid, signal.SIGSTOP, self._start, self.name):
+        if send(self.pid, signal.SIGSTOP, self._start):
             wait_stopped(self.pid, True)
         self.pauses += 1
 
     def _cont(self) -> None:
         if self.pid is not None and self._stopped:
-            if send(self.pid, signal.SIGCONT, self._start, self.name):
+            if send(self.pid, signal.SIGCONT, self._start):
                 wait_stopped(self.pid, False)
             self._stopped = False
 
@@ -93,7 +93,7 @@ class ProcessStop(Fault[ProcessStopSettings]):
 
     def inject(self) -> None:
         s = self.settings
-        self.pid = resolve_pid(s.pid, s.pidfile, s.resource, self.ctx.resources, self.name)
+        self.pid = resolve_pid(s.pid, s.pidfile, s.resource, self.ctx.resources)
         self._start = process_start_time(self.pid)
         ledger_record(self, {"pid": self.pid, "pid_start": self._start})
         if s.pause_ms is None:
@@ -117,7 +117,7 @@ class ProcessStop(Fault[ProcessStopSettings]):
         if pid is None:
             return f"{entry.type} {entry.name!r}: nothing was stopped"
         start = entry.undo.get("pid_start")
-        if send(int(pid), signal.SIGCONT, None if start is None else int(start), entry.name):
+        if send(int(pid), signal.SIGCONT, None if start is None else int(start)):
             return f"reverted {entry.type} {entry.name!r}: sent SIGCONT to pid {pid}"
         return f"{entry.type} {entry.name!r}: pid {pid} is gone, nothing to continue"
 

@@ -25,13 +25,11 @@ from chaosbench.chaos.faults._common import (
     DEFAULT_REDIS_URL,
     ledger_record,
     ledger_remove,
-    one_line,
     redis_connect,
     redis_target,
 )
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
 from chaosbench.chaos.ledger import LedgerEntry
-from chaosbench.ground.errors import FaultError
 
 Policy = Literal[
     "noeviction",
@@ -72,10 +70,6 @@ def _restore(url: str, undo: dict[str, Any]) -> int:
             if batch:
                 deleted += int(client.unlink(*batch))
         return deleted
-    except redis.RedisError as exc:
-        raise FaultError(
-            f"redis_memory_pressure: restore on {redis_target(url)}: {one_line(exc)}"
-        ) from None
     finally:
         client.close()
 
@@ -130,8 +124,6 @@ class RedisMemoryPressure(Fault[RedisMemorySettings]):
                     break
                 n += 1
                 self.filled_bytes += len(chunk)
-        except redis.RedisError as exc:
-            raise FaultError(f"{self.name}: {redis_target(s.url)}: {one_line(exc)}") from None
         finally:
             client.close()
 

@@ -1,14 +1,19 @@
-"""Turning validation problems into one-line ProfileError messages that name the field."""
+"""Turning validation problems into one-line ProfileError messages that name the field.
+
+The message is bounded (``ground.text``: a huge or self-nested value is shown in a few dozen
+characters) and its secrets are masked (``ground.redact``: a DSN's password never shows).
+"""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from chaosbench.ground.errors import ProfileError
+from chaosbench.ground.redact import redact
+from chaosbench.ground.text import did_you_mean, short_repr, shorten
 
 
 def field_path(loc: Sequence[str | int]) -> str:
@@ -20,12 +25,6 @@ def field_path(loc: Sequence[str | int]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out or "(top level)"
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` or an empty string."""
-    close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -73,13 +72,14 @@ def from_validation(
     if first["type"] == "extra_forbidden":
         key = str(first["loc"][-1])
         choices = [*_fields_at(model, first["loc"][:-1]), *extra_keys]
-        return ProfileError(f"{source}: {field_path(loc)}: unknown key{did_you_mean(key, choices)}")
+        hint = did_you_mean(key, choices)
+        return ProfileError(redact(shorten(f"{source}: {field_path(loc)}: unknown key{hint}")))
     msg = first["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     if first["type"] not in ("value_error", "missing") and "input" in first:
-        shown = repr(first["input"])
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        msg = f"{msg} (got {shown})"
-    return ProfileError(f"{source}: {field_path(loc)}: {msg}")
+        msg = f"{msg} (got {short_repr(first['input'])})"
+    return ProfileError(redact(shorten(f"{source}: {field_path(loc)}: {msg}")))
+
+
+__all__ = ["did_you_mean", "field_path", "from_validation"]
