@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chaosbench.analysis.gate import RecoveryTime
+from chaosbench.analysis.limits import RecoveryTime
 from chaosbench.analysis.model import PhaseSpan, RunData
 from chaosbench.analysis.stats import Scope, WindowTable
 

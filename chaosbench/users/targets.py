@@ -6,13 +6,9 @@ import errno
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from chaosbench.ground.errors import OptionError
-
-if TYPE_CHECKING:
-    from chaosbench.users.options import LoadOptions
 
 _HINT = "start a local server or run make up"
 
@@ -64,8 +60,12 @@ def probe(target: Target, timeout: float = 3.0) -> str | None:
     )
 
 
-def check_targets(user_classes: Iterable[type], opts: LoadOptions) -> str | None:
-    """Probe every distinct target of the given user classes; the first problem, or None."""
+def check_targets(user_classes: Iterable[type], opts: object) -> str | None:
+    """Probe every distinct target of the given user classes; the first problem, or None.
+
+    ``opts`` (the run's ``LoadOptions``) is only handed to each class's ``targets(opts)``; this
+    module does not import ``chaosbench.users.options``, which imports it.
+    """
     seen: set[tuple[str, int]] = set()
     for cls in user_classes:
         getter = getattr(cls, "targets", None)

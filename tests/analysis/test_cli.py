@@ -18,7 +18,7 @@ CLEAN = Integrity(orders_acknowledged=100, orders_stored=100, checked=True, ws_m
 
 def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "analysis", *map(str, args)],
+        [sys.executable, "-m", "chaosbench.analysis", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=ROOT,

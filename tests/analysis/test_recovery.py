@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaosbench.analysis.gate import RecoveryTime
+from chaosbench.analysis.limits import RecoveryTime
 from chaosbench.analysis.model import Window, WindowKey
 from chaosbench.analysis.recovery import recoveries, rtos
 from chaosbench.analysis.stats import WindowTable

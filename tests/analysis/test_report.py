@@ -13,9 +13,10 @@ import pytest
 
 from chaosbench.analysis.gate import load_gate
 from chaosbench.analysis.model import Integrity
+from chaosbench.analysis.outcome import Verdict
 from chaosbench.analysis.report import write_reports
 from chaosbench.analysis.synthetic import SyntheticSpec, generate
-from chaosbench.analysis.verdict import Verdict, evaluate
+from chaosbench.analysis.verdict import evaluate
 from tests.analysis.pngcheck import colour_stats, decode
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,13 +8,13 @@ from html import escape
 import numpy as np
 
 from chaosbench.analysis.analyze import Analysis
+from chaosbench.analysis.outcome import Verdict
 from chaosbench.analysis.recovery import bands
 from chaosbench.analysis.report import findings as findings_mod
 from chaosbench.analysis.report import fmt
 from chaosbench.analysis.report.context import burst_rows
 from chaosbench.analysis.report.svg import Chart, Line, Mark, Shade, render
 from chaosbench.analysis.stats import Scope, series
-from chaosbench.analysis.verdict import Verdict
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1180px}
@@ -60,7 +60,7 @@ def _charts(a: Analysis) -> list[str]:
     xs = o.seconds - t0 + 0.5
     base = a.table.select(Scope(), ["baseline"])
     band = None
-    tol = a.gate.criteria.recovery_time.p95_tolerance
+    tol = a.gate.recovery_time.p95_tolerance
     if base.n:
         p95 = base.hist.row_percentiles(95) / 1000
         band = (float(np.nanmin(p95)), float(np.nanmax(p95)) * (1 + tol))
@@ -99,7 +99,7 @@ def _charts(a: Analysis) -> list[str]:
             )
         ),
     ]
-    for b in bands(a.table, a.run, a.gate.criteria.recovery_time):
+    for b in bands(a.table, a.run, a.gate.recovery_time):
         s = series(a.table, Scope(b.kind))
         base_k = a.table.select(Scope(b.kind), ["baseline"])
         lo = float(np.nanmin(base_k.hist.row_percentiles(95))) / 1000 if base_k.n else 0.0
@@ -134,7 +134,7 @@ def render_html(v: Verdict) -> str:
         ]
         for r in v.results
     ]
-    limit = a.gate.criteria.recovery_time.limit
+    limit = a.gate.recovery_time.limit
     rec_rows = []
     for b in burst_rows(a, v.results):
         r, s = b.recovery, b.stats
