@@ -106,5 +106,5 @@ def test_the_gate_model_is_built_from_the_registry() -> None:
         assert type(gate.criterion(name)) is spec.config, name
         assert gate.criterion(name) == spec.default
     assert gate.criterion("ws_duplicates").enabled is False
-    with pytest.raises(GateConfigError, match="criteria.rto.limit"):
+    with pytest.raises(GateConfigError, match=r"criteria\.rto\.limit"):
         gate_from_dict({"criteria": {"rto": {"limit": -1}}})
