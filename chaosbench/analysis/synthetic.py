@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from chaosbench.analysis.model import Integrity, PhaseSpan, RunData, Window, WindowKey
+from chaosbench.analysis.rundir.record import RunRecord
 from chaosbench.analysis.stats.hdr import from_values_us
 from chaosbench.ground.journal import JournalRecord
 
@@ -159,9 +160,10 @@ def generate(spec: SyntheticSpec | None = None) -> RunData:
                         errors={"TimeoutError": failures} if failures else {},
                     )
                 )
-    meta = {"synthetic": True, "seed": spec.seed, "start": spec.start}
+    run_id = f"synthetic-{spec.seed}"
+    meta = RunRecord(run_id, float(spec.start), seed=spec.seed, extra={"synthetic": True})
     return RunData(
-        run_id=f"synthetic-{spec.seed}",
+        run_id=run_id,
         meta=meta,
         windows=windows,
         phases=spans,
@@ -200,7 +202,7 @@ def write_run_dir(run: RunData, path: Path) -> Path:
 
     w = RunDirWriter(path)
     w.create()
-    w.start({"run_id": run.run_id, "start": run.started, **run.meta})
+    w.start(run.meta)
     for rec in run.journal:
         w.append_journal(rec)
     w.append_windows(
