@@ -99,11 +99,8 @@ def _journal(spec: SyntheticSpec, spans: list[PhaseSpan]) -> list[JournalRecord]
             )
         )
         if s.phase == "burst" and s.burst is not None:
-            details: dict[str, float] = {}
-            ftype = "latency"
-            if spec.rto_s:
-                ftype = "kill_restart"
-                details["rto_s"] = spec.rto_s[(s.burst - 1) % len(spec.rto_s)]
+            rto = spec.rto_s[(s.burst - 1) % len(spec.rto_s)] if spec.rto_s else None
+            ftype = "kill_restart" if spec.rto_s else "latency"
             out.append(
                 JournalRecord(
                     "inject",
@@ -114,7 +111,8 @@ def _journal(spec: SyntheticSpec, spans: list[PhaseSpan]) -> list[JournalRecord]
                     s.start,
                     s.start,
                     s.start + 0.01,
-                    details=details,
+                    measures_rto=rto is not None,
+                    rto_s=rto,
                 )
             )
             out.append(
