@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from chaosbench.analysis.hdr import from_values_us
 from chaosbench.analysis.model import Integrity, PhaseSpan, RunData, Window, WindowKey
 from chaosbench.analysis.rundir.record import RunRecord
-from chaosbench.analysis.stats.hdr import from_values_us
 from chaosbench.ground.journal import JournalRecord
 
 

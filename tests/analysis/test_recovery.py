@@ -6,11 +6,11 @@ import socket
 
 import pytest
 
+from chaosbench.analysis.hdr import from_values_us
 from chaosbench.analysis.limits import RecoveryTime
 from chaosbench.analysis.model import Window, WindowKey
 from chaosbench.analysis.recovery import recoveries, rtos
 from chaosbench.analysis.stats import WindowTable
-from chaosbench.analysis.stats.hdr import from_values_us
 from chaosbench.analysis.synthetic import SyntheticSpec, generate
 from chaosbench.ground.journal import JournalRecord
 
