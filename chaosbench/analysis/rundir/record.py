@@ -131,37 +131,24 @@ class _Reader:
     def _bad(self, key: str, expected: str) -> RunDirError:
         return RunDirError(f"{self.where}: {key!r} must be {expected}, got {self.data[key]!r:.60}")
 
-    def number(self, key: str) -> float | None:
+    def _get(self, key: str, kinds: type | tuple[type, ...], expected: str) -> Any:
         v = self.data.get(key)
-        if v is None:
-            return None
-        if not _is_number(v):
-            raise self._bad(key, "a number or null")
-        return float(v)
+        if v is not None and (not isinstance(v, kinds) or isinstance(v, bool)):
+            raise self._bad(key, f"{expected} or null")
+        return v
+
+    def number(self, key: str) -> float | None:
+        v = self._get(key, (int, float), "a number")
+        return None if v is None else float(v)
 
     def integer(self, key: str) -> int | None:
-        v = self.data.get(key)
-        if v is None:
-            return None
-        if not isinstance(v, int) or isinstance(v, bool):
-            raise self._bad(key, "an integer or null")
-        return v
+        return self._get(key, int, "an integer")
 
     def string(self, key: str) -> str | None:
-        v = self.data.get(key)
-        if v is None:
-            return None
-        if not isinstance(v, str):
-            raise self._bad(key, "a string or null")
-        return v
+        return self._get(key, str, "a string")
 
     def mapping(self, key: str) -> JsonObject | None:
-        v = self.data.get(key)
-        if v is None:
-            return None
-        if not isinstance(v, dict):
-            raise self._bad(key, "an object or null")
-        return v
+        return self._get(key, dict, "an object")
 
     def digest(self, key: str) -> FileDigest | None:
         v = self.mapping(key)
