@@ -110,9 +110,9 @@ class RunRecord:
             mode="master" if data.get("mode") == "master" else "local",
             host=r.string("host"),
             influx={str(k): str(v) for k, v in m.items()} if (m := r.mapping("influx")) else None,
-            recording=r.parts("recording", RecordingInfo),
-            locust=r.parts("locust", LocustTotals),
-            recorded=r.parts("recorded", RecordedCounts),
+            recording=r.parts("recording", RecordingInfo, float),
+            locust=r.parts("locust", LocustTotals, int),
+            recorded=r.parts("recorded", RecordedCounts, int),
             chaos_stopped=r.string("chaos_stopped"),
             extra={k: v for k, v in data.items() if k not in known},
         )
@@ -164,15 +164,15 @@ class _Reader:
             raise self._bad(key, "an object with path, sha256, text (and config)")
         return FileDigest(v["path"], sha, text, config)
 
-    def parts(self, key: str, cls: type[Any]) -> Any:
+    def parts(self, key: str, cls: type[Any], kind: type[int] | type[float]) -> Any:
+        """A small record of numbers (all ``kind``), e.g. ``locust: {num_requests: 3, ...}``."""
         v = self.mapping(key)
         if v is None:
             return None
         names = [f.name for f in fields(cls)]
         if not all(_is_number(v.get(n)) for n in names):
             raise self._bad(key, f"an object with numbers {', '.join(names)}")
-        types = {f.name: f.type for f in fields(cls)}
-        return cls(**{n: int(v[n]) if types[n] == "int" else float(v[n]) for n in names})
+        return cls(**{n: kind(v[n]) for n in names})
 
 
 def build_run_record(
