@@ -80,6 +80,7 @@ def cost_per_sample(samples: int = 200_000, keys: int = 8, seconds: int = 20) ->
     from chaosbench.analysis.influx.streamer import InfluxStreamer
     from chaosbench.analysis.recording import Recorder
     from chaosbench.analysis.rundir import RunDirWriter
+    from chaosbench.analysis.rundir.record import RunRecord
     from chaosbench.ground.timeline import Phase, PhaseMark, PhaseTimeline
 
     t0 = 1_800_000_000.0
@@ -105,7 +106,7 @@ def cost_per_sample(samples: int = 200_000, keys: int = 8, seconds: int = 20) ->
     with tempfile.TemporaryDirectory() as tmp:
         writer = RunDirWriter(Path(tmp) / "run")
         writer.create()
-        writer.start({"run_id": "bench", "start": t0})
+        writer.start(RunRecord("bench", t0))
         cfg = InfluxConfig.build("http://127.0.0.1:9", "o", "b", "t")
         assert cfg is not None
         streamer = InfluxStreamer(cfg, Spool(Path(tmp) / "run" / "spool"), "bench")  # not started

@@ -4,19 +4,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from chaosbench.analysis.gate import GateConfig
 from chaosbench.analysis.integrity import IntegritySummary, summarize_integrity
+from chaosbench.analysis.limits import Bootstrap, RecoveryTime
 from chaosbench.analysis.model import RunData
 from chaosbench.analysis.recovery import BurstRecovery, RtoRecord, recoveries, rtos
 from chaosbench.analysis.regression import Comparison, Settings, compare, labels_of, scopes_of
 from chaosbench.analysis.stats import PhaseStats, Scope, Series, WindowTable, series, summarize
 
 
+class GateView(Protocol):
+    """What the analysis and the reports read of the gate (``chaosbench.analysis.gate.GateConfig``
+    is one; the gate module is above the analysis, which does not import it)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def min_samples(self) -> int: ...
+    @property
+    def bootstrap(self) -> Bootstrap: ...
+    @property
+    def recovery_time(self) -> RecoveryTime: ...
+
+
 @dataclass(slots=True)
 class Analysis:
     run: RunData
-    gate: GateConfig
+    gate: GateView
     table: WindowTable
     baseline: RunData | None
     baseline_table: WindowTable | None
@@ -89,7 +106,7 @@ class Analysis:
         return any(s.phase == "baseline" and s.count > 0 for s in self.stats)
 
 
-def analyze(run: RunData, gate: GateConfig, baseline: RunData | None = None) -> Analysis:
+def analyze(run: RunData, gate: GateView, baseline: RunData | None = None) -> Analysis:
     table = WindowTable(run)
     a = Analysis(
         run=run,
@@ -98,7 +115,7 @@ def analyze(run: RunData, gate: GateConfig, baseline: RunData | None = None) -> 
         baseline=baseline,
         baseline_table=WindowTable(baseline) if baseline is not None else None,
         stats=summarize(run, table),
-        recoveries=recoveries(table, run, gate.criteria.recovery_time),
+        recoveries=recoveries(table, run, gate.recovery_time),
         rtos=rtos(run),
         integrity=summarize_integrity(run.integrity),
         overall=series(table, Scope()),

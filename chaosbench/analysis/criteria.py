@@ -1,4 +1,8 @@
-"""The gate's criteria: one small function per criterion, registered by name.
+"""The gate's criteria: one small function per criterion, registered once with its config model.
+
+``@criterion(name, title, Config)`` registers a function ``(Analysis, Config) -> CriterionResult``
+under ``name``; the gate's ``criteria:`` section is built from this registry (one key per
+criterion, validated by its model, ``chaosbench.analysis.gate``).
 
 A criterion reads the Analysis and its own config and returns a CriterionResult. Interval
 criteria judge each cell (phase x scope): *fail* when the whole interval is over the limit,
@@ -11,15 +15,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from chaosbench.analysis.analyze import Analysis
-from chaosbench.analysis.gate import (
+from chaosbench.analysis.limits import (
+    BaselineErrorRate,
     BaselineRun,
     Count,
     Criterion,
+    ErrorRate,
     LatencyCeiling,
     LatencyRegression,
     RateCeiling,
@@ -27,58 +32,53 @@ from chaosbench.analysis.gate import (
     RecoveryTime,
     Rto,
 )
+from chaosbench.analysis.outcome import SEVERITY, Cell, CriterionResult, Status
 from chaosbench.analysis.regression import Comparison, labels_of, scopes_of
 from chaosbench.analysis.stats import Interval, Scope, percentile, rate, rng_for
 
-
-class Status(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    INCONCLUSIVE = "inconclusive"
-    ERROR = "error"  # could not be measured
-    SKIPPED = "skipped"  # does not apply to this run (or disabled)
+C = TypeVar("C", bound=Criterion)
 
 
-SEVERITY = {Status.FAIL: 3, Status.ERROR: 2, Status.INCONCLUSIVE: 1, Status.PASS: 0}
+@dataclass(frozen=True, slots=True)
+class CriterionSpec(Generic[C]):
+    """One registered criterion: its gate key, its title, its config model and its function."""
 
-
-@dataclass(slots=True)
-class Cell:
-    where: str  # burst1 PG
-    value: float
-    low: float | None = None
-    high: float | None = None
-    status: Status = Status.PASS
-    note: str = ""
-
-
-@dataclass(slots=True)
-class CriterionResult:
     name: str
     title: str
-    status: Status
-    value: float | None  # the worst cell's value (None when not measured)
-    limit: float
-    unit: str  # "ratio", "ms", "s", "rate", "count"
-    low: float | None = None  # the worst cell's interval
-    high: float | None = None
-    confidence: float | None = None
-    where: str = ""  # the worst cell
-    detail: str = ""
-    cells: list[Cell] = field(default_factory=list)
+    config: type[C]
+    default: C  # the config when the gate does not mention the criterion
+    judge: Callable[[Analysis, C], CriterionResult]
+
+    def run(self, a: Analysis, cfg: Criterion) -> CriterionResult:
+        if not isinstance(cfg, self.config):
+            raise TypeError(f"criterion {self.name}: config {type(cfg).__name__}")
+        return self.judge(a, cfg)
 
 
-C = TypeVar("C", bound=Criterion)
-CriterionFn = Callable[[Analysis, Any], CriterionResult]
-CRITERIA: dict[str, tuple[str, CriterionFn]] = {}
+#: Every criterion, in the order the gate and the reports list them (filled at import below).
+CRITERIA: dict[str, CriterionSpec[Any]] = {}
 
 
-def criterion(name: str, title: str) -> Callable[[Callable[[Analysis, C], CriterionResult]], Any]:
-    def register(fn: Callable[[Analysis, C], CriterionResult]) -> Callable[..., Any]:
-        CRITERIA[name] = (title, fn)
+def criterion(
+    name: str, title: str, config: type[C], default: C | None = None
+) -> Callable[[Callable[[Analysis, C], CriterionResult]], Callable[[Analysis, C], CriterionResult]]:
+    """Register the decorated function as the criterion ``name`` configured by ``config``."""
+
+    def register(
+        fn: Callable[[Analysis, C], CriterionResult],
+    ) -> Callable[[Analysis, C], CriterionResult]:
+        if name in CRITERIA:
+            raise ValueError(f"criterion {name!r} is registered twice")
+        CRITERIA[name] = CriterionSpec(
+            name, title, config, default or config.model_validate({}), fn
+        )
         return fn
 
     return register
+
+
+def title_of(name: str) -> str:
+    return CRITERIA[name].title
 
 
 def judge_interval(value: float, low: float, high: float, limit: float) -> Status:
@@ -115,7 +115,7 @@ def family_confidence(confidence: float, cells: int) -> float:
 
 def result(name: str, cfg: Criterion, unit: str, cells: list[Cell], **kw: Any) -> CriterionResult:
     """The criterion's verdict from its cells: the worst cell decides."""
-    title = CRITERIA[name][0]
+    title = title_of(name)
     detail = kw.pop("detail", "")
     judged = [c for c in cells if c.status != Status.SKIPPED]
     if not judged:
@@ -147,12 +147,12 @@ def result(name: str, cfg: Criterion, unit: str, cells: list[Cell], **kw: Any) -
 
 def cannot_measure(name: str, cfg: Criterion, unit: str, why: str) -> CriterionResult:
     """The criterion applies but cannot be computed: never a silent pass (exit 2)."""
-    return CriterionResult(name, CRITERIA[name][0], Status.ERROR, None, cfg.limit, unit, detail=why)
+    return CriterionResult(name, title_of(name), Status.ERROR, None, cfg.limit, unit, detail=why)
 
 
 def not_applicable(name: str, cfg: Criterion, unit: str, why: str) -> CriterionResult:
     status = Status.ERROR if cfg.required else Status.SKIPPED
-    return CriterionResult(name, CRITERIA[name][0], status, None, cfg.limit, unit, detail=why)
+    return CriterionResult(name, title_of(name), status, None, cfg.limit, unit, detail=why)
 
 
 def _no_baseline(a: Analysis, name: str, cfg: Criterion, unit: str) -> CriterionResult | None:
@@ -178,7 +178,7 @@ def _ratio_cells(comps: list[Comparison], limit: float) -> list[Cell]:
     return cells
 
 
-@criterion("p95_regression", "p95 regression in bursts")
+@criterion("p95_regression", "p95 regression in bursts", LatencyRegression)
 def p95_regression(a: Analysis, cfg: LatencyRegression) -> CriterionResult:
     name = "p95_regression"
     if (err := _no_baseline(a, name, cfg, "ratio")) is not None:
@@ -190,19 +190,7 @@ def p95_regression(a: Analysis, cfg: LatencyRegression) -> CriterionResult:
     return result(name, cfg, "ratio", _ratio_cells(comps, cfg.limit), confidence=conf)
 
 
-@criterion("baseline_run", "p95 against the baseline run")
-def baseline_run(a: Analysis, cfg: BaselineRun) -> CriterionResult:
-    name = "baseline_run"
-    if a.baseline_table is None:
-        return not_applicable(name, cfg, "ratio", "no baseline run given (--baseline)")
-    conf = family_confidence(a.gate.confidence, a.cells(cfg.phases, cfg.scope, stored=True))
-    comps = a.versus(cfg.phases, cfg.scope, cfg.percentile, stored=True, confidence=conf)
-    if not comps:
-        return cannot_measure(name, cfg, "ratio", "the baseline run has none of this run's phases")
-    return result(name, cfg, "ratio", _ratio_cells(comps, cfg.limit), confidence=conf)
-
-
-@criterion("p99_ceiling", "p99 ceiling in bursts")
+@criterion("p99_ceiling", "p99 ceiling in bursts", LatencyCeiling)
 def p99_ceiling(a: Analysis, cfg: LatencyCeiling) -> CriterionResult:
     name, g = "p99_ceiling", a.gate
     labels = labels_of(a.table, cfg.phases)
@@ -275,22 +263,22 @@ def _rate_criterion(a: Analysis, name: str, cfg: RateCeiling, misses: bool) -> C
     return result(name, cfg, "rate", cells, confidence=g.confidence)
 
 
-@criterion("deadline_misses", "deadline misses")
+@criterion("deadline_misses", "deadline misses", RateCeiling)
 def deadline_misses(a: Analysis, cfg: RateCeiling) -> CriterionResult:
     return _rate_criterion(a, "deadline_misses", cfg, misses=True)
 
 
-@criterion("error_rate", "error rate in bursts")
+@criterion("error_rate", "error rate in bursts", ErrorRate)
 def error_rate(a: Analysis, cfg: RateCeiling) -> CriterionResult:
     return _rate_criterion(a, "error_rate", cfg, misses=False)
 
 
-@criterion("baseline_error_rate", "error rate in the baseline")
+@criterion("baseline_error_rate", "error rate in the baseline", BaselineErrorRate)
 def baseline_error_rate(a: Analysis, cfg: RateCeiling) -> CriterionResult:
     return _rate_criterion(a, "baseline_error_rate", cfg, misses=False)
 
 
-@criterion("recovery_time", "recovery time")
+@criterion("recovery_time", "recovery time", RecoveryTime)
 def recovery_time(a: Analysis, cfg: RecoveryTime) -> CriterionResult:
     name = "recovery_time"
     if (err := _no_baseline(a, name, cfg, "s")) is not None:
@@ -313,7 +301,7 @@ def recovery_time(a: Analysis, cfg: RecoveryTime) -> CriterionResult:
     return res
 
 
-@criterion("rto", "RTO of kill-and-restart faults")
+@criterion("rto", "RTO of kill-and-restart faults", Rto)
 def rto(a: Analysis, cfg: Rto) -> CriterionResult:
     name = "rto"
     if not a.rtos:
@@ -329,7 +317,7 @@ def rto(a: Analysis, cfg: Rto) -> CriterionResult:
     return result(name, cfg, "s", cells)
 
 
-@criterion("orders", "lost or duplicated acknowledged orders")
+@criterion("orders", "lost or duplicated acknowledged orders", Count)
 def orders(a: Analysis, cfg: Count) -> CriterionResult:
     name, i = "orders", a.integrity
     if i.orders_acknowledged == 0 and not i.checked and i.canary_injected == 0:
@@ -359,7 +347,7 @@ def orders(a: Analysis, cfg: Count) -> CriterionResult:
     return result(name, cfg, "count", [Cell("run", v, status=st)], detail=detail)
 
 
-@criterion("stream_data_loss", "stream data loss")
+@criterion("stream_data_loss", "stream data loss", Ratio)
 def stream_data_loss(a: Analysis, cfg: Ratio) -> CriterionResult:
     name, i = "stream_data_loss", a.integrity
     ratio = i.stream_loss_ratio
@@ -370,7 +358,7 @@ def stream_data_loss(a: Analysis, cfg: Ratio) -> CriterionResult:
     return result(name, cfg, "rate", [Cell("run", ratio, status=st)], detail=detail)
 
 
-@criterion("ws_duplicates", "WebSocket duplicates after resume")
+@criterion("ws_duplicates", "WebSocket duplicates after resume", Count, Count(enabled=False))
 def ws_duplicates(a: Analysis, cfg: Count) -> CriterionResult:
     name, i = "ws_duplicates", a.integrity
     if i.ws_messages == 0:
@@ -384,3 +372,15 @@ def ws_duplicates(a: Analysis, cfg: Count) -> CriterionResult:
         [Cell("run", v, status=st)],
         detail=f"{i.ws_duplicates} duplicates, {i.ws_reorders} reordered",
     )
+
+
+@criterion("baseline_run", "p95 against the baseline run", BaselineRun)
+def baseline_run(a: Analysis, cfg: BaselineRun) -> CriterionResult:
+    name = "baseline_run"
+    if a.baseline_table is None:
+        return not_applicable(name, cfg, "ratio", "no baseline run given (--baseline)")
+    conf = family_confidence(a.gate.confidence, a.cells(cfg.phases, cfg.scope, stored=True))
+    comps = a.versus(cfg.phases, cfg.scope, cfg.percentile, stored=True, confidence=conf)
+    if not comps:
+        return cannot_measure(name, cfg, "ratio", "the baseline run has none of this run's phases")
+    return result(name, cfg, "ratio", _ratio_cells(comps, cfg.limit), confidence=conf)

@@ -1,123 +1,42 @@
 """The gate config: which criteria judge a run, with which limits (YAML, validated up front).
 
 ``load_gate(None)`` gives the defaults, taken from the seed reports; ``load_gate(path)`` reads a
-YAML file whose keys override them. Unknown keys are refused with a did-you-mean, every error is
-one line naming the field (``GateConfigError``).
+YAML file whose keys override them. The ``criteria:`` keys and their models come from the
+criterion registry (``chaosbench.analysis.criteria``). Unknown keys are refused with a
+did-you-mean, every error is one line naming the field (``GateConfigError``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from chaosbench import bundled
+from chaosbench.analysis.criteria import CRITERIA
+from chaosbench.analysis.limits import Bootstrap, Criterion, RecoveryTime, Strict
 from chaosbench.ground.errors import GateConfigError
 from chaosbench.ground.redact import redact
 from chaosbench.ground.text import did_you_mean, short_repr, shorten
 
-ScopeName = Literal["overall", "kind", "name"]
-PhaseKind = Literal["baseline", "burst", "recovery", "cooldown"]
+
+class CriteriaBase(Strict):
+    """The gate's ``criteria:`` section: one field per registered criterion (its config model)."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _criteria_model() -> type[CriteriaBase]:
+    fields: dict[str, Any] = {n: (spec.config, spec.default) for n, spec in CRITERIA.items()}
+    return create_model("Criteria", __base__=CriteriaBase, **fields)
 
 
-class Criterion(_Strict):
-    enabled: bool = True
-    required: bool = False  # "not applicable" (e.g. no orders at all) counts as cannot measure
-    limit: float
+if TYPE_CHECKING:  # the fields exist only at run time; the type checker sees the base
+    Criteria = CriteriaBase
+else:
+    Criteria = _criteria_model()
 
 
-class LatencyRegression(Criterion):
-    """p95 of the burst phases over the run's own baseline phase: at most ``1 + limit`` times."""
-
-    limit: float = Field(default=0.15, ge=0)  # allowed relative increase (0.15 = +15 %)
-    percentile: float = Field(default=95.0, gt=0, le=100)
-    scope: ScopeName = "kind"
-    phases: list[PhaseKind] = ["burst"]
-
-
-class LatencyCeiling(Criterion):
-    """A percentile ceiling in milliseconds during the given phases."""
-
-    limit: float = Field(default=250.0, gt=0)  # ms
-    percentile: float = Field(default=99.0, gt=0, le=100)
-    scope: ScopeName = "kind"
-    phases: list[PhaseKind] = ["burst"]
-
-
-class RateCeiling(Criterion):
-    """A ratio (deadline misses or failures per request) ceiling during the given phases."""
-
-    limit: float = Field(default=0.02, ge=0, le=1)
-    phases: list[PhaseKind] = ["burst"]
-
-
-class ErrorRate(RateCeiling):
-    limit: float = Field(default=0.20, ge=0, le=1)
-
-
-class BaselineErrorRate(RateCeiling):
-    limit: float = Field(default=0.05, ge=0, le=1)
-    phases: list[PhaseKind] = ["baseline"]
-
-
-class RecoveryTime(Criterion):
-    """Seconds from a burst's end until p95 and error rate are back in the baseline's band."""
-
-    limit: float = Field(default=30.0, gt=0)  # s
-    hold_s: int = Field(default=5, ge=1)  # how long they must stay in band
-    p95_tolerance: float = Field(default=0.25, ge=0)  # band: slowest baseline p95 x (1 + this)
-    error_tolerance: float = Field(default=0.05, ge=0)  # band: baseline error rate + this
-    min_second_samples: int = Field(default=5, ge=1)  # fewer: the second is unknown
-
-
-class Rto(Criterion):
-    """Restart time of kill-and-restart faults (journal ``details.rto_s``)."""
-
-    limit: float = Field(default=30.0, gt=0)  # s
-
-
-class Count(Criterion):
-    limit: float = Field(default=0, ge=0)
-
-
-class Ratio(Criterion):
-    limit: float = Field(default=0.05, ge=0, le=1)
-
-
-class BaselineRun(Criterion):
-    """Each phase's p95 against the same phase of a stored baseline run (``--baseline``)."""
-
-    limit: float = Field(default=0.15, ge=0)
-    percentile: float = Field(default=95.0, gt=0, le=100)
-    scope: ScopeName = "kind"
-    phases: list[PhaseKind] = ["baseline", "burst"]
-
-
-class Criteria(_Strict):
-    p95_regression: LatencyRegression = LatencyRegression()
-    p99_ceiling: LatencyCeiling = LatencyCeiling()
-    deadline_misses: RateCeiling = RateCeiling()
-    error_rate: ErrorRate = ErrorRate()
-    baseline_error_rate: BaselineErrorRate = BaselineErrorRate()
-    recovery_time: RecoveryTime = RecoveryTime()
-    rto: Rto = Rto()
-    orders: Count = Count()  # lost + duplicated acknowledged orders + discrepancies found
-    stream_data_loss: Ratio = Ratio()
-    ws_duplicates: Count = Count(enabled=False)
-    baseline_run: BaselineRun = BaselineRun()
-
-
-class Bootstrap(_Strict):
-    resamples: int = Field(default=2000, ge=100, le=100_000)
-    seed: int = 0
-
-
-class GateConfig(_Strict):
+class GateConfig(Strict):
     version: Literal[1] = 1
     inconclusive_fails: bool = False
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
@@ -126,8 +45,23 @@ class GateConfig(_Strict):
     criteria: Criteria = Criteria()
     source: str = "defaults"
 
+    def criterion(self, name: str) -> Criterion:
+        """The config of the registered criterion ``name``."""
+        cfg = getattr(self.criteria, name)
+        if not isinstance(cfg, CRITERIA[name].config):
+            raise TypeError(f"gate criteria.{name}: {type(cfg).__name__}")
+        return cfg
+
     def enabled(self) -> list[tuple[str, Criterion]]:
-        return [(n, c) for n, c in self.criteria if isinstance(c, Criterion) and c.enabled]
+        """(name, config) of every enabled criterion, in the registry's order."""
+        return [(n, c) for n in CRITERIA if (c := self.criterion(n)).enabled]
+
+    @property
+    def recovery_time(self) -> RecoveryTime:
+        """The recovery criterion's settings (the analysis computes recovery bands with them)."""
+        cfg = self.criterion("recovery_time")
+        assert isinstance(cfg, RecoveryTime)
+        return cfg
 
 
 def _model_fields(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:

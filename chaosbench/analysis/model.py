@@ -10,11 +10,14 @@ one per second and per key (request_type, name, phase label).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hdrh.histogram import HdrHistogram
 
 from chaosbench.ground.journal import JournalRecord
+
+if TYPE_CHECKING:  # not at run time: the run directory package imports this module
+    from chaosbench.analysis.rundir.record import RunRecord
 
 #: HDR histogram range and precision used everywhere (recorder, loader, analysis, merging).
 HDR_LOWEST_US = 1
@@ -80,7 +83,7 @@ class Integrity:
 @dataclass(slots=True)
 class RunData:
     run_id: str
-    meta: dict[str, Any]  # run metadata as written (profile, gate, options, versions, seed, ...)
+    meta: RunRecord  # meta.json: profile, seed, gate, options, versions, totals, ...
     windows: list[Window]
     phases: list[PhaseSpan]
     journal: list[JournalRecord]

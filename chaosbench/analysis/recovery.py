@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chaosbench.analysis.gate import RecoveryTime
+from chaosbench.analysis.limits import RecoveryTime
 from chaosbench.analysis.model import PhaseSpan, RunData
 from chaosbench.analysis.stats import Scope, WindowTable
 
@@ -157,7 +157,7 @@ def recoveries(table: WindowTable, run: RunData, cfg: RecoveryTime) -> list[Burs
 
 
 def rtos(run: RunData) -> list[RtoRecord]:
-    """RTOs that kill-and-restart faults wrote into their journal records (``details.rto_s``).
+    """RTOs that kill-and-restart faults wrote into their journal records (``rto_s``).
 
     A fault's inject record may carry ``rto_s: null`` (not measured yet) and its revert record
     the measured value: per fault and burst the last value measured counts; none means the
@@ -165,9 +165,9 @@ def rtos(run: RunData) -> list[RtoRecord]:
     """
     found: dict[tuple[str, int | None], RtoRecord] = {}
     for r in sorted(run.journal, key=lambda r: r.start):
-        if "rto_s" not in r.details:
+        if not r.measures_rto:
             continue
-        v = r.details.get("rto_s")
+        v = r.rto_s
         key = (r.name, r.burst)
         prev = found.get(key)
         if v is None and prev is not None:

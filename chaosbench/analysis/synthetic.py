@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from chaosbench.analysis.hdr import from_values_us
 from chaosbench.analysis.model import Integrity, PhaseSpan, RunData, Window, WindowKey
-from chaosbench.analysis.stats.hdr import from_values_us
+from chaosbench.analysis.rundir.record import RunRecord
 from chaosbench.ground.journal import JournalRecord
 
 
@@ -98,11 +99,8 @@ def _journal(spec: SyntheticSpec, spans: list[PhaseSpan]) -> list[JournalRecord]
             )
         )
         if s.phase == "burst" and s.burst is not None:
-            details: dict[str, float] = {}
-            ftype = "latency"
-            if spec.rto_s:
-                ftype = "kill_restart"
-                details["rto_s"] = spec.rto_s[(s.burst - 1) % len(spec.rto_s)]
+            rto = spec.rto_s[(s.burst - 1) % len(spec.rto_s)] if spec.rto_s else None
+            ftype = "kill_restart" if spec.rto_s else "latency"
             out.append(
                 JournalRecord(
                     "inject",
@@ -113,7 +111,8 @@ def _journal(spec: SyntheticSpec, spans: list[PhaseSpan]) -> list[JournalRecord]
                     s.start,
                     s.start,
                     s.start + 0.01,
-                    details=details,
+                    measures_rto=rto is not None,
+                    rto_s=rto,
                 )
             )
             out.append(
@@ -159,9 +158,10 @@ def generate(spec: SyntheticSpec | None = None) -> RunData:
                         errors={"TimeoutError": failures} if failures else {},
                     )
                 )
-    meta = {"synthetic": True, "seed": spec.seed, "start": spec.start}
+    run_id = f"synthetic-{spec.seed}"
+    meta = RunRecord(run_id, float(spec.start), seed=spec.seed, extra={"synthetic": True})
     return RunData(
-        run_id=f"synthetic-{spec.seed}",
+        run_id=run_id,
         meta=meta,
         windows=windows,
         phases=spans,
@@ -200,7 +200,7 @@ def write_run_dir(run: RunData, path: Path) -> Path:
 
     w = RunDirWriter(path)
     w.create()
-    w.start({"run_id": run.run_id, "start": run.started, **run.meta})
+    w.start(run.meta)
     for rec in run.journal:
         w.append_journal(rec)
     w.append_windows(

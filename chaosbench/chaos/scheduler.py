@@ -33,7 +33,7 @@ from chaosbench.chaos.schedule import Step, build_plan
 from chaosbench.ground.events import EVENTS, ChaosEvents
 from chaosbench.ground.journal import JournalRecord, RecordStatus
 from chaosbench.ground.redact import redact, redact_data
-from chaosbench.ground.text import shorten
+from chaosbench.ground.text import one_line, shorten
 from chaosbench.ground.timeline import TIMELINE, Phase, PhaseMark, PhaseTimeline
 from chaosbench.ground.translate import error_line
 
@@ -278,6 +278,7 @@ class Scheduler:
         record.end = time.time()
         if status != "dry_run":  # what the fault did (RTO, backends terminated, ...)
             record.details.update(_describe(fault))
+            _measured(fault, record)
         self.journal.append(record)
         if status != "error":
             self.injections[spec.name] = self.injections.get(spec.name, 0) + 1
@@ -325,6 +326,7 @@ class Scheduler:
         record.end = time.time()
         if record.status != "dry_run":
             record.details.update(_describe(fault))
+            _measured(fault, record)
         self.journal.append(record)
         if name in self._active:
             self._active.remove(name)
@@ -388,6 +390,22 @@ def _target(fault: Fault[Any]) -> str:
         return fault.target
     except Exception:
         return ""
+
+
+def _measured(fault: Fault[Any], record: JournalRecord) -> None:
+    """Copy what the fault measured into the record's typed fields (the analysis reads them).
+
+    The hook: a fault that measures a recovery time has an attribute ``rto_s`` (float | None).
+    """
+    if not hasattr(type(fault), "rto_s"):
+        return
+    try:
+        rto = fault.rto_s  # type: ignore[attr-defined]
+    except Exception as exc:
+        record.details["rto_error"] = one_line(exc)
+        rto = None
+    record.measures_rto = True
+    record.rto_s = None if rto is None else float(rto)
 
 
 def _describe(fault: Fault[Any]) -> dict[str, Any]:

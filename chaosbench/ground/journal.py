@@ -2,6 +2,11 @@
 
 Like Chaos Toolkit's journal, a record says what was planned, what happened and when, and how it
 ended. Records are written to the run directory (``journal.jsonl``) and streamed as chaos events.
+
+What the analysis reads is a typed field; ``details`` is for people (and may hold the same value).
+A fault that measures a recovery time (kill-and-restart) has an attribute ``rto_s``
+(``float | None``): the scheduler copies it into ``measures_rto``/``rto_s`` of its inject and
+revert records.
 """
 
 from __future__ import annotations
@@ -27,10 +32,17 @@ class JournalRecord:
     error: str | None = None  # one line, for status == "error"
     intensity: float | None = None
     details: dict[str, Any] = field(default_factory=dict)  # plain data only (JSON-serialisable)
+    #: The fault measures a recovery time; ``rto_s`` None then means "not back (yet)".
+    measures_rto: bool = False
+    rto_s: float | None = None  # seconds from the kill until the component answered again
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JournalRecord:
+        if "measures_rto" not in d and "rto_s" in (d.get("details") or {}):
+            # a journal written before the typed field: the RTO was in ``details`` only
+            rto = d["details"]["rto_s"]
+            d = {**d, "measures_rto": True, "rto_s": None if rto is None else float(rto)}
         return cls(**d)

@@ -9,15 +9,11 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from chaosbench.ground.errors import ChaosbenchError, OptionError, TargetUnreachable
 from chaosbench.ground.redact import redact
 from chaosbench.ground.translate import TIMED_OUT, reason
-
-if TYPE_CHECKING:
-    from chaosbench.users.options import LoadOptions
 
 _HINT = "start a local server or run make up"
 
@@ -65,8 +61,12 @@ def probe(target: Target, timeout: float = 3.0) -> None:
         ) from None
 
 
-def check_targets(user_classes: Iterable[type], opts: LoadOptions) -> str | None:
-    """Probe every distinct target of the given user classes; the first problem, or None."""
+def check_targets(user_classes: Iterable[type], opts: object) -> str | None:
+    """Probe every distinct target of the given user classes; the first problem, or None.
+
+    ``opts`` (the run's ``LoadOptions``) is only handed to each class's ``targets(opts)``; this
+    module does not import ``chaosbench.users.options``, which imports it.
+    """
     seen: set[tuple[str, int]] = set()
     for cls in user_classes:
         getter = getattr(cls, "targets", None)

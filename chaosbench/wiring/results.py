@@ -7,12 +7,11 @@ Called once from ``locustfiles/_harness.py`` through ``install(events)``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
-from dataclasses import asdict, is_dataclass
 from typing import Any
 
-import yaml
 from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -25,8 +24,13 @@ from chaosbench.analysis.recording.settings import (
 )
 from chaosbench.analysis.recording.window import ClosedWindow
 from chaosbench.analysis.rundir.loader import read_meta
-from chaosbench.analysis.rundir.meta import file_digest, git_revision, sanitize_options, versions
-from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, OptionError
+from chaosbench.analysis.rundir.record import (
+    LocustTotals,
+    RecordingInfo,
+    RunRecord,
+    build_run_record,
+)
+from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError
 from chaosbench.ground.events import EVENTS
 from chaosbench.ground.timeline import TIMELINE
 
@@ -117,47 +121,23 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_CANNOT_MEASURE)
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
-    return None if value is None else str(value)
+def _chaos_seed() -> int | None:
+    """The seed of the profile the chaos wiring loaded (None when chaos is off).
 
+    TODO(merge with helper A): the harness object per Environment hands the scheduler's seed
+    over directly; until then it is read from the chaos wiring's state, at init and again at
+    test start (the web UI may change --chaos-seed, which reloads the profile).
+    """
+    from chaosbench.wiring.chaos import STATE
 
-def _load_gate(path: str | None) -> Any:
-    try:
-        from chaosbench.analysis.gate import load_gate
-    except ModuleNotFoundError as exc:
-        if path and exc.name and exc.name.startswith("chaosbench.analysis.gate"):
-            raise OptionError(f"--gate {path}: the gate module is not available yet") from None
-        if exc.name and exc.name.startswith("chaosbench.analysis.gate"):
-            return None
-        raise
-    return load_gate(path)
-
-
-def _seed(profile_text: str | None) -> Any:
-    if not profile_text:
+    if STATE.profile is None or STATE.disabled_reason:
         return None
-    try:
-        data = yaml.safe_load(profile_text)
-    except yaml.YAMLError:
-        return None
-    return data.get("seed") if isinstance(data, dict) else None
+    return STATE.profile.seed
 
 
-def _conclude(settings: ResultsSettings) -> int | None:
-    try:
-        from chaosbench.analysis.verdict import conclude
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("chaosbench.analysis.verdict"):
-            print(
-                "chaosbench: no verdict (chaosbench.analysis.verdict is not available)",
-                file=sys.stderr,
-            )
-            return None
-        raise
+def _conclude(settings: ResultsSettings) -> int:
+    from chaosbench.analysis.verdict import conclude  # the statistics: on the master only
+
     try:
         return int(conclude(settings.run_dir, settings.gate_path, settings.baseline))
     except ChaosbenchError as exc:
@@ -182,29 +162,27 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         grace = settings.grace + (2 * settings.tick + 1 if isinstance(runner, MasterRunner) else 0)
         recorder = Recorder(TIMELINE, grace=grace)
         session = RecordingSession(settings, recorder)
-        meta: dict[str, Any] = {}
+        record: RunRecord | None = None
         if not is_worker:
-            gate_cfg = _load_gate(settings.gate_path)
+            from chaosbench.analysis.gate import load_gate  # the statistics: not on workers
+
+            gate_cfg = load_gate(settings.gate_path)
             if settings.baseline is not None:
                 read_meta(settings.baseline)
             session.prepare()
-            profile = file_digest(getattr(o, "chaos_profile", None))
-            gate = file_digest(settings.gate_path)
-            if gate is not None:
-                gate["config"] = _plain(gate_cfg)
-            meta = {
-                "profile": profile,
-                "seed": _seed(profile["text"] if profile else None),
-                "gate": gate,
-                "baseline_run": str(settings.baseline) if settings.baseline else None,
-                "options": sanitize_options(vars(o)),
-                "versions": versions(),
-                "git_revision": git_revision(),
-                "mode": "master" if isinstance(runner, MasterRunner) else "local",
-                "host": environment.host,
-                "influx": settings.influx.public() if settings.influx else None,
-                "recording": {"grace_s": settings.grace, "tick_s": settings.tick},
-            }
+            record = build_run_record(
+                run_id=settings.run_id,
+                seed=_chaos_seed(),
+                profile_path=getattr(o, "chaos_profile", None),
+                gate_path=settings.gate_path,
+                gate_config=gate_cfg.model_dump(mode="json"),
+                baseline=settings.baseline,
+                options=vars(o),
+                mode="master" if isinstance(runner, MasterRunner) else "local",
+                host=environment.host,
+                influx=settings.influx.public() if settings.influx else None,
+                recording=RecordingInfo(grace_s=settings.grace, tick_s=settings.tick),
+            )
     except ChaosbenchError as exc:
         _fail(str(exc))
         return
@@ -238,7 +216,12 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         events.test_start.add_listener(on_master_stop)
         events.test_stop.add_listener(on_master_stop)
 
-    events.test_start.add_listener(lambda **_: session.start(meta))
+    assert record is not None
+    run_record = record
+    # at test start: the seed of the profile the scheduler runs (see _chaos_seed)
+    events.test_start.add_listener(
+        lambda **_: session.start(dataclasses.replace(run_record, seed=_chaos_seed()))
+    )
     EVENTS.phase_changed.add_listener(session.on_phase_changed)
     EVENTS.fault_injected.add_listener(session.on_fault_injected)
     EVENTS.fault_reverted.add_listener(session.on_fault_reverted)
@@ -248,12 +231,7 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         total = environment.stats.total
         try:
             session.finish(
-                {
-                    "locust": {
-                        "num_requests": total.num_requests,
-                        "num_failures": total.num_failures,
-                    }
-                },
+                LocustTotals(total.num_requests, total.num_failures),
                 expected_workers=workers["expected"],
             )
         except ChaosbenchError as exc:
@@ -268,9 +246,8 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
                 pass
             return
         code = _conclude(settings)
-        if code is not None:
-            environment.process_exit_code = code
-            session.stream_verdict(code, VERDICTS.get(code, str(code)))
+        environment.process_exit_code = code
+        session.stream_verdict(code, VERDICTS.get(code, str(code)))
         session.drain()
 
     events.quitting.add_listener(on_quitting)

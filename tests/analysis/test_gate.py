@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosbench.analysis.gate import GateConfig, load_gate
+from chaosbench.analysis.gate import GateConfig, gate_from_dict, load_gate
 from chaosbench.ground.errors import GateConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,3 +112,17 @@ def test_every_configured_criterion_is_registered() -> None:
     from chaosbench.analysis.gate import Criteria
 
     assert set(CRITERIA) == set(Criteria.model_fields)
+
+
+def test_the_gate_model_is_built_from_the_registry() -> None:
+    """One registration per criterion: its gate key validates with its own config model."""
+    from chaosbench.analysis.criteria import CRITERIA
+
+    gate = GateConfig()
+    assert list(CRITERIA) == [name for name, _ in gate.criteria]
+    for name, spec in CRITERIA.items():
+        assert type(gate.criterion(name)) is spec.config, name
+        assert gate.criterion(name) == spec.default
+    assert gate.criterion("ws_duplicates").enabled is False
+    with pytest.raises(GateConfigError, match=r"criteria\.rto\.limit"):
+        gate_from_dict({"criteria": {"rto": {"limit": -1}}})

@@ -14,6 +14,7 @@ from chaosbench.analysis.influx import InfluxConfig, InfluxStreamer, Spool, sche
 from chaosbench.analysis.recording import ClosedWindow, Recorder
 from chaosbench.analysis.rundir import RunDirWriter
 from chaosbench.analysis.rundir import format as fmt
+from chaosbench.analysis.rundir.record import RunRecord
 from chaosbench.ground.journal import JournalRecord
 from chaosbench.ground.timeline import Phase, PhaseMark, PhaseTimeline
 from tests.analysis.conftest import VictoriaMetrics
@@ -106,7 +107,7 @@ def test_server_down_reports_undelivered_then_send_delivers(tmp_path: Path) -> N
     writer.create()
     # not started yet; deduplicating like InfluxDB, for the re-send of the whole run below
     vm = VictoriaMetrics(tmp_path / "vm", tmp_path / "vm.log", dedup=True)
-    writer.start({"run_id": "run-c", "start": T0, "influx": _cfg(vm.url).public()})
+    writer.start(RunRecord("run-c", T0, influx=_cfg(vm.url).public()))
     ws = _windows(seconds=10)
     st = InfluxStreamer(_cfg(vm.url), Spool(run_dir / fmt.SPOOL_DIR), "run-c").start()
     st.submit_windows(ws)

@@ -71,7 +71,7 @@ def test_run_with_chaos_and_a_20s_outage_loses_nothing(
     data = load(run_dir)
     assert data.ended is not None
     streamed = sum(w.count for w in data.windows)
-    locust_total = data.meta["locust"]["num_requests"]
+    locust_total = data.meta.locust.num_requests
     assert streamed == locust_total > 500
     assert victoria.total("chaosbench_window_count", run_id="e2e") == streamed
     assert victoria.total("chaosbench_window_failures", run_id="e2e") == sum(
@@ -213,9 +213,9 @@ def test_distributed_master_merges_worker_windows(
     assert "Traceback" not in out + worker.output(), out + worker.output()
     assert "did not send their last windows" not in out
     data = load(results / "dist")
-    assert data.meta["mode"] == "master"
+    assert data.meta.mode == "master"
     total = sum(w.count for w in data.windows)
-    assert total == data.meta["locust"]["num_requests"] > 100
+    assert total == data.meta.locust.num_requests > 100
     assert victoria.total("chaosbench_window_count", run_id="dist") == total
     lines = [json.loads(ln) for ln in (results / "dist" / "windows.jsonl").read_text().splitlines()]
     late = [w for w in lines if w["late"]]
@@ -269,9 +269,9 @@ def test_full_harness_with_real_chaos_every_window_and_event_streamed(
         "warmup", "baseline", "burst1", "recovery1", "burst2", "recovery2", "cooldown"
     ]  # fmt: skip
     assert data.injections == {"slow_redis": 2}
-    assert data.meta["seed"] == 7 and data.meta["profile"]["sha256"]
+    assert data.meta.seed == 7 and data.meta.profile is not None and data.meta.profile.sha256
     total = sum(w.count for w in data.windows)
-    assert total == data.meta["locust"]["num_requests"]
+    assert total == data.meta.locust.num_requests
     assert victoria.total("chaosbench_window_count", run_id="chaos") == total
     for kind in ("phase", "inject", "revert"):
         n = sum(1 for r in data.journal if r.kind == kind)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import tracemalloc
 
+from chaosbench.analysis.hdr import percentiles
 from chaosbench.analysis.recording import Recorder
-from chaosbench.analysis.recording.hdrstats import percentiles
 from chaosbench.analysis.recording.window import ClosedWindow
 from chaosbench.analysis.rundir.loader import merge_windows
 from chaosbench.ground.timeline import Phase, PhaseMark, PhaseTimeline

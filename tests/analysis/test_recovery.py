@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
-from chaosbench.analysis.gate import RecoveryTime
+from chaosbench.analysis.hdr import from_values_us
+from chaosbench.analysis.limits import RecoveryTime
 from chaosbench.analysis.model import Window, WindowKey
 from chaosbench.analysis.recovery import recoveries, rtos
 from chaosbench.analysis.stats import WindowTable
-from chaosbench.analysis.stats.hdr import from_values_us
 from chaosbench.analysis.synthetic import SyntheticSpec, generate
+from chaosbench.ground.journal import JournalRecord
 
 
 @pytest.mark.parametrize(("seed", "lag"), [(1, 4), (2, 4), (3, 7), (4, 0), (5, 12)])
@@ -77,13 +80,69 @@ def test_rto_from_the_journal() -> None:
     injects = [r for r in run.journal if r.kind == "inject"]
     reverts = [r for r in run.journal if r.kind == "revert"]
     for inj, rev in zip(injects, reverts, strict=True):
-        rev.details["rto_s"], inj.details["rto_s"] = inj.details["rto_s"], None
+        rev.measures_rto, rev.rto_s, inj.rto_s = True, inj.rto_s, None
     assert [r.rto_s for r in rtos(run)] == [3.5, 12.0]
-    reverts[0].details["rto_s"] = None  # never answered
+    reverts[0].rto_s = None  # never answered
     assert [r.rto_s for r in rtos(run)] == [None, 12.0]
+    # the RTO is read from the typed field, not from the free-form details
+    reverts[1].details["rto_s"] = 99.0
+    assert [r.rto_s for r in rtos(run)] == [None, 12.0]
+
+
+def test_a_journal_written_before_the_typed_rto_field_still_loads() -> None:
+    old = {
+        "kind": "revert",
+        "name": "kill_pg",
+        "type": "process_restart",
+        "burst": 1,
+        "start": 1.0,
+        "end": 2.0,
+        "details": {"rto_s": 4.5, "old_pid": 1},
+    }
+    rec = JournalRecord.from_dict(old)
+    assert rec.measures_rto and rec.rto_s == 4.5
+    never = JournalRecord.from_dict({**old, "details": {"rto_s": None}})
+    assert never.measures_rto and never.rto_s is None
+    plain = JournalRecord.from_dict({**old, "details": {}})
+    assert not plain.measures_rto and plain.rto_s is None
+    assert JournalRecord.from_dict(rec.to_dict()) == rec
 
 
 def test_window_model_is_what_recovery_reads() -> None:
     # A guard that the synthetic windows use the shared contract types.
     w = generate(SyntheticSpec(seed=1)).windows[0]
     assert isinstance(w, Window) and isinstance(w.key, WindowKey)
+
+
+def test_the_scheduler_fills_the_typed_rto_field_that_the_analysis_reads() -> None:
+    """A real process_restart (restart_cmd ``true``, health: a listening loopback socket) run
+    by the real scheduler: its records carry ``measures_rto``/``rto_s``, and rtos() finds it."""
+    from chaosbench.chaos.faults import FaultContext
+    from chaosbench.chaos.profile import parse_profile
+    from chaosbench.chaos.scheduler import Scheduler
+    from chaosbench.ground.timeline import PhaseTimeline
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        port = srv.getsockname()[1]
+        text = (
+            "seed: 1\n"
+            "phases: {warmup: 0, baseline: 0.05s, burst_on: 0.3s, burst_off: 0.05s, bursts: 1,"
+            " cooldown: 0}\n"
+            "faults:\n"
+            f"  - {{name: kill, type: process_restart, restart_cmd: 'true',"
+            f" health_addr: '127.0.0.1:{port}'}}\n"
+        )
+        s = Scheduler(parse_profile(text, "t.yaml"), FaultContext(), timeline=PhaseTimeline())
+        s.run()
+    records = [r for r in s.journal if r.kind in ("inject", "revert")]
+    assert [r.kind for r in records] == ["inject", "revert"]
+    assert all(r.measures_rto and r.status == "ok" for r in records), records
+    revert = records[-1]
+    assert revert.rto_s is not None and revert.rto_s >= 0
+    phases = [r for r in s.journal if r.kind == "phase"]
+    run = generate(SyntheticSpec(seed=1))
+    run.journal = [*phases, *records]
+    (got,) = rtos(run)
+    assert (got.name, got.burst, got.rto_s) == ("kill", 1, revert.rto_s)

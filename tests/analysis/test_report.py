@@ -13,9 +13,10 @@ import pytest
 
 from chaosbench.analysis.gate import load_gate
 from chaosbench.analysis.model import Integrity
+from chaosbench.analysis.outcome import Verdict
 from chaosbench.analysis.report import write_reports
 from chaosbench.analysis.synthetic import SyntheticSpec, generate
-from chaosbench.analysis.verdict import Verdict, evaluate
+from chaosbench.analysis.verdict import evaluate
 from tests.analysis.pngcheck import colour_stats, decode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,3 +124,27 @@ def test_reports_for_a_run_that_cannot_be_measured(tmp_path: Path) -> None:
     assert root.find("./testsuite/testcase/error") is not None
     assert json.loads(paths.findings.read_text())["exit_code"] == 2
     assert "<svg" in paths.html.read_text()
+
+
+def test_html_escapes_every_value(tmp_path: Path) -> None:
+    """Request names, kinds and fault names with markup in them come out as text, everywhere
+    (tables, the p95 'where', chart labels, the RTO rows), never as markup."""
+    import re
+
+    from chaosbench.analysis.synthetic import KeySpec
+
+    keys = [
+        KeySpec("PG<script>&", "<script>alert('x')</script> & q", 60, 10.0),
+        KeySpec("HTTP&co", 'GET /a?x=1&y=<2>"', 80, 20.0),
+    ]
+    spec = SyntheticSpec(seed=5, keys=keys, fault="<script>kill</script>&", rto_s=[4.0])
+    v = evaluate(generate(spec), load_gate(None), None)
+    html = write_reports(tmp_path, v).html.read_text()
+    assert "<script" not in html.lower()
+    stray = re.findall(r"&(?!(?:amp|lt|gt|quot|#\d+|#x[0-9a-fA-F]+);)", html)
+    assert not stray, "unescaped '&' in report.html"
+    assert "&lt;script&gt;alert(" in html and "&amp; q" in html
+    assert "GET /a?x=1&amp;y=&lt;2&gt;" in html
+    assert "RTO &lt;script&gt;kill&lt;/script&gt;&amp;" in html
+    # the worst kind of a burst's p95 regression (its 'where'), escaped too
+    assert re.search(r"\((PG&lt;script&gt;&amp;|HTTP&amp;co)\)", html)

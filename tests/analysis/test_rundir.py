@@ -10,8 +10,22 @@ import pytest
 
 from chaosbench.analysis.model import Integrity
 from chaosbench.analysis.recording import Recorder
-from chaosbench.analysis.rundir import FORMAT_VERSION, RunDirWriter, UnfinishedRunWarning, load
+from chaosbench.analysis.rundir import (
+    FORMAT_VERSION,
+    RunDirWriter,
+    UnfinishedRunWarning,
+    load,
+    read_meta,
+)
 from chaosbench.analysis.rundir.meta import mask_secrets, sanitize_options
+from chaosbench.analysis.rundir.record import (
+    FileDigest,
+    LocustTotals,
+    RecordedCounts,
+    RecordingInfo,
+    RunRecord,
+    build_run_record,
+)
 from chaosbench.ground.errors import RunDirError
 from chaosbench.ground.journal import JournalRecord
 from chaosbench.ground.timeline import Phase, PhaseMark, PhaseTimeline
@@ -28,7 +42,7 @@ def _write_run(path: Path, finish: bool = True) -> Recorder:
     ]
     w = RunDirWriter(path)
     w.create()
-    w.start({"run_id": "r1", "start": T0, "options": {}})
+    w.start(RunRecord("r1", T0, seed=7))
     for m in marks:
         tl.append(m)
         w.append_journal(
@@ -87,7 +101,8 @@ def test_round_trip(tmp_path: Path) -> None:
     assert data.injections == {"lat": 1}
     assert data.integrity.checked and data.integrity.orders_stored == 3
     assert [r.kind for r in data.journal].count("inject") == 1
-    assert data.meta["format_version"] == FORMAT_VERSION
+    assert json.loads((run / "meta.json").read_text())["format_version"] == FORMAT_VERSION
+    assert data.meta.seed == 7 and data.meta.end == T0 + 8 and data.meta.chaos_stopped is None
     # one window per (second, key) after merging
     keys = [(w.second, w.key) for w in data.windows]
     assert len(keys) == len(set(keys))
@@ -239,3 +254,76 @@ def test_loaded_histograms_are_light_and_behave_like_hdr_histograms(
     for h in hists[1:]:  # push it out of the cache if it were only cached
         h.get_max_value()
     assert first.get_total_count() == before + 1
+
+
+def test_run_record_round_trips_through_meta_json(tmp_path: Path) -> None:
+    profile = tmp_path / "p.yaml"
+    profile.write_text("seed: 3\nproxy: {dsn: 'postgresql://u:hunter2@h/db'}\n")
+    record = build_run_record(
+        run_id="r9",
+        seed=123456789,
+        profile_path=str(profile),
+        gate_path=None,
+        gate_config={"version": 1},
+        baseline=tmp_path / "base",
+        options={"influx_token": "s3cr3t", "host": "http://127.0.0.1:1", "users": 3},
+        mode="master",
+        host="http://127.0.0.1:1",
+        influx={"url": "http://127.0.0.1:2", "org": "o", "bucket": "b"},
+        recording=RecordingInfo(grace_s=2.0, tick_s=1.0),
+    )
+    assert record.gate is None and record.seed == 123456789
+    assert record.profile is not None and record.profile.sha256 and record.profile.text
+    assert "hunter2" not in record.profile.text and "influx_token" not in record.options
+    record.start = T0
+    run = tmp_path / "r9"
+    w = RunDirWriter(run)
+    w.create()
+    w.start(record)
+    w.record_chaos_stopped("kill switch")
+    w.finish(T0 + 5, LocustTotals(10, 1), RecordedCounts(10, 0, 4))
+    on_disk = json.loads((run / "meta.json").read_text())
+    # the JSON keeps the shape of format version 1
+    assert on_disk["seed"] == 123456789 and on_disk["profile"]["sha256"]
+    assert on_disk["locust"] == {"num_requests": 10, "num_failures": 1}
+    assert on_disk["recorded"] == {"samples": 10, "late_samples": 0, "windows": 4}
+    assert on_disk["recording"] == {"grace_s": 2.0, "tick_s": 1.0}
+    back = read_meta(run)
+    assert back == record  # the writer's record, with what it added at the end
+    assert back.end == T0 + 5 and back.chaos_stopped == "kill switch"
+    assert back.locust == LocustTotals(10, 1) and back.recorded == RecordedCounts(10, 0, 4)
+    assert isinstance(back.profile, FileDigest) and back.mode == "master"
+
+
+def test_an_older_meta_json_loads_and_unknown_keys_are_kept(tmp_path: Path) -> None:
+    """A format-1 meta.json written before the typed record (no chaos_stopped, seed null)."""
+    (tmp_path / "meta.json").write_text(
+        json.dumps(
+            {
+                "format": "chaosbench-run",
+                "format_version": 1,
+                "run_id": "old",
+                "start": T0,
+                "end": None,
+                "seed": None,
+                "profile": {"path": "p.yaml", "sha256": None, "text": None},
+                "options": {"users": 1},
+                "synthetic": True,
+            }
+        )
+    )
+    meta = read_meta(tmp_path)
+    assert meta.run_id == "old" and meta.seed is None and meta.end is None
+    assert meta.profile == FileDigest("p.yaml", None, None)
+    assert meta.extra == {"synthetic": True} and meta.locust is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("seed", "7"), ("end", "soon"), ("locust", {"num_requests": "x"}), ("profile", [1])],
+)
+def test_a_wrong_meta_json_key_is_named(tmp_path: Path, key: str, value: object) -> None:
+    data = {"format": "chaosbench-run", "format_version": 1, "run_id": "x", "start": T0}
+    (tmp_path / "meta.json").write_text(json.dumps({**data, key: value}))
+    with pytest.raises(RunDirError, match=rf"meta\.json: '{key}' must be"):
+        read_meta(tmp_path)

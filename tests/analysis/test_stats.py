@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from chaosbench.analysis.hdr import dense, from_values_us, percentiles, to_sparse
 from chaosbench.analysis.model import new_histogram
 from chaosbench.analysis.stats import (
     Scope,
@@ -14,7 +15,6 @@ from chaosbench.analysis.stats import (
     rate,
     rng_for,
 )
-from chaosbench.analysis.stats.hdr import dense, from_values_us, to_sparse
 from chaosbench.analysis.synthetic import KeySpec, SyntheticSpec, generate
 
 
@@ -29,8 +29,22 @@ def test_percentiles_match_hdrh_exactly(seed: int) -> None:
     assert fast.get_total_count() == ref.get_total_count() == values.size
     assert fast.get_max_value() == ref.get_max_value()
     block = dense([[to_sparse(fast)]])
-    for p in (1, 50, 90, 95, 99, 99.9, 100):
-        assert block.merged_percentile(p) == ref.get_value_at_percentile(p)
+    ps = (0.1, 1, 50, 90, 95, 99, 99.9, 99.99, 100, 150)
+    expected = [ref.get_value_at_percentile(p) for p in ps]
+    # the one HDR module, both ways: the statistics' merged blocks and the recorder's percentiles
+    assert [block.merged_percentile(p) for p in ps] == expected
+    assert percentiles(ref, ps) == expected
+    assert percentiles(fast, ps) == expected
+
+
+def test_percentiles_of_small_and_empty_histograms_match_hdrh() -> None:
+    for values in ([1], [5, 5, 5], [1, 3_599_999_999], list(range(1, 2000, 7))):
+        h = new_histogram()
+        for v in values:
+            h.record_value(v)
+        ps = (1, 25, 50, 75, 99, 100)
+        assert percentiles(h, ps) == [h.get_value_at_percentile(p) for p in ps], values
+    assert percentiles(new_histogram(), (50, 99)) == [0, 0]
 
 
 def test_merging_windows_equals_one_histogram() -> None:
@@ -90,8 +104,8 @@ def test_rate_interval() -> None:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_fast_bootstrap_equals_merging_every_bin(seed: int) -> None:
     """The bootstrap restricts itself to the bins that can hold the percentile: same answer."""
+    from chaosbench.analysis.hdr import percentile_of_cum
     from chaosbench.analysis.stats.bootstrap import _resampled_percentiles, _weights
-    from chaosbench.analysis.stats.hdr import percentile_of_cum
 
     keys = [KeySpec("PG", "q", 7, 4.0, sigma=1.0), KeySpec("HTTP", "x", 80, 20.0)]
     run = generate(SyntheticSpec(seed=seed, burst_error_rate=0.1, keys=keys))

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from chaosbench.analysis.criteria import Status
 from chaosbench.analysis.gate import gate_from_dict, load_gate
 from chaosbench.analysis.model import Integrity, RunData
+from chaosbench.analysis.outcome import Status
 from chaosbench.analysis.synthetic import KeySpec, SyntheticSpec, generate
 from chaosbench.analysis.verdict import evaluate
 from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, EXIT_GATE_FAILED, EXIT_PASS

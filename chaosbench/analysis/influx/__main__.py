@@ -48,14 +48,14 @@ def send_all(run_dir: Path, config: InfluxConfig, batch_lines: int = 5000) -> in
     """Re-send the whole run from windows.jsonl and journal.jsonl (idempotent: the same points
     overwrite themselves). For a spool that overflowed or was deleted."""
     meta = read_meta(run_dir)
-    run_id = meta["run_id"]
+    run_id = meta.run_id
     lines = [schema.event_line(r, run_id) for r in read_journal(run_dir)]
     for w in read_windows(run_dir):
         lines.extend(schema.window_lines(w, run_id))
         w.release()
-    lines.append(schema.run_line(run_id, meta["start"], {"started": meta["start"]}))
-    if meta.get("end") is not None:
-        lines.append(schema.run_line(run_id, meta["end"], {"ended": meta["end"]}))
+    lines.append(schema.run_line(run_id, meta.start, {"started": meta.start}))
+    if meta.end is not None:
+        lines.append(schema.run_line(run_id, meta.end, {"ended": meta.end}))
     sender = Sender(config)
     try:
         for i in range(0, len(lines), batch_lines):
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         meta = read_meta(args.run_dir)
-        used = meta.get("influx") or {}
+        used = meta.influx or {}
         config = InfluxConfig.build(
             args.url or used.get("url"),
             args.org or used.get("org"),

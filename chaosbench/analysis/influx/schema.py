@@ -18,10 +18,9 @@ plus ``late`` ms for a late delta so that it does not overwrite the first point)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from chaosbench.analysis.recording.hdrstats import percentiles
+from chaosbench.analysis.hdr import percentiles
 from chaosbench.analysis.recording.window import ClosedWindow
 from chaosbench.ground.journal import JournalRecord
 
@@ -142,11 +141,3 @@ def run_line(run_id: str, ts: float, fields: dict[str, Any]) -> str:
     if unknown:
         raise ValueError(f"unknown {RUN} fields: {sorted(unknown)}")
     return line(RUN, {"run_id": run_id}, fields, int(ts * 1000))
-
-
-def count_by_measurement(lines: Iterable[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for ln in lines:
-        m = ln.split(",", 1)[0]
-        out[m] = out.get(m, 0) + 1
-    return out

@@ -8,6 +8,7 @@ merges them with its own open windows.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
@@ -24,6 +25,7 @@ from chaosbench.analysis.recording.recorder import Recorder
 from chaosbench.analysis.recording.settings import ResultsSettings
 from chaosbench.analysis.recording.window import ClosedWindow
 from chaosbench.analysis.rundir import format as fmt
+from chaosbench.analysis.rundir.record import LocustTotals, RecordedCounts, RunRecord
 from chaosbench.analysis.rundir.writer import RunDirWriter
 from chaosbench.ground import clock
 from chaosbench.ground.integrity import COUNTERS
@@ -61,14 +63,14 @@ class RecordingSession:
         self.writer = RunDirWriter(self.settings.run_dir)
         self.writer.create()
 
-    def start(self, meta: dict[str, Any]) -> None:
-        """At test_start: meta, streamer, recorder, ticker."""
+    def start(self, run: RunRecord) -> None:
+        """At test_start: run record, streamer, recorder, ticker."""
         if self.started is not None:
             return
         self.started = clock.wall()
-        meta = {**meta, "run_id": self.settings.run_id, "start": self.started}
+        run = dataclasses.replace(run, run_id=self.settings.run_id, start=self.started)
         if self.writer is not None:
-            self.writer.start(meta)
+            self.writer.start(run)
             if self.settings.influx is not None:
                 spool = Spool(
                     self.settings.run_dir / fmt.SPOOL_DIR, max_bytes=self.settings.spool_max_bytes
@@ -79,8 +81,8 @@ class RecordingSession:
                     self.started,
                     {
                         "started": self.started,
-                        "profile_sha256": (meta.get("profile") or {}).get("sha256") or "",
-                        "git_revision": meta.get("git_revision") or "",
+                        "profile_sha256": (run.profile and run.profile.sha256) or "",
+                        "git_revision": run.git_revision or "",
                     },
                 )
             for record, mark in self._pending_journal:
@@ -174,8 +176,7 @@ class RecordingSession:
 
     def on_chaos_stopped(self, reason: str = "", **_: Any) -> None:
         if self.writer is not None and self.started is not None:
-            self.writer.meta["chaos_stopped"] = reason
-            self.writer.write_meta()
+            self.writer.record_chaos_stopped(reason)
 
     def _record(self, record: JournalRecord | None, mark: PhaseMark | None) -> None:
         if record is not None:
@@ -197,7 +198,7 @@ class RecordingSession:
 
     # -- the end ---------------------------------------------------------------------------
 
-    def finish(self, extra_meta: dict[str, Any], expected_workers: int = 0) -> None:
+    def finish(self, locust: LocustTotals | None, expected_workers: int = 0) -> None:
         """Close all windows, check integrity, write the end. Idempotent."""
         if self.finished or self.started is None or self.writer is None:
             return
@@ -221,15 +222,10 @@ class RecordingSession:
         )
         self.writer.write_integrity(self.integrity)
         self.writer.write_injections(self.injections, self.inject_errors)
-        extra = {
-            **extra_meta,
-            "recorded": {
-                "samples": self.recorder.samples,
-                "late_samples": self.recorder.late_samples,
-                "windows": self.writer.windows_written,
-            },
-        }
-        self.writer.finish(clock.wall(), extra)
+        recorded = RecordedCounts(
+            self.recorder.samples, self.recorder.late_samples, self.writer.windows_written
+        )
+        self.writer.finish(clock.wall(), locust, recorded)
 
     def stream_verdict(self, exit_code: int, verdict: str) -> None:
         if self.streamer is not None:

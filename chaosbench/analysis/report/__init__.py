@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaosbench.analysis.outcome import Verdict
+from chaosbench.analysis.report import findings, html, junit, markdown
 from chaosbench.ground.errors import RunDirError
 
 
@@ -24,12 +26,8 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_reports(out_dir: Path, verdict: object) -> ReportPaths:
-    """Write the four reports of ``verdict`` (a ``Verdict``) into ``out_dir``."""
-    from chaosbench.analysis.report import findings, html, junit, markdown
-    from chaosbench.analysis.verdict import Verdict
-
-    assert isinstance(verdict, Verdict)
+def write_reports(out_dir: Path, verdict: Verdict) -> ReportPaths:
+    """Write the four reports of ``verdict`` into ``out_dir``."""
     paths = ReportPaths(
         out_dir / "report.md",
         out_dir / "report.html",

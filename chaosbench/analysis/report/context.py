@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from chaosbench.analysis.analyze import Analysis
-from chaosbench.analysis.criteria import SEVERITY, CriterionResult, Status
+from chaosbench.analysis.outcome import SEVERITY, CriterionResult, Status
 from chaosbench.analysis.recovery import BurstRecovery
 from chaosbench.analysis.stats import PhaseStats
 

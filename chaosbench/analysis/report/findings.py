@@ -6,9 +6,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from chaosbench.analysis.criteria import CriterionResult, Status
+from chaosbench.analysis.outcome import CriterionResult, Status, Verdict
 from chaosbench.analysis.report import fmt
-from chaosbench.analysis.verdict import Verdict
 
 Severity = Literal["high", "medium", "low"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from chaosbench.analysis.criteria import CriterionResult, Status
+from chaosbench.analysis.outcome import CriterionResult, Status
 
 ICON = {
     Status.PASS: "✅ pass",

@@ -1,20 +1,28 @@
-"""report.html: self-contained (inline CSS and SVG, no scripts, no network), opens offline."""
+"""report.html: self-contained (inline CSS and SVG, no scripts, no network), opens offline.
+
+Rendered by Jinja2 with autoescape from ``templates/report.html.j2``: this module hands the
+template plain values (tables of ``Cell``), never HTML, so every value is escaped once, there.
+The SVG charts (``report/svg.py`` escapes its own labels) are the only markup passed in.
+"""
 
 from __future__ import annotations
 
 import math
-from html import escape
+from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from chaosbench.analysis.analyze import Analysis
+from chaosbench.analysis.outcome import Status, Verdict
 from chaosbench.analysis.recovery import bands
 from chaosbench.analysis.report import findings as findings_mod
 from chaosbench.analysis.report import fmt
 from chaosbench.analysis.report.context import burst_rows
 from chaosbench.analysis.report.svg import Chart, Line, Mark, Shade, render
 from chaosbench.analysis.stats import Scope, series
-from chaosbench.analysis.verdict import Verdict
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1180px}
@@ -26,25 +34,55 @@ text-align:left;font-size:13px} th{background:#f4f4f4} td.n{text-align:right}
 """
 
 
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One table cell: plain text (escaped by the template), maybe styled, maybe numeric."""
+
+    text: str
+    css: str = ""  # a status class: the text goes in a <span class="...">
+    after: str = ""  # plain text after the span
+    numeric: bool = False
+
+
+@dataclass(slots=True)
+class Table:
+    head: list[str]
+    rows: list[list[Cell]] = field(default_factory=list)
+    empty: str = ""  # shown instead of an empty table
+
+
 _PHASE_COLUMNS = ("requests", "req/s", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms",
                   "deadline misses")  # fmt: skip
 
 
-def _phase_table(second: str, rows: list[list[str]]) -> str:
+def _table(
+    head: list[str], rows: list[list[str | Cell]], numeric: set[int] | None = None, empty: str = ""
+) -> Table:
+    numeric = numeric or set()
+    cells = [
+        [x if isinstance(x, Cell) else Cell(x, numeric=i in numeric) for i, x in enumerate(row)]
+        for row in rows
+    ]
+    return Table(head, cells, empty)
+
+
+def _phase_table(second: str, rows: list[list[str | Cell]]) -> Table:
     """A per-phase summary table: phase, ``second`` (scope or name), then the numbers."""
     return _table(["phase", second, *_PHASE_COLUMNS], rows, set(range(2, 10)))
 
 
-def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
-    numeric = numeric or set()
-    h = "".join(f"<th>{escape(x)}</th>" for x in head)
-    body = []
-    for r in rows:
-        cells = "".join(
-            f'<td class="n">{x}</td>' if i in numeric else f"<td>{x}</td>" for i, x in enumerate(r)
-        )
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><tr>{h}</tr>{''.join(body)}</table>"
+def _status(status: Status, after: str = "") -> Cell:
+    return Cell(fmt.WORD[status], css=status.value, after=after)
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("chaosbench.analysis.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
 
 
 def _charts(a: Analysis) -> list[str]:
@@ -60,7 +98,7 @@ def _charts(a: Analysis) -> list[str]:
     xs = o.seconds - t0 + 0.5
     base = a.table.select(Scope(), ["baseline"])
     band = None
-    tol = a.gate.criteria.recovery_time.p95_tolerance
+    tol = a.gate.recovery_time.p95_tolerance
     if base.n:
         p95 = base.hist.row_percentiles(95) / 1000
         band = (float(np.nanmin(p95)), float(np.nanmax(p95)) * (1 + tol))
@@ -99,7 +137,7 @@ def _charts(a: Analysis) -> list[str]:
             )
         ),
     ]
-    for b in bands(a.table, a.run, a.gate.criteria.recovery_time):
+    for b in bands(a.table, a.run, a.gate.recovery_time):
         s = series(a.table, Scope(b.kind))
         base_k = a.table.select(Scope(b.kind), ["baseline"])
         lo = float(np.nanmin(base_k.hist.row_percentiles(95))) / 1000 if base_k.n else 0.0
@@ -122,50 +160,49 @@ def _charts(a: Analysis) -> list[str]:
 def render_html(v: Verdict) -> str:
     a = v.analysis
     assert a is not None
-    res = [
+    criteria: list[list[str | Cell]] = [
         [
-            escape(r.title),
+            r.title,
             fmt.num(r.value, r.unit),
-            escape(fmt.limit(r)),
+            fmt.limit(r),
             fmt.interval(r),
-            escape(r.where),
-            f'<span class="{r.status.value}">{fmt.WORD[r.status]}</span>',
-            escape(r.detail),
+            r.where,
+            _status(r.status),
+            r.detail,
         ]
         for r in v.results
     ]
-    limit = a.gate.criteria.recovery_time.limit
-    rec_rows = []
+    limit = a.gate.recovery_time.limit
+    rec_rows: list[list[str | Cell]] = []
     for b in burst_rows(a, v.results):
         r, s = b.recovery, b.stats
         det = "—" if r is None or r.detection_s is None else f"{r.detection_s:.1f} s"
-        rec = (
+        rec: str | Cell = (
             "—"
             if r is None
             else (
                 f"{r.recovery_s:.1f} s / {limit:g} s"
                 if r.recovered and r.recovery_s is not None
-                else '<span class="fail">not recovered</span>'
+                else Cell("not recovered", css="fail")
             )
         )
         rec_rows.append(
             [
                 str(b.burst),
-                escape(", ".join(b.faults)),
+                ", ".join(b.faults),
                 fmt.num(b.p95_ratio, "ratio") + (f" ({b.p95_where})" if b.p95_where else ""),
                 fmt.pct(s.error_rate) if s else "—",
                 fmt.pct(s.miss_rate) if s else "—",
                 det,
                 rec,
-                escape(r.slowest if r else ""),
-                f'<span class="{b.status.value}">{fmt.WORD[b.status]}</span> '
-                + escape(", ".join(b.failed or [])),
+                r.slowest if r else "",
+                _status(b.status, ", ".join(b.failed or [])),
             ]
         )
-    stat_rows = [
+    stat_rows: list[list[str | Cell]] = [
         [
-            escape(s.phase),
-            escape(s.scope),
+            s.phase,
+            s.scope,
             str(s.count),
             f"{s.throughput:.1f}",
             fmt.pct(s.error_rate),
@@ -177,12 +214,12 @@ def render_html(v: Verdict) -> str:
         ]
         for s in a.stats
     ]
-    top = [r for r in stat_rows if " " not in r[1]]
-    names = [r for r in stat_rows if " " in r[1]]
-    reg_rows = [
+    top = [r for r in stat_rows if " " not in str(r[1])]
+    names = [r for r in stat_rows if " " in str(r[1])]
+    reg_rows: list[list[str | Cell]] = [
         [
-            escape(c.phase),
-            escape(c.scope),
+            c.phase,
+            c.scope,
             f"p{c.percentile:g}",
             fmt.ms(c.reference_ms),
             fmt.ms(c.current_ms),
@@ -190,12 +227,12 @@ def render_html(v: Verdict) -> str:
             if c.ratio is None or math.isnan(c.ratio.value)
             else f"{fmt.num(c.ratio.value - 1, 'ratio')} [{fmt.num(c.ratio.low - 1, 'ratio')} … "
             f"{fmt.num(c.ratio.high - 1, 'ratio')}]",
-            escape(c.note),
+            c.note,
         ]
         for c in a.regressions()
     ]
     i = a.integrity
-    integ = [
+    integ: list[list[str | Cell]] = [
         [k, str(val)]
         for k, val in (
             ("end-of-run check ran", i.checked),
@@ -216,30 +253,30 @@ def render_html(v: Verdict) -> str:
     ]
     integ += [
         [
-            f"RTO {escape(r.name)} (burst {r.burst})",
+            f"RTO {r.name} (burst {r.burst})",
             "did not come back" if r.rto_s is None else f"{r.rto_s:.1f} s",
         ]
         for r in a.rtos
     ]
-    fnd = [
-        [f.severity, escape(f.title), escape(f.evidence), escape(f.recommendation)]
-        for f in findings_mod.findings(v)
+    fnd: list[list[str | Cell]] = [
+        [f.severity, f.title, f.evidence, f.recommendation] for f in findings_mod.findings(v)
     ]
-    notes = "".join(f"<p class='error'>{escape(n)}</p>" for n in v.notes)
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>chaosbench report {escape(a.run.run_id)}</title><style>{CSS}</style></head><body>",
-        f"<h1>chaosbench report — run {escape(a.run.run_id)}</h1>",
-        f"<p class='verdict {v.status.value}'>{fmt.WORD[v.status]} — exit {v.exit_code}</p>",
-        f"<p>gate <code>{escape(a.gate.source)}</code>; confidence {a.gate.confidence:.0%}; "
-        f"inconclusive {'fails' if v.inconclusive_fails else 'passes'}"
-        + (f"; baseline run <code>{escape(a.baseline.run_id)}</code>" if a.baseline else "")
-        + "</p>",
-        notes,
-        "<h2>Criteria</h2>",
-        _table(["criterion", "value", "limit", "interval", "where", "verdict", "detail"], res),
-        "<h2>Recovery scorecard</h2>",
-        _table(
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        css=Markup(CSS),
+        run_id=a.run.run_id,
+        status_css=v.status.value,
+        status_word=fmt.WORD[v.status],
+        exit_code=v.exit_code,
+        gate_source=a.gate.source,
+        confidence=f"{a.gate.confidence:.0%}",
+        inconclusive="fails" if v.inconclusive_fails else "passes",
+        baseline_run=a.baseline.run_id if a.baseline else None,
+        notes=v.notes,
+        criteria=_table(
+            ["criterion", "value", "limit", "interval", "where", "verdict", "detail"], criteria
+        ),
+        recovery=_table(
             [
                 "burst",
                 "faults",
@@ -252,30 +289,16 @@ def render_html(v: Verdict) -> str:
                 "status",
             ],
             rec_rows,
-        )
-        if rec_rows
-        else "<p>No bursts.</p>",
-        "<h2>Over time</h2><p>Bursts shaded, recoveries marked by dashed lines, the baseline "
-        "band in green.</p>",
-        *_charts(a),
-        "<h2>Phases</h2>",
-        _phase_table("scope", top),
-        "<details><summary>per request name</summary>",
-        _phase_table("name", names),
-        "</details>",
-        "<h2>Regression against the baseline phase</h2>",
-        _table(
+            empty="No bursts.",
+        ),
+        charts=[Markup(svg) for svg in _charts(a)],  # svg.py escapes its own labels
+        phases=_phase_table("scope", top),
+        names=_phase_table("name", names),
+        regressions=_table(
             ["phase", "kind", "percentile", "baseline ms", "phase ms", "change [interval]", "note"],
             reg_rows,
-        )
-        if reg_rows
-        else "<p>No baseline samples.</p>",
-        "<h2>Integrity</h2>",
-        _table(["", ""], integ),
-        "<h2>Findings</h2>",
-        _table(["severity", "finding", "evidence", "recommendation"], fnd)
-        if fnd
-        else "<p>None.</p>",
-        "</body></html>",
-    ]
-    return "\n".join(parts)
+            empty="No baseline samples.",
+        ),
+        integrity=_table(["", ""], integ),
+        findings=_table(["severity", "finding", "evidence", "recommendation"], fnd, empty="None."),
+    )

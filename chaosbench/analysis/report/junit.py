@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from chaosbench.analysis.criteria import Status
+from chaosbench.analysis.outcome import Status, Verdict
 from chaosbench.analysis.report import fmt
-from chaosbench.analysis.verdict import Verdict
 
 
 def render(v: Verdict) -> str:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from chaosbench.analysis.criteria import Status
+from chaosbench.analysis.outcome import Status, Verdict
 from chaosbench.analysis.report import fmt
 from chaosbench.analysis.report.context import burst_rows
-from chaosbench.analysis.verdict import Verdict
 
 
 def _scorecard(v: Verdict) -> list[str]:
@@ -25,7 +24,7 @@ def _scorecard(v: Verdict) -> list[str]:
 def _recovery(v: Verdict) -> list[str]:
     a = v.analysis
     assert a is not None
-    limit = a.gate.criteria.recovery_time.limit
+    limit = a.gate.recovery_time.limit
     lines = [
         "| burst | faults | p95 vs baseline | errors | deadline misses | detection | recovery "
         "| status |",

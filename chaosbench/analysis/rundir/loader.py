@@ -14,6 +14,7 @@ from chaosbench.analysis.model import Integrity, PhaseSpan, RunData, Window
 from chaosbench.analysis.recording.window import ClosedWindow
 from chaosbench.analysis.rundir import format as fmt
 from chaosbench.analysis.rundir.lazyhist import compact
+from chaosbench.analysis.rundir.record import RunRecord
 from chaosbench.ground.errors import RunDirError
 from chaosbench.ground.journal import JournalRecord
 
@@ -53,25 +54,14 @@ def _jsonl(path: Path) -> Iterator[tuple[int, Any]]:
             raise RunDirError(f"{path}:{n}: invalid JSON line") from None
 
 
-def read_meta(run_dir: Path) -> dict[str, Any]:
-    """The validated meta.json of a run directory."""
+def read_meta(run_dir: Path) -> RunRecord:
+    """The validated run record (meta.json) of a run directory."""
     if not run_dir.is_dir():
         raise RunDirError(f"{run_dir}: not a directory")
     path = run_dir / fmt.META
     if not path.exists():
         raise RunDirError(f"{path}: missing; {run_dir} is not a chaosbench run directory")
-    meta = _read_json(path)
-    if not isinstance(meta, dict) or meta.get("format") != fmt.FORMAT:
-        raise RunDirError(f"{path}: not chaosbench run metadata (no 'format: {fmt.FORMAT}')")
-    version = meta.get("format_version")
-    if version != fmt.FORMAT_VERSION:
-        raise RunDirError(
-            f"{path}: run directory format version {version!r} is not supported "
-            f"(this chaosbench reads version {fmt.FORMAT_VERSION})"
-        )
-    if not isinstance(meta.get("run_id"), str) or not isinstance(meta.get("start"), int | float):
-        raise RunDirError(f"{path}: 'run_id' and 'start' are required")
-    return meta
+    return RunRecord.from_json(_read_json(path), path)
 
 
 def read_windows(run_dir: Path) -> list[ClosedWindow]:
@@ -208,9 +198,7 @@ def load(path: Path | str) -> RunData:
     """Load a run directory. ``RunDirError`` names the file (and line) that is wrong."""
     run_dir = Path(path)
     meta = read_meta(run_dir)
-    ended = meta.get("end")
-    if ended is not None and not isinstance(ended, int | float):
-        raise RunDirError(f"{run_dir / fmt.META}: 'end' must be a number or null")
+    ended = meta.end
     if ended is None:
         warnings.warn(
             f"{run_dir}: the run has no end time (it crashed or was killed); "
@@ -221,13 +209,13 @@ def load(path: Path | str) -> RunData:
     journal = read_journal(run_dir)
     windows = load_windows(run_dir)
     return RunData(
-        run_id=meta["run_id"],
+        run_id=meta.run_id,
         meta=meta,
         windows=windows,
         phases=phases_from_journal(journal, ended),
         journal=journal,
         integrity=_integrity(run_dir, ended is not None),
         injections=_injections(run_dir),
-        started=float(meta["start"]),
-        ended=None if ended is None else float(ended),
+        started=meta.start,
+        ended=ended,
     )

@@ -1,8 +1,7 @@
-"""Run metadata: options with secrets removed, versions, git revision, profile and its hash."""
+"""Parts of the run record: options with secrets removed, versions, git revision."""
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import re
 import subprocess
@@ -102,19 +101,3 @@ def git_revision(cwd: Path | None = None) -> str | None:
         return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
-
-
-def file_digest(path: str | None) -> dict[str, Any] | None:
-    """Path, sha256 and text of a config file (profile, gate), or None when not given/readable."""
-    if not path or path == "none":
-        return None
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError:
-        return {"path": str(p), "sha256": None, "text": None}
-    return {
-        "path": str(p),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "text": mask_secrets(data.decode("utf-8", errors="replace")),
-    }

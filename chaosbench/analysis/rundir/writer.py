@@ -13,6 +13,7 @@ from typing import IO, Any
 from chaosbench.analysis.model import Integrity
 from chaosbench.analysis.recording.window import ClosedWindow
 from chaosbench.analysis.rundir import format as fmt
+from chaosbench.analysis.rundir.record import LocustTotals, RecordedCounts, RunRecord
 from chaosbench.ground.errors import RunDirError
 from chaosbench.ground.journal import JournalRecord
 from chaosbench.ground.timeline import PhaseMark
@@ -35,7 +36,7 @@ class RunDirWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.meta: dict[str, Any] = {}
+        self.meta: RunRecord | None = None  # set by start()
         self.windows_written = 0
         self.samples_written = 0
         self.journal_written = 0
@@ -50,15 +51,20 @@ class RunDirWriter:
         except OSError as exc:
             raise RunDirError(f"{self.path}: cannot create the run directory ({exc})") from None
 
-    def start(self, meta: dict[str, Any]) -> None:
-        self.meta = {"format": fmt.FORMAT, "format_version": fmt.FORMAT_VERSION, **meta}
-        self.meta.setdefault("end", None)
+    def start(self, record: RunRecord) -> None:
+        self.meta = record
         self.write_meta()
         for name in (fmt.WINDOWS, fmt.JOURNAL, fmt.MARKS):
             self._file(name)
 
     def write_meta(self) -> None:
-        write_json_atomic(self.path / fmt.META, self.meta)
+        if self.meta is not None:
+            write_json_atomic(self.path / fmt.META, self.meta.to_json())
+
+    def record_chaos_stopped(self, reason: str) -> None:
+        if self.meta is not None:
+            self.meta.chaos_stopped = reason
+            self.write_meta()
 
     def _file(self, name: str) -> IO[str]:
         fh = self._files.get(name)
@@ -94,9 +100,14 @@ class RunDirWriter:
             self.path / fmt.INJECTIONS, {"injections": injections, "inject_errors": errors}
         )
 
-    def finish(self, end: float, extra: dict[str, Any] | None = None) -> None:
-        self.meta.update(extra or {})
-        self.meta["end"] = end
+    def finish(
+        self,
+        end: float,
+        locust: LocustTotals | None = None,
+        recorded: RecordedCounts | None = None,
+    ) -> None:
+        if self.meta is not None:
+            self.meta.end, self.meta.locust, self.meta.recorded = end, locust, recorded
         self.write_meta()
         self.close()
 

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
-from chaosbench.analysis.stats.hdr import DenseBlock
+from chaosbench.analysis.hdr import DenseBlock
 from chaosbench.analysis.stats.table import SecondBlock
 
 

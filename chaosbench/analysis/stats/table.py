@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chaosbench.analysis.hdr import DenseBlock, Sparse, dense, to_sparse
 from chaosbench.analysis.model import RunData, WindowKey
-from chaosbench.analysis.stats.hdr import DenseBlock, Sparse, dense, to_sparse
 
 OVERALL = "overall"
 

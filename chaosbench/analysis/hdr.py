@@ -1,12 +1,16 @@
-"""HDR histograms as numpy arrays: the bin layout, sparse conversion and percentiles.
+"""Exact HDR percentiles, and HDR histograms as numpy arrays (bin layout, sparse conversion).
 
-Percentiles here follow ``HdrHistogram.get_value_at_percentile`` exactly (the highest value
-equivalent to the bucket where the cumulative count first reaches the target count), but work
-on numpy count vectors so that merging thousands of windows and bootstrapping stay fast.
+The one place percentiles of HDR histograms are computed: by the recorder side (``percentiles``
+of one histogram, for the InfluxDB window points) and by the statistics (``percentile_of_cum``
+on merged or resampled count vectors). Both follow ``HdrHistogram.get_value_at_percentile``
+exactly (for a percentile above 0: the highest value equivalent to the bucket where the
+cumulative count first reaches ``max(int(p * total / 100 + 0.5), 1)``), but with numpy:
+``hdrh``'s own walks the 23 552 counters in Python (~10 ms a call).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -75,6 +79,24 @@ def from_values_us(values: np.ndarray) -> HdrHistogram:
     return h
 
 
+def target_count(pct: float | np.ndarray, total: float | np.ndarray) -> np.ndarray:
+    """The count a percentile's bucket must reach, as ``get_target_count_at_percentile``."""
+    return np.maximum(np.floor(np.minimum(pct, 100.0) * total / 100.0 + 0.5), 1)
+
+
+def percentiles(h: HdrHistogram, ps: Sequence[float]) -> list[int]:
+    """Values (µs) at the percentiles ``ps`` (each > 0) of one histogram, one cumulative sum for
+    all of them; 0 for an empty histogram (as hdrh)."""
+    total = h.get_total_count()
+    if total == 0:
+        return [0 for _ in ps]
+    top = min(h._counts_index_for(h.max_value) + 1, h.counts_len)  # nothing is counted above
+    cum = np.cumsum(np.frombuffer(h.counts, dtype=np.int64, count=top))
+    targets = target_count(np.asarray(ps, dtype=np.float64), total)
+    indexes = np.minimum(np.searchsorted(cum, targets, side="left"), top - 1)
+    return [int(h.get_highest_equivalent_value(h.get_value_from_index(i))) for i in indexes]
+
+
 def percentile_of_cum(cum: np.ndarray, pct: float, values: np.ndarray) -> np.ndarray:
     """Percentile(s) from cumulative counts along the last axis.
 
@@ -82,7 +104,7 @@ def percentile_of_cum(cum: np.ndarray, pct: float, values: np.ndarray) -> np.nda
     Returns NaN where the total is zero. Same rounding as HdrHistogram.
     """
     total = cum[..., -1] if cum.shape[-1] else np.zeros(cum.shape[:-1])
-    target = np.maximum(np.floor(pct * total / 100.0 + 0.5), 1)
+    target = target_count(pct, total)
     pos = (cum < target[..., None]).sum(axis=-1)
     pos = np.minimum(pos, max(cum.shape[-1] - 1, 0))
     out = values[pos].astype(np.float64) if cum.shape[-1] else np.full(total.shape, np.nan)

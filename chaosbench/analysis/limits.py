@@ -1,0 +1,98 @@
+"""The criteria's config models: each criterion's limit and settings, as the gate's YAML has
+them (``criteria: {p95_regression: {limit: 0.2}}``), and the gate-wide bootstrap settings.
+
+Below the criteria and the gate: the analysis (recovery bands) reads them too. A criterion's
+model is registered with its function in ``chaosbench.analysis.criteria``; the gate's model is
+built from that registry (``chaosbench.analysis.gate``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ScopeName = Literal["overall", "kind", "name"]
+PhaseKind = Literal["baseline", "burst", "recovery", "cooldown"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Criterion(Strict):
+    enabled: bool = True
+    required: bool = False  # "not applicable" (e.g. no orders at all) counts as cannot measure
+    limit: float
+
+
+class LatencyRegression(Criterion):
+    """p95 of the burst phases over the run's own baseline phase: at most ``1 + limit`` times."""
+
+    limit: float = Field(default=0.15, ge=0)  # allowed relative increase (0.15 = +15 %)
+    percentile: float = Field(default=95.0, gt=0, le=100)
+    scope: ScopeName = "kind"
+    phases: list[PhaseKind] = ["burst"]
+
+
+class LatencyCeiling(Criterion):
+    """A percentile ceiling in milliseconds during the given phases."""
+
+    limit: float = Field(default=250.0, gt=0)  # ms
+    percentile: float = Field(default=99.0, gt=0, le=100)
+    scope: ScopeName = "kind"
+    phases: list[PhaseKind] = ["burst"]
+
+
+class RateCeiling(Criterion):
+    """A ratio (deadline misses or failures per request) ceiling during the given phases."""
+
+    limit: float = Field(default=0.02, ge=0, le=1)
+    phases: list[PhaseKind] = ["burst"]
+
+
+class ErrorRate(RateCeiling):
+    limit: float = Field(default=0.20, ge=0, le=1)
+
+
+class BaselineErrorRate(RateCeiling):
+    limit: float = Field(default=0.05, ge=0, le=1)
+    phases: list[PhaseKind] = ["baseline"]
+
+
+class RecoveryTime(Criterion):
+    """Seconds from a burst's end until p95 and error rate are back in the baseline's band."""
+
+    limit: float = Field(default=30.0, gt=0)  # s
+    hold_s: int = Field(default=5, ge=1)  # how long they must stay in band
+    p95_tolerance: float = Field(default=0.25, ge=0)  # band: slowest baseline p95 x (1 + this)
+    error_tolerance: float = Field(default=0.05, ge=0)  # band: baseline error rate + this
+    min_second_samples: int = Field(default=5, ge=1)  # fewer: the second is unknown
+
+
+class Rto(Criterion):
+    """Restart time of kill-and-restart faults (the journal records' ``rto_s``)."""
+
+    limit: float = Field(default=30.0, gt=0)  # s
+
+
+class Count(Criterion):
+    limit: float = Field(default=0, ge=0)
+
+
+class Ratio(Criterion):
+    limit: float = Field(default=0.05, ge=0, le=1)
+
+
+class BaselineRun(Criterion):
+    """Each phase's p95 against the same phase of a stored baseline run (``--baseline``)."""
+
+    limit: float = Field(default=0.15, ge=0)
+    percentile: float = Field(default=95.0, gt=0, le=100)
+    scope: ScopeName = "kind"
+    phases: list[PhaseKind] = ["baseline", "burst"]
+
+
+class Bootstrap(Strict):
+    resamples: int = Field(default=2000, ge=100, le=100_000)
+    seed: int = 0
