@@ -2,7 +2,9 @@
 
 Recording, run directory, streaming and the verdict: options, test_start/quitting, messages.
 
-Called once from ``locustfiles/_harness.py`` through ``install(events)``.
+Called once from ``locustfiles/_harness.py`` through ``install(events)``. The session is the
+environment's harness's (``environment.chaosbench.session``); it records against the run's
+timeline and, at the end, checks the run's integrity counters merged with every worker's.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import sys
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
-import yaml
 from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -27,13 +28,10 @@ from chaosbench.analysis.recording.window import ClosedWindow
 from chaosbench.analysis.rundir.loader import read_meta
 from chaosbench.analysis.rundir.meta import file_digest, git_revision, sanitize_options, versions
 from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, OptionError
-from chaosbench.ground.events import EVENTS
-from chaosbench.ground.timeline import TIMELINE
+from chaosbench.ground.integrity import CountersReport
+from chaosbench.wiring.harness import Harness
 
 VERDICTS = {0: "pass", 1: "fail", 2: "cannot_measure"}
-
-#: The session of this process (None before init or when Locust runs without options).
-SESSION: RecordingSession | None = None
 
 
 def install(events: Events) -> None:
@@ -137,16 +135,6 @@ def _load_gate(path: str | None) -> Any:
     return load_gate(path)
 
 
-def _seed(profile_text: str | None) -> Any:
-    if not profile_text:
-        return None
-    try:
-        data = yaml.safe_load(profile_text)
-    except yaml.YAMLError:
-        return None
-    return data.get("seed") if isinstance(data, dict) else None
-
-
 def _conclude(settings: ResultsSettings) -> int | None:
     try:
         from chaosbench.analysis.verdict import conclude
@@ -170,7 +158,7 @@ def _conclude(settings: ResultsSettings) -> int | None:
 
 
 def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
-    global SESSION
+    h = Harness.of(environment)
     o = environment.parsed_options
     if o is None or not hasattr(o, "results_dir"):
         return
@@ -180,8 +168,8 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         # a master receives a worker's window one grace and up to two ticks after its second:
         # it keeps its own windows open that much longer so that they merge, not arrive late
         grace = settings.grace + (2 * settings.tick + 1 if isinstance(runner, MasterRunner) else 0)
-        recorder = Recorder(TIMELINE, grace=grace)
-        session = RecordingSession(settings, recorder)
+        recorder = Recorder(h.state.timeline, grace=grace)
+        session = RecordingSession(settings, recorder, h.state)
         meta: dict[str, Any] = {}
         if not is_worker:
             gate_cfg = _load_gate(settings.gate_path)
@@ -194,7 +182,7 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
                 gate["config"] = _plain(gate_cfg)
             meta = {
                 "profile": profile,
-                "seed": _seed(profile["text"] if profile else None),
+                "seed": h.seed,  # the seed the scheduler uses (random when the YAML has none)
                 "gate": gate,
                 "baseline_run": str(settings.baseline) if settings.baseline else None,
                 "options": sanitize_options(vars(o)),
@@ -208,19 +196,20 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     except ChaosbenchError as exc:
         _fail(str(exc))
         return
-    SESSION = session
+    h.session = session
     environment.events.request.add_listener(recorder.on_request)
     events = environment.events
 
     if is_worker:
 
-        def send(windows: list[ClosedWindow], final: bool) -> None:
+        def send(windows: list[ClosedWindow], final: bool, counters: CountersReport) -> None:
             runner.send_message(
                 MSG_WINDOWS,
                 {
                     "worker": runner.client_id,
                     "final": final,
                     "windows": [w.to_json() for w in windows],
+                    "counters": counters.to_dict(),
                 },
             )
 
@@ -239,10 +228,11 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         events.test_stop.add_listener(on_master_stop)
 
     events.test_start.add_listener(lambda **_: session.start(meta))
-    EVENTS.phase_changed.add_listener(session.on_phase_changed)
-    EVENTS.fault_injected.add_listener(session.on_fault_injected)
-    EVENTS.fault_reverted.add_listener(session.on_fault_reverted)
-    EVENTS.chaos_stopped.add_listener(session.on_chaos_stopped)
+    chaos_events = h.state.events
+    chaos_events.phase_changed.add_listener(session.on_phase_changed)
+    chaos_events.fault_injected.add_listener(session.on_fault_injected)
+    chaos_events.fault_reverted.add_listener(session.on_fault_reverted)
+    chaos_events.chaos_stopped.add_listener(session.on_chaos_stopped)
 
     def on_quitting(environment: Any, **_: Any) -> None:
         total = environment.stats.total

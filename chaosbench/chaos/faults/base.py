@@ -23,6 +23,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from chaosbench.ground.state import RunState
+
 
 class FaultSettings(BaseModel):
     """Base for a fault's own settings: unknown keys are errors."""
@@ -42,6 +44,8 @@ class FaultContext:
     ``ledger``: persisted record of faults that outlive the process (may be None in unit tests).
     ``resources``: named local resources a fault may act on (for example the pid or restart
     commands of a process the harness started); plain data.
+    ``state``: the run's shared state (timeline, integrity counters, the in-process switches that
+    ``pg_slow_queries``, ``clock_skew`` and ``dns_failure`` set).
     """
 
     proxy_url: str = "http://127.0.0.1:8474"
@@ -50,6 +54,7 @@ class FaultContext:
     ledger: Any = None
     resources: dict[str, Any] = field(default_factory=dict)
     run_id: str = ""
+    state: RunState = field(default_factory=RunState)
 
 
 class Fault(abc.ABC, Generic[S]):
