@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosbench.chaos.safety import DEFAULT_ALLOW, Allowlist, kill_switch
+from chaosbench.chaos.safety import DEFAULT_ALLOW, Allowlist, KillSwitch
 from chaosbench.chaos.safety.allowlist import target_host
 from chaosbench.ground.errors import AllowlistError
 from chaosbench.proxy import EmbeddedProxy, ToxiproxyClient
@@ -42,7 +42,7 @@ def test_target_host_forms() -> None:
 
 
 def test_kill_switch_without_a_running_scheduler() -> None:
-    assert kill_switch(reason="nothing runs") is False
+    assert KillSwitch().kill(reason="nothing runs") is False
 
 
 def test_chaos_reset_clears_the_proxy_and_the_ledger(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ def test_chaos_reset_clears_the_proxy_and_the_ledger(tmp_path: Path) -> None:
         client.add_toxic("r", "latency", {"latency": 100}, name="left_behind")
         client.set_enabled("r", False)
         out = subprocess.run(
-            [PYTHON, "-m", "chaos", "reset", "--proxy", px.url,
+            [PYTHON, "-m", "chaosbench.chaos", "reset", "--proxy", px.url,
              "--ledger", str(tmp_path / "ledger.json")],
             cwd=ROOT, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
@@ -64,7 +64,8 @@ def test_chaos_reset_clears_the_proxy_and_the_ledger(tmp_path: Path) -> None:
     # No proxy there: said, not fatal.
     dead = f"http://127.0.0.1:{free_port()}"
     out = subprocess.run(
-        [PYTHON, "-m", "chaos", "reset", "--proxy", dead, "--ledger", str(tmp_path / "l.json")],
+        [PYTHON, "-m", "chaosbench.chaos", "reset", "--proxy", dead,
+         "--ledger", str(tmp_path / "l.json")],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert out.returncode == 0 and f"fault proxy {dead}: not reset" in out.stdout

@@ -60,7 +60,7 @@ def sut(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sut]:
     port = free_port()
     log = tmp_path_factory.mktemp("sut") / "sut.log"
     proc = Proc(
-        [PYTHON, "-m", "sut", "--port", str(port), "--pg-dsn", PG_DSN, "--pg-schema",
+        [PYTHON, "-m", "chaosbench.sut", "--port", str(port), "--pg-dsn", PG_DSN, "--pg-schema",
          f"{tag}_sut", "--redis-url", REDIS_URL, "--redis-prefix", f"{tag}:sut:"],
         log,
     )  # fmt: skip
