@@ -62,7 +62,7 @@ def sut(pg_dsn: str, key_prefix: str, spawn: Callable[..., Proc]) -> Iterator[Su
         [
             PYTHON,
             "-m",
-            "sut",
+            "chaosbench.sut",
             "--port",
             str(port),
             "--pg-dsn",
