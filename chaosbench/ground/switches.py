@@ -34,6 +34,8 @@ from typing import Any, Literal
 from chaosbench.ground.clock import ClientClock
 
 Resolver = Callable[..., Any]
+_ORIGINAL = "_chaosbench_original"  # attributes of a resolver hook: what it wraps, and
+_DEAD = "_chaosbench_dead"  # whether its run cleared it while it could not be unhooked
 DnsMatch = Literal["all", "names"]
 
 
@@ -176,6 +178,7 @@ class FaultSwitches:
                 )
             return original(host, *args, **kwargs)
 
+        setattr(getaddrinfo, _ORIGINAL, original)
         return getaddrinfo
 
     def _hook(self) -> None:
@@ -192,10 +195,15 @@ class FaultSwitches:
             module.getaddrinfo = wrapper
 
     def _unhook(self) -> None:
-        # a wrapper that cannot be unhooked (wrapped again since) passes through: switch is None
+        # A wrapper that cannot be unhooked (another run's wrapped it since) passes through (its
+        # switch is None) and is marked dead: whoever unhooks above it skips it.
         for module, original, wrapper in reversed(self._saved):
             if module.getaddrinfo is wrapper:
+                while getattr(original, _DEAD, False):
+                    original = getattr(original, _ORIGINAL)
                 module.getaddrinfo = original
+            else:
+                setattr(wrapper, _DEAD, True)
         self._saved.clear()
 
     # -- distribution ----------------------------------------------------------------------

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import ast
+import socket
 from pathlib import Path
 
+import pytest
+
+from chaosbench.ground.integrity import CountersReport, IntegrityCounters, merge
+from chaosbench.ground.switches import DnsFailureSwitch, FaultSwitches, SwitchSnapshot
 from tests.conftest import ROOT
 from tests.users.conftest import run_script
 
@@ -50,3 +55,52 @@ def test_no_module_level_run_state() -> None:
     found += _module_state(ROOT / "chaosbench" / "chaos" / "scheduler.py")
     found += _module_state(ROOT / "chaosbench" / "harness.py")
     assert found == []
+
+
+def test_worker_reports_and_the_merge_on_the_master() -> None:
+    worker = IntegrityCounters()
+    worker.order_acknowledged("o1", "c1")
+    worker.ws_stream(messages=5, gaps=1)
+    first = CountersReport.from_dict(worker.report(0).to_dict())  # through a message
+    sent = len(worker.acked_orders)
+    worker.order_acknowledged("o2", "c2")
+    worker.ws_stream(messages=3)
+    second = CountersReport.from_dict(worker.report(sent).to_dict())
+    assert first.acked == [("o1", "c1")] and second.acked == [("o2", "c2")]  # only the new ones
+    on_master = IntegrityCounters()
+    on_master.absorb(first)
+    on_master.absorb(second)
+    assert on_master.acked_orders == {"o1": "c1", "o2": "c2"}
+    assert on_master.ws_messages == 8 and on_master.ws_gaps == 1  # totals, not added twice
+    other = IntegrityCounters(acked_orders={"o2": "c2", "o3": "c3"}, ws_messages=4)
+    own = IntegrityCounters()
+    own.canary_applied("o3", "delete")
+    all_ = merge([own, on_master, other])
+    assert sorted(all_.acked_orders) == ["o1", "o2", "o3"]  # united by order id
+    assert all_.ws_messages == 12 and all_.canary_orders == {"o3"}
+
+
+def test_switches_travel_and_apply() -> None:
+    master, worker = FaultSwitches(), FaultSwitches()
+    master.set_pg_slow(1.0, 0.3, seed=5)
+    master.set_clock_skew(-2.0)
+    snap = SwitchSnapshot.from_dict(master.snapshot().to_dict())
+    assert snap == master.snapshot()
+    worker.apply(snap)
+    assert worker.pg_slow_delay() == 0.3 and worker.clock.skew == -2.0
+    original = socket.getaddrinfo
+    dns = DnsFailureSwitch(share=1.0, hosts=("db.example",), match="names", seed=1)
+    master.set_dns_failure(dns)
+    try:
+        worker.apply(SwitchSnapshot.from_dict(master.snapshot().to_dict()))
+    finally:
+        master.set_dns_failure(None)
+    try:
+        with pytest.raises(socket.gaierror, match="chaosbench dns_failure"):
+            socket.getaddrinfo("db.example", 80)
+        assert socket.getaddrinfo("127.0.0.1", 80)
+        assert worker.dns_failed == 1
+    finally:
+        worker.apply(SwitchSnapshot())  # the master cleared everything
+    assert socket.getaddrinfo is original
+    assert worker.pg_slow_delay() == 0.0 and worker.clock.skew == 0.0
