@@ -1,6 +1,8 @@
 """Import this from your own locustfile to wire chaosbench into Locust.
 
-locustfiles/_harness.py does exactly this for the bundled locustfiles.
+locustfiles/_harness.py does exactly this for the bundled locustfiles. Each Locust Environment
+then gets one harness object, ``environment.chaosbench`` (``chaosbench.wiring.harness.Harness``),
+created at ``init``: the run's shared state, profile, proxy, scheduler, recording and kill switch.
 """
 
 from locust import events
@@ -12,5 +14,5 @@ import chaosbench.wiring.results
 
 chaosbench.users.options.install(events)
 chaosbench.wiring.chaos.install(events)
-chaosbench.wiring.console.install()
+chaosbench.wiring.console.install(events)
 chaosbench.wiring.results.install(events)

@@ -10,7 +10,7 @@ import _harness  # noqa: F401
 from locust import task
 from locust.contrib.fasthttp import ResponseContextManager
 
-from chaosbench.ground.integrity import COUNTERS
+from chaosbench.ground.state import RunState
 from chaosbench.users import ApiUser
 
 SYMBOLS = ("BTCUSD", "ETHUSD", "SOLUSD")
@@ -88,7 +88,7 @@ class OrderApiUser(ApiUser):
                     order_id = str(resp.json()["order_id"])
                 except (ValueError, KeyError, TypeError):
                     return
-                COUNTERS.order_acknowledged(order_id, client_order_id)
+                RunState.of(self.environment).counters.order_acknowledged(order_id, client_order_id)
                 self.order_ids.append(order_id)
                 return
             if resp.status_code == 429:

@@ -37,8 +37,6 @@ ALLOWED: dict[str, frozenset[str]] = {
 #: the lead merges it. Remove an entry when its circle is gone. Keep this empty otherwise.
 KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
     {
-        # helper A removes the kill switch's module-level scheduler (killswitch <-> scheduler)
-        ("chaosbench.chaos.safety.killswitch", "chaosbench.chaos.scheduler"),
         # the fault proxy's type-only back-references (TYPE_CHECKING imports of Link, Reader,
         # Direction, Proxy, WsRelay) close a circle link -> direction/reader/wsrelay/httpsession
         # -> link; owned by the proxy helpers (B, F)

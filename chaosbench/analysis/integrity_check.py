@@ -4,7 +4,7 @@ lost       = acknowledged order ids with no row in ``<schema>.orders``, or whose
              carries the acknowledged client order id (the acknowledged order is not stored)
 duplicated = client order ids (of acknowledged orders) with more than one row
 
-Orders the integrity canary damaged on purpose (``COUNTERS.canary_orders``) are not counted as
+Orders the integrity canary damaged on purpose (the counters' ``canary_orders``) are not counted as
 lost or duplicated: ``canary_injected`` is how many there are, ``canary_found`` how many of them
 the check saw as damaged. A check that finds fewer than were injected is blind.
 

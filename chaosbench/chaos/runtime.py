@@ -12,6 +12,7 @@ from chaosbench.chaos.faults.base import FaultContext
 from chaosbench.chaos.profile.model import Profile
 from chaosbench.ground import defaults
 from chaosbench.ground.errors import AllowlistError, OptionError, ProxyError
+from chaosbench.ground.state import RunState
 
 log = logging.getLogger("chaosbench.chaos")
 
@@ -85,13 +86,17 @@ def start_proxy(profile: Profile, mode: str, api: str) -> ProxyHandle:
     return handle
 
 
-def make_context(profile: Profile, proxy_url: str, ledger: Any, run_id: str = "") -> FaultContext:
+def make_context(
+    profile: Profile, proxy_url: str, ledger: Any, state: RunState, run_id: str = ""
+) -> FaultContext:
+    """The context of a run's faults; ``state`` is the run's shared state."""
     return FaultContext(
         proxy_url=proxy_url,
         routes=profile.route_table(),
         rng=random.Random(f"chaosbench-{profile.seed}"),
         ledger=ledger,
         run_id=run_id,
+        state=state,
     )
 
 

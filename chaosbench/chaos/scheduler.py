@@ -28,13 +28,13 @@ from gevent import Greenlet
 from chaosbench.chaos.edgewait import wait_until
 from chaosbench.chaos.faults.base import Fault, FaultContext
 from chaosbench.chaos.profile.model import FaultSpec, Profile
-from chaosbench.chaos.safety import killswitch
+from chaosbench.chaos.safety.killswitch import KillSwitch
 from chaosbench.chaos.schedule import Step, build_plan
-from chaosbench.ground.events import EVENTS, ChaosEvents
+from chaosbench.ground.events import ChaosEvents
 from chaosbench.ground.journal import JournalRecord, RecordStatus
 from chaosbench.ground.redact import redact, redact_data
 from chaosbench.ground.text import one_line, shorten
-from chaosbench.ground.timeline import TIMELINE, Phase, PhaseMark, PhaseTimeline
+from chaosbench.ground.timeline import Phase, PhaseMark, PhaseTimeline
 from chaosbench.ground.translate import error_line
 
 log = logging.getLogger("chaosbench.chaos")
@@ -43,15 +43,19 @@ State = Literal["ready", "running", "stopped"]
 
 
 class Scheduler:
-    """Runs one profile once. ``start()`` spawns the greenlet; ``stop(reason)`` ends it."""
+    """Runs one profile once. ``start()`` spawns the greenlet; ``stop(reason)`` ends it.
+
+    ``timeline`` and ``events`` are the run's (``RunState``); a ``kill_switch`` given is armed
+    with this scheduler while it runs."""
 
     def __init__(
         self,
         profile: Profile,
         ctx: FaultContext,
         *,
-        timeline: PhaseTimeline = TIMELINE,
-        events: ChaosEvents = EVENTS,
+        timeline: PhaseTimeline,
+        events: ChaosEvents,
+        kill_switch: KillSwitch | None = None,
         on_mark: Callable[[PhaseMark], None] | None = None,
         on_complete: Callable[[], None] | None = None,
     ) -> None:
@@ -59,6 +63,7 @@ class Scheduler:
         self.ctx = ctx
         self.timeline = timeline
         self.events = events
+        self.kill_switch = kill_switch
         self.on_mark = on_mark
         self.on_complete = on_complete
         self.plan: list[Step] = build_plan(profile)
@@ -92,14 +97,16 @@ class Scheduler:
         if self.state != "ready":
             raise RuntimeError("a scheduler runs once; build a new one")
         self.state = "running"
-        killswitch.set_active(self)
+        if self.kill_switch is not None:
+            self.kill_switch.arm(self)
         self._greenlet = gevent.spawn(self.run)
         return self._greenlet
 
     def run(self) -> None:
         """Walk the plan (normally in the greenlet ``start()`` spawns)."""
         self.state = "running"
-        killswitch.set_active(self)
+        if self.kill_switch is not None:
+            self.kill_switch.arm(self)
         reason = "completed"
         completed = False
         try:
@@ -361,7 +368,8 @@ class Scheduler:
         finally:
             self.state = "stopped"
             self.stop_reason = reason
-            killswitch.clear_active(self)
+            if self.kill_switch is not None:
+                self.kill_switch.disarm(self)
             log.info("chaos stopped: %s", reason)
             try:
                 self.events.chaos_stopped.fire(reason=reason)

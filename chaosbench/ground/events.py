@@ -3,8 +3,8 @@
 The hook is a small copy of Locust's so that importing the chaos core never imports Locust (whose
 import monkey-patches the process): the scheduler, faults and proxy run in plain processes too.
 
-Listen with ``chaosbench.ground.events.EVENTS.phase_changed.add_listener(fn)``. Every hook is fired
-from the
+Each run has its own ``ChaosEvents`` (``RunState.of(environment).events``); listen with
+``RunState.of(environment).events.phase_changed.add_listener(fn)``. Every hook is fired from the
 scheduler greenlet; listeners must not block (no I/O that is not gevent-cooperative).
 
 ``phase_changed(mark: PhaseMark, planned_wall: float)``
@@ -57,6 +57,3 @@ class ChaosEvents:
     def __init__(self) -> None:
         for name in ("phase_changed", "fault_injected", "fault_reverted", "chaos_stopped"):
             setattr(self, name, EventHook())
-
-
-EVENTS = ChaosEvents()

@@ -1,4 +1,4 @@
-"""Process-wide integrity counters that the load users feed and the results read.
+"""Integrity counters that the load users feed and the results read (one set per run).
 
 - acknowledged orders: every order id the system under test acknowledged (201), with its
   client order id, so that the end-of-run check can count lost and duplicated orders;
@@ -6,11 +6,19 @@
   resumes.
 
 All methods are cheap and non-blocking (called on the users' request path).
+
+On a distributed run each worker sends :class:`CountersReport` messages (the orders acknowledged
+since its last report, its stream totals, canary orders) to the master, which keeps one
+:class:`IntegrityCounters` per worker and checks :func:`merge` of them all at the end.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
+
+STREAM_FIELDS = ("ws_messages", "ws_gaps", "ws_duplicates", "ws_reorders", "ws_resumes")
 
 
 @dataclass
@@ -54,5 +62,58 @@ class IntegrityCounters:
         self.canary_orders.clear()
         self.canary_actions.clear()
 
+    def stream(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in STREAM_FIELDS}
 
-COUNTERS = IntegrityCounters()
+    def report(self, since: int = 0) -> CountersReport:
+        """What a worker sends: orders acknowledged after the first ``since``, stream totals,
+        canary orders. ``len(self.acked_orders)`` is the ``since`` of the next report."""
+        items = list(self.acked_orders.items())[since:]
+        return CountersReport(acked=items, stream=self.stream(), canary=dict(self.canary_actions))
+
+    def absorb(self, report: CountersReport) -> None:
+        """Take a worker's report: new acknowledged orders added, stream totals replaced."""
+        self.acked_orders.update(report.acked)
+        for name in STREAM_FIELDS:
+            setattr(self, name, int(report.stream.get(name, 0)))
+        for oid, action in report.canary.items():
+            self.canary_applied(oid, action)
+
+
+@dataclass
+class CountersReport:
+    """A worker's counters for the master (plain data in a Locust message)."""
+
+    acked: list[tuple[str, str]] = field(default_factory=list)
+    stream: dict[str, int] = field(default_factory=dict)
+    canary: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "acked": [list(p) for p in self.acked],
+            "stream": self.stream,
+            "canary": self.canary,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CountersReport:
+        return cls(
+            acked=[(str(a), str(b)) for a, b in d.get("acked", [])],
+            stream={str(k): int(v) for k, v in (d.get("stream") or {}).items()},
+            canary={str(k): str(v) for k, v in (d.get("canary") or {}).items()},
+        )
+
+
+def merge(parts: Iterable[IntegrityCounters]) -> IntegrityCounters:
+    """All processes' counters as one: acknowledged orders united by order id, stream counters
+    summed, canary orders united."""
+    out = IntegrityCounters()
+    for part in parts:
+        out.acked_orders.update(part.acked_orders)
+        out.ws_stream(
+            part.ws_messages, part.ws_gaps, part.ws_duplicates, part.ws_reorders, part.ws_resumes
+        )
+        for oid, action in part.canary_actions.items():
+            out.canary_applied(oid, action)
+        out.canary_orders |= part.canary_orders
+    return out

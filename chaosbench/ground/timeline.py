@@ -94,8 +94,3 @@ class PhaseTimeline:
     def clear(self) -> None:
         self.marks.clear()
         self._walls.clear()
-
-
-# The process-wide timeline. The scheduler (or, on a worker, the message handler) writes it;
-# the recorder reads it. Tests may build their own PhaseTimeline.
-TIMELINE = PhaseTimeline()

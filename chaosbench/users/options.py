@@ -4,7 +4,8 @@ Registered on ``init_command_line_parser`` so that each works as a CLI flag, an 
 variable (``LOCUST_`` + the flag in upper case, e.g. ``LOCUST_PG_DSN``), a ``locust.conf`` entry,
 and a field in the web UI:
 
-    --host            Locust's own: the HTTP API of the system under test
+    --host            Locust's own: the HTTP API of the system under test (a worker takes the
+                      master's, which Locust sets as ``environment.host``)
     --ws-url          WebSocket feed URL (default: derived from --host, path /ws/feed)
     --pg-dsn          PostgreSQL DSN of the PostgreSQL users (password never printed)
     --pg-schema       their own schema (default chaosbench_load)
@@ -105,8 +106,10 @@ def _opt(parsed: Any, name: str, default: Any) -> Any:
     return default if value in (None, "") else value
 
 
-def options_from_parsed(parsed: Any) -> LoadOptions:
-    """Build and validate LoadOptions from Locust's parsed options (None: all defaults)."""
+def options_from_parsed(parsed: Any, host: str | None = None) -> LoadOptions:
+    """Build and validate LoadOptions from Locust's parsed options (None: all defaults).
+    ``host`` (the environment's, which a worker gets from the master) comes before
+    ``parsed.host``."""
     rate_raw = _opt(parsed, "pacing_rate", 0.0)
     try:
         rate = float(rate_raw)
@@ -119,7 +122,7 @@ def options_from_parsed(parsed: Any) -> LoadOptions:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
         raise OptionError(f"--pg-schema: {short_repr(schema)} is not a plain SQL identifier")
     return LoadOptions(
-        host=_opt(parsed, "host", None),
+        host=host or _opt(parsed, "host", None),
         ws_url=_opt(parsed, "ws_url", None),
         pg_dsn=str(_opt(parsed, "pg_dsn", DEFAULT_PG_DSN)),
         pg_schema=schema,
@@ -135,9 +138,16 @@ def load_options(environment: Any) -> LoadOptions:
     """The run's LoadOptions (parsed once per test start; defaults when used as a library)."""
     opts = getattr(environment, _ENV_ATTR, None)
     if opts is None:
-        opts = options_from_parsed(getattr(environment, "parsed_options", None))
+        opts = _from_environment(environment)
         setattr(environment, _ENV_ATTR, opts)
     return opts
+
+
+def _from_environment(environment: Any) -> LoadOptions:
+    host = getattr(environment, "host", None)
+    return options_from_parsed(
+        getattr(environment, "parsed_options", None), host=str(host) if host else None
+    )
 
 
 def set_load_options(environment: Any, opts: LoadOptions) -> None:
@@ -226,7 +236,7 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
     from chaosbench.users.targets import check_targets
 
     try:
-        opts = options_from_parsed(environment.parsed_options)
+        opts = _from_environment(environment)
     except ChaosbenchError as exc:
         _fail(environment, str(exc))
         return
@@ -253,7 +263,7 @@ def _on_init(environment: Any, **_kw: Any) -> None:
     if environment.parsed_options is None:
         return
     try:
-        set_load_options(environment, options_from_parsed(environment.parsed_options))
+        set_load_options(environment, _from_environment(environment))
     except ChaosbenchError as exc:
         print(f"chaosbench: {exc}", file=sys.stderr, flush=True)
         sys.exit(EXIT_CANNOT_MEASURE)

@@ -18,8 +18,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from chaosbench.ground import switches as hostfaults
 from chaosbench.ground.errors import OptionError
+from chaosbench.ground.state import RunState
 from chaosbench.users.base import Backoff, LoadUser, OperationTimeout
 from chaosbench.users.options import LoadOptions, mask_dsn
 from chaosbench.users.targets import Target
@@ -118,6 +118,7 @@ class PostgresUser(LoadUser):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
+        self.switches = RunState.of(environment).switches  # pg_slow_queries sets them
         self.conn: psycopg.Connection[Any] | None = None
         self._backoff = Backoff(self.backoff_base, self.backoff_cap)
         self._failed_connects = 0
@@ -231,7 +232,7 @@ class PostgresUser(LoadUser):
             with conn.cursor() as cur:
                 if prefix:
                     cur.execute(prefix)
-                delay = hostfaults.pg_slow_delay()  # the pg_slow_queries fault, when active
+                delay = self.switches.pg_slow_delay()  # the pg_slow_queries fault, when active
                 if delay:
                     cur.execute("SELECT pg_sleep(%s)", (delay,))
                 cur.execute(query, params)  # type: ignore[arg-type]

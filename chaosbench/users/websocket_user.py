@@ -2,7 +2,8 @@
 
 One connection per user. A receive greenlet reports every message (request name
 ``message <type>``, response time = receive wall time - the message's ``server_time``, using
-``chaosbench.ground.clock.wall()``), tracks sequence numbers (``chaosbench.users.stream``), and on
+the run's client clock, ``RunState.of(environment).clock.wall()``, which the clock_skew fault
+shifts), tracks sequence numbers (``chaosbench.users.stream``), and on
 any
 disconnect or silence longer than ``idle_timeout`` reconnects with capped exponential backoff and
 full jitter, resuming with ``?since=<last seq>``. Request names: ``connect`` (each attempt),
@@ -24,8 +25,7 @@ import gevent.event
 import websocket
 from websocket import ABNF
 
-from chaosbench.ground.clock import wall
-from chaosbench.ground.integrity import COUNTERS
+from chaosbench.ground.state import RunState
 from chaosbench.users.base import Backoff, LoadUser
 from chaosbench.users.options import LoadOptions
 from chaosbench.users.stream import Seen, SequenceTracker
@@ -83,6 +83,9 @@ class WebSocketUser(LoadUser):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
+        state = RunState.of(environment)
+        self.clock = state.clock  # the clients' clock (skewed by clock_skew), not the recorder's
+        self.counters = state.counters
         self.tracker = SequenceTracker()
         self.ws: websocket.WebSocket | None = None
         self.connected = gevent.event.Event()
@@ -179,7 +182,7 @@ class WebSocketUser(LoadUser):
                 break
         self._backoff.reset()
         self.reconnects += 1
-        COUNTERS.ws_stream(resumes=1)
+        self.counters.ws_stream(resumes=1)
         if self.tracker.last is not None:
             self._resume_expected = self.tracker.last + 1
         self.report(
@@ -221,7 +224,7 @@ class WebSocketUser(LoadUser):
                 self._handle(payload)
 
     def _handle(self, payload: bytes) -> None:
-        received = wall()
+        received = self.clock.wall()
         now = time.perf_counter()
         try:
             raw = json.loads(payload)
@@ -262,13 +265,13 @@ class WebSocketUser(LoadUser):
             response_length=len(payload),
             intended=None,
         )
-        COUNTERS.ws_stream(messages=1)
+        self.counters.ws_stream(messages=1)
         self.on_message(msg)
 
     def _sequence(self, seq: int) -> None:
         obs = self.tracker.observe(seq)
         if obs.gaps or obs.duplicates or obs.reorders:
-            COUNTERS.ws_stream(gaps=obs.gaps, duplicates=obs.duplicates, reorders=obs.reorders)
+            self.counters.ws_stream(gaps=obs.gaps, duplicates=obs.duplicates, reorders=obs.reorders)
         if obs.kind is Seen.GAP:
             self._event(
                 "sequence", StreamError(f"gap: {obs.gaps} message(s) missing before seq {seq}")
@@ -289,7 +292,7 @@ class WebSocketUser(LoadUser):
         first = int(msg.raw.get("from", 0))
         last = int(msg.raw.get("to", first))
         lost = self.tracker.server_gap(first, last)
-        COUNTERS.ws_stream(gaps=lost)
+        self.counters.ws_stream(gaps=lost)
         reason = msg.raw.get("reason", "")
         problem = StreamError(f"server gap {first}..{last} ({lost} lost): {reason}"[:200])
         self._event("sequence", problem)

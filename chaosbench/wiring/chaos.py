@@ -9,13 +9,18 @@ Called once from ``locustfiles/_harness.py`` through ``install(events)``.
   phase marks.
 - ``test_start`` (master/local): a new scheduler starts walking the phases.
 - ``test_stop`` and ``quitting``: the scheduler stops and every fault is reverted.
+
+Everything of the run is on the environment's harness (``environment.chaosbench``, a
+``chaosbench.wiring.harness.Harness``). On a distributed run the master sends every phase mark
+and, after every inject and revert, the in-process fault switches (``pg_slow_queries``,
+``clock_skew``, ``dns_failure``) to the workers, which apply them to their own state; a worker
+that joins late asks for the marks so far and gets the current switches with them.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import gevent
@@ -26,39 +31,25 @@ from chaosbench.chaos.profile import DEFAULT_PROFILE, format_duration, load_prof
 from chaosbench.chaos.profile.model import Profile
 from chaosbench.chaos.runtime import (
     DEFAULT_PROXY_API,
-    ProxyHandle,
     make_context,
     needs_proxy,
     start_proxy,
 )
-from chaosbench.chaos.safety import install_exit_handlers
 from chaosbench.chaos.schedule import cut_phases
 from chaosbench.chaos.scheduler import Scheduler
 from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, OptionError
-from chaosbench.ground.timeline import TIMELINE, PhaseMark
+from chaosbench.ground.journal import JournalRecord
+from chaosbench.ground.switches import SwitchSnapshot
+from chaosbench.ground.timeline import PhaseMark
+from chaosbench.wiring.harness import Harness
 
 log = logging.getLogger("chaosbench.chaos")
 
 MARK_MESSAGE = "chaosbench_mark"  # master -> workers: one PhaseMark (dict)
-MARKS_MESSAGE = "chaosbench_marks"  # master -> one worker: {"marks": the timeline so far}
+MARKS_MESSAGE = "chaosbench_marks"  # master -> one worker: {"marks": [...], "switches": {...}}
 MARKS_REQUEST = "chaosbench_marks_request"  # worker -> master, at its init (late joiners)
+SWITCHES_MESSAGE = "chaosbench_switches"  # master -> workers: a SwitchSnapshot (dict)
 NO_PROFILE = ("none", "off", "")
-
-
-@dataclass
-class ChaosState:
-    """The chaos half of this process (module-level: one Locust environment per process)."""
-
-    environment: Any = None
-    profile: Profile | None = None
-    proxy: ProxyHandle | None = None
-    scheduler: Scheduler | None = None
-    disabled_reason: str | None = None
-    last_status: dict[str, Any] | None = None
-    overrides: tuple[bool, int | None] = (False, None)
-
-
-STATE = ChaosState()
 
 
 def add_options(parser: Any) -> None:
@@ -112,10 +103,11 @@ def add_options(parser: Any) -> None:
     )
 
 
-def fail(err: ChaosbenchError) -> None:
+def fail(err: ChaosbenchError, harness: Harness | None = None) -> None:
     """One line on stderr, no traceback, exit code 2 (the harness could not run)."""
     print(f"chaosbench: {err}", file=sys.stderr, flush=True)
-    _cleanup()
+    if harness is not None:
+        _cleanup(harness)
     sys.exit(EXIT_CANNOT_MEASURE)
 
 
@@ -133,49 +125,53 @@ def _overrides(opts: Any) -> tuple[bool, int | None]:
     return bool(dry), seed
 
 
-def _load(opts: Any) -> Profile:
+def _load(h: Harness, opts: Any) -> Profile:
     dry, seed = _overrides(opts)
-    STATE.overrides = (dry, seed)
+    h.overrides = (dry, seed)
     return load_profile(str(opts.chaos_profile), seed=seed, dry_run=True if dry else None)
 
 
 def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any) -> None:
-    STATE.environment = environment
+    h = Harness.of(environment)
     opts = environment.parsed_options
     if opts is None or not hasattr(opts, "chaos_profile"):
-        STATE.disabled_reason = "no chaos options (Locust used as a library)"
+        h.disabled_reason = "no chaos options (Locust used as a library)"
         return
     if isinstance(runner, WorkerRunner):
         runner.register_message(MARK_MESSAGE, _on_mark_message)
         runner.register_message(MARKS_MESSAGE, _on_marks_message)
+        runner.register_message(SWITCHES_MESSAGE, _on_switches_message)
         runner.send_message(MARKS_REQUEST, None)  # a worker joining mid-run gets the history
         return
     if isinstance(runner, MasterRunner):
         runner.register_message(MARKS_REQUEST, _on_marks_request)
+        events = h.state.events
+        events.fault_injected.add_listener(lambda record, **_: _send_switches(h, record))
+        events.fault_reverted.add_listener(lambda record, **_: _send_switches(h, record))
     if opts.no_chaos or str(opts.chaos_profile).strip().lower() in NO_PROFILE:
         # No profile, no proxy, no routes: the system under test is reached directly.
-        STATE.disabled_reason = "--no-chaos" if opts.no_chaos else "--chaos-profile none"
-        log.info("chaos disabled (%s): every sample is phase 'idle'", STATE.disabled_reason)
+        h.disabled_reason = "--no-chaos" if opts.no_chaos else "--chaos-profile none"
+        log.info("chaos disabled (%s): every sample is phase 'idle'", h.disabled_reason)
         return
     try:
-        profile = _load(opts)
-        STATE.profile = profile
+        profile = _load(h, opts)
+        h.profile = profile
         if needs_proxy(profile):
-            STATE.proxy = start_proxy(profile, str(opts.chaos_proxy), str(opts.chaos_proxy_api))
+            h.proxy = start_proxy(profile, str(opts.chaos_proxy), str(opts.chaos_proxy_api))
     except ChaosbenchError as err:
-        fail(err)
+        fail(err, h)
         return
     if not profile.enabled:
-        STATE.disabled_reason = "enabled: false in the profile"
-        log.info("chaos disabled (%s): every sample is phase 'idle'", STATE.disabled_reason)
+        h.disabled_reason = "enabled: false in the profile"
+        log.info("chaos disabled (%s): every sample is phase 'idle'", h.disabled_reason)
     else:
         _leftovers()
-        install_exit_handlers()
+        h.exits.install()
         _report_run_time(profile, getattr(opts, "run_time", None))
     if web_ui is not None:
         from chaosbench.wiring import webui
 
-        webui.install(web_ui, lambda: STATE.scheduler)
+        webui.install(web_ui, h)
 
 
 def _leftovers() -> None:
@@ -213,29 +209,38 @@ def _report_run_time(profile: Profile, run_time: float | None) -> None:
 
 
 def on_test_start(environment: Any, **_kw: Any) -> None:
+    h = Harness.of(environment)
     runner = environment.runner
-    if isinstance(runner, WorkerRunner) or STATE.profile is None or STATE.disabled_reason:
+    if isinstance(runner, WorkerRunner) or h.profile is None or h.disabled_reason:
         return
-    if STATE.scheduler is not None and not STATE.scheduler.finished:
+    if h.scheduler is not None and not h.scheduler.finished:
         return
     opts = environment.parsed_options
-    profile = STATE.profile
+    profile = h.profile
     try:
-        changed = opts is not None and _overrides(opts) != STATE.overrides
+        changed = opts is not None and _overrides(opts) != h.overrides
     except ChaosbenchError as err:
         log.error("chaosbench: %s (chaos not started)", err)
         return
     if changed:
         try:  # dry-run or seed changed in the web UI since init
-            profile = STATE.profile = _load(opts)
+            profile = h.profile = _load(h, opts)
         except ChaosbenchError as err:
             log.error("chaosbench: %s (chaos not started)", err)
             return
-    url = STATE.proxy.url if STATE.proxy is not None else ""
-    ctx = make_context(profile, url, _ledger())
-    TIMELINE.clear()
-    scheduler = Scheduler(profile, ctx, on_mark=_send_mark, on_complete=_on_complete)
-    STATE.scheduler = scheduler
+    url = h.proxy.url if h.proxy is not None else ""
+    ctx = make_context(profile, url, _ledger(), h.state)
+    h.state.timeline.clear()
+    scheduler = Scheduler(
+        profile,
+        ctx,
+        timeline=h.state.timeline,
+        events=h.state.events,
+        kill_switch=h.kill_switch,
+        on_mark=lambda mark: _send_mark(h, mark),
+        on_complete=lambda: _on_complete(h),
+    )
+    h.scheduler = scheduler
     log.info(
         "chaos: profile %s, seed %s%s",
         profile.source,
@@ -245,34 +250,53 @@ def on_test_start(environment: Any, **_kw: Any) -> None:
     scheduler.start()
 
 
-def _send_mark(mark: PhaseMark) -> None:
-    runner = STATE.environment.runner if STATE.environment is not None else None
+def _send_mark(h: Harness, mark: PhaseMark) -> None:
+    runner = h.environment.runner
     if isinstance(runner, MasterRunner):
         runner.send_message(MARK_MESSAGE, mark.to_dict())
 
 
+def _send_switches(h: Harness, record: JournalRecord | None = None) -> None:
+    """Master: the in-process switches to every worker (after an inject or a revert)."""
+    runner = h.environment.runner
+    if isinstance(runner, MasterRunner):
+        runner.send_message(SWITCHES_MESSAGE, h.state.switches.snapshot().to_dict())
+
+
 def _on_mark_message(environment: Any, msg: Any, **_kw: Any) -> None:
-    TIMELINE.append(PhaseMark.from_dict(msg.data))
+    Harness.of(environment).state.timeline.append(PhaseMark.from_dict(msg.data))
+
+
+def _on_switches_message(environment: Any, msg: Any, **_kw: Any) -> None:
+    Harness.of(environment).state.switches.apply(SwitchSnapshot.from_dict(msg.data or {}))
 
 
 def _on_marks_message(environment: Any, msg: Any, **_kw: Any) -> None:
-    known = set(TIMELINE.marks)
-    for d in (msg.data or {}).get("marks", []):
+    state = Harness.of(environment).state
+    known = set(state.timeline.marks)
+    data = msg.data or {}
+    for d in data.get("marks", []):
         mark = PhaseMark.from_dict(d)
         if mark not in known:
-            TIMELINE.append(mark)
+            state.timeline.append(mark)
+    if data.get("switches") is not None:
+        state.switches.apply(SwitchSnapshot.from_dict(data["switches"]))
 
 
 def _on_marks_request(environment: Any, msg: Any, **_kw: Any) -> None:
     runner = environment.runner
     if isinstance(runner, MasterRunner):
-        marks = [m.to_dict() for m in TIMELINE.marks]
-        runner.send_message(MARKS_MESSAGE, {"marks": marks}, client_id=msg.node_id)
+        state = Harness.of(environment).state
+        data = {
+            "marks": [m.to_dict() for m in state.timeline.marks],
+            "switches": state.switches.snapshot().to_dict(),
+        }
+        runner.send_message(MARKS_MESSAGE, data, client_id=msg.node_id)
 
 
-def _on_complete() -> None:
-    env = STATE.environment
-    if env is None or env.runner is None:
+def _on_complete(h: Harness) -> None:
+    env = h.environment
+    if env.runner is None:
         return
     opts = env.parsed_options
     if opts is not None and getattr(opts, "run_time", None):
@@ -285,26 +309,26 @@ def _on_complete() -> None:
         gevent.spawn(env.runner.stop)
 
 
-def _stop(reason: str) -> None:
-    s = STATE.scheduler
+def _stop(h: Harness, reason: str) -> None:
+    s = h.scheduler
     if s is not None:
         s.stop(reason)
-        STATE.last_status = s.status()
+        h.last_status = s.status()
 
 
 def on_test_stop(environment: Any, **_kw: Any) -> None:
-    _stop("test_stop")
+    _stop(Harness.of(environment), "test_stop")
 
 
-def _cleanup() -> None:
-    _stop("test_stop")
-    if STATE.proxy is not None:
-        STATE.proxy.stop()
-        STATE.proxy = None
+def _cleanup(h: Harness) -> None:
+    _stop(h, "test_stop")
+    if h.proxy is not None:
+        h.proxy.stop()
+        h.proxy = None
 
 
 def on_quitting(environment: Any, **_kw: Any) -> None:
-    _cleanup()
+    _cleanup(Harness.of(environment))
 
 
 def install(events: Events) -> None:

@@ -2,7 +2,9 @@
 
 Recording, run directory, streaming and the verdict: options, test_start/quitting, messages.
 
-Called once from ``locustfiles/_harness.py`` through ``install(events)``.
+Called once from ``locustfiles/_harness.py`` through ``install(events)``. The session is the
+environment's harness's (``environment.chaosbench.session``); it records against the run's
+timeline and, at the end, checks the run's integrity counters merged with every worker's.
 """
 
 from __future__ import annotations
@@ -31,13 +33,10 @@ from chaosbench.analysis.rundir.record import (
     build_run_record,
 )
 from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError
-from chaosbench.ground.events import EVENTS
-from chaosbench.ground.timeline import TIMELINE
+from chaosbench.ground.integrity import CountersReport
+from chaosbench.wiring.harness import Harness
 
 VERDICTS = {0: "pass", 1: "fail", 2: "cannot_measure"}
-
-#: The session of this process (None before init or when Locust runs without options).
-SESSION: RecordingSession | None = None
 
 
 def install(events: Events) -> None:
@@ -121,20 +120,6 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_CANNOT_MEASURE)
 
 
-def _chaos_seed() -> int | None:
-    """The seed of the profile the chaos wiring loaded (None when chaos is off).
-
-    TODO(merge with helper A): the harness object per Environment hands the scheduler's seed
-    over directly; until then it is read from the chaos wiring's state, at init and again at
-    test start (the web UI may change --chaos-seed, which reloads the profile).
-    """
-    from chaosbench.wiring.chaos import STATE
-
-    if STATE.profile is None or STATE.disabled_reason:
-        return None
-    return STATE.profile.seed
-
-
 def _conclude(settings: ResultsSettings) -> int:
     from chaosbench.analysis.verdict import conclude  # the statistics: on the master only
 
@@ -150,7 +135,7 @@ def _conclude(settings: ResultsSettings) -> int:
 
 
 def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
-    global SESSION
+    h = Harness.of(environment)
     o = environment.parsed_options
     if o is None or not hasattr(o, "results_dir"):
         return
@@ -160,8 +145,8 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         # a master receives a worker's window one grace and up to two ticks after its second:
         # it keeps its own windows open that much longer so that they merge, not arrive late
         grace = settings.grace + (2 * settings.tick + 1 if isinstance(runner, MasterRunner) else 0)
-        recorder = Recorder(TIMELINE, grace=grace)
-        session = RecordingSession(settings, recorder)
+        recorder = Recorder(h.state.timeline, grace=grace)
+        session = RecordingSession(settings, recorder, h.state)
         record: RunRecord | None = None
         if not is_worker:
             from chaosbench.analysis.gate import load_gate  # the statistics: not on workers
@@ -172,7 +157,7 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
             session.prepare()
             record = build_run_record(
                 run_id=settings.run_id,
-                seed=_chaos_seed(),
+                seed=h.seed,  # the seed the scheduler uses (random when the YAML has none)
                 profile_path=getattr(o, "chaos_profile", None),
                 gate_path=settings.gate_path,
                 gate_config=gate_cfg.model_dump(mode="json"),
@@ -186,19 +171,20 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     except ChaosbenchError as exc:
         _fail(str(exc))
         return
-    SESSION = session
+    h.session = session
     environment.events.request.add_listener(recorder.on_request)
     events = environment.events
 
     if is_worker:
 
-        def send(windows: list[ClosedWindow], final: bool) -> None:
+        def send(windows: list[ClosedWindow], final: bool, counters: CountersReport) -> None:
             runner.send_message(
                 MSG_WINDOWS,
                 {
                     "worker": runner.client_id,
                     "final": final,
                     "windows": [w.to_json() for w in windows],
+                    "counters": counters.to_dict(),
                 },
             )
 
@@ -218,14 +204,15 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
 
     assert record is not None
     run_record = record
-    # at test start: the seed of the profile the scheduler runs (see _chaos_seed)
+    # at test start: the seed of the profile the scheduler runs (the web UI may have changed it)
     events.test_start.add_listener(
-        lambda **_: session.start(dataclasses.replace(run_record, seed=_chaos_seed()))
+        lambda **_: session.start(dataclasses.replace(run_record, seed=h.seed))
     )
-    EVENTS.phase_changed.add_listener(session.on_phase_changed)
-    EVENTS.fault_injected.add_listener(session.on_fault_injected)
-    EVENTS.fault_reverted.add_listener(session.on_fault_reverted)
-    EVENTS.chaos_stopped.add_listener(session.on_chaos_stopped)
+    chaos_events = h.state.events
+    chaos_events.phase_changed.add_listener(session.on_phase_changed)
+    chaos_events.fault_injected.add_listener(session.on_fault_injected)
+    chaos_events.fault_reverted.add_listener(session.on_fault_reverted)
+    chaos_events.chaos_stopped.add_listener(session.on_chaos_stopped)
 
     def on_quitting(environment: Any, **_: Any) -> None:
         total = environment.stats.total

@@ -3,14 +3,9 @@ Kill button), ``GET /chaos/status`` (JSON) and ``POST /chaos/kill`` (the kill sw
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from chaosbench.chaos.safety import killswitch
-from chaosbench.ground.timeline import TIMELINE
-
-if TYPE_CHECKING:
-    from chaosbench.chaos.scheduler import Scheduler
+from chaosbench.wiring.harness import Harness
 
 _PAGE = r"""<!doctype html><html><head><meta charset="utf-8"><title>chaosbench: chaos</title>
 <style>body{font-family:sans-serif;margin:2em}#kill{background:#c0392b;color:#fff;border:0;
@@ -28,19 +23,19 @@ poll();setInterval(poll,1000);
 </script></body></html>"""
 
 
-def install(web_ui: Any, scheduler: Callable[[], Scheduler | None]) -> None:
-    """Add the routes to ``web_ui.app`` (Flask), behind the web UI's login when it has one.
-    ``scheduler`` returns the scheduler of the current (or last) test, if any."""
+def install(web_ui: Any, harness: Harness) -> None:
+    """Add the routes to ``web_ui.app`` (Flask), behind the web UI's login when it has one, on
+    ``harness``: its scheduler of the current (or last) test, its timeline and kill switch."""
     from flask import jsonify, request
 
     app = web_ui.app
     guard = web_ui.auth_required_if_enabled
 
     def status() -> dict[str, Any]:
-        s = scheduler()
+        s = harness.scheduler
         if s is not None:
             return s.status()
-        mark = TIMELINE.current
+        mark = harness.state.timeline.current
         return {"state": "not started", "phase": mark.label, "active_faults": []}
 
     @app.route("/chaos")
@@ -57,5 +52,5 @@ def install(web_ui: Any, scheduler: Callable[[], Scheduler | None]) -> None:
     @guard
     def chaos_kill() -> Any:
         reason = request.args.get("reason") or "web UI"
-        killed = killswitch.kill_switch(reason=reason)
+        killed = harness.kill_switch.kill(reason=reason)
         return jsonify({"killed": killed, **status()})

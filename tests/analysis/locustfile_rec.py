@@ -3,11 +3,11 @@ fault proxy), reported through Locust's request event with request_type REDIS.
 
 Environment:
 - CB_TEST_RESULTS_ONLY=1: wire only the results half (chaosbench.wiring.results) instead of the
-whole
-  harness, and let ``CB_TEST_FAKE_CHAOS`` drive the phases;
+  whole harness, and let ``CB_TEST_FAKE_CHAOS`` drive the phases;
 - CB_TEST_FAKE_CHAOS="warmup:1,baseline:2,burst:2,recovery:2,...": a minimal stand-in for the
-  scheduler that appends marks to chaos.timeline.TIMELINE and fires chaos.events.EVENTS exactly
-  as the contract says (phase changes, one inject at each burst start, one revert at its end);
+  scheduler that appends marks to the run's timeline and fires the run's chaos events
+  (``RunState.of(environment)``) exactly as the contract says (phase changes, one inject at
+  each burst start, one revert at its end);
 - CB_TEST_LAG_FILE: when the users start being stopped, write there the largest gevent loop
   lag (seconds) as chaosbench.looplag.LoopLagProbe measures it, and the largest lag the process
   caused itself: a probe interval's lag when the process used at least half of it in CPU time
@@ -33,9 +33,9 @@ if os.environ.get("CB_TEST_RESULTS_ONLY") == "1":
 else:
     import chaosbench.harness
 
-from chaosbench.ground.events import EVENTS
 from chaosbench.ground.journal import JournalRecord
-from chaosbench.ground.timeline import TIMELINE, Phase, PhaseMark
+from chaosbench.ground.state import RunState
+from chaosbench.ground.timeline import Phase, PhaseMark
 from chaosbench.users.looplag import LoopLagProbe
 
 REDIS_URL = os.environ.get("CB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -69,7 +69,8 @@ class AttributingProbe(LoopLagProbe):
 _probe = AttributingProbe(interval=0.01)
 
 
-def _fake_scheduler() -> None:
+def _fake_scheduler(state: RunState) -> None:
+    timeline, chaos = state.timeline, state.events
     for item in FAKE_CHAOS.split(","):
         phase_name, _, seconds = item.partition(":")
         phase = Phase(phase_name.rstrip("0123456789"))
@@ -77,11 +78,11 @@ def _fake_scheduler() -> None:
         faults = ("slow_redis",) if phase is Phase.BURST else ()
         planned = time.time()
         mark = PhaseMark(time.time(), phase, burst, faults)
-        TIMELINE.append(mark)
-        EVENTS.phase_changed.fire(mark=mark, planned_wall=planned)
+        timeline.append(mark)
+        chaos.phase_changed.fire(mark=mark, planned_wall=planned)
         if phase is Phase.BURST:
             t = time.time()
-            EVENTS.fault_injected.fire(
+            chaos.fault_injected.fire(
                 record=JournalRecord(
                     "inject", "slow_redis", "latency", "redis", burst, planned, t, t + 0.001
                 )
@@ -89,12 +90,12 @@ def _fake_scheduler() -> None:
         gevent.sleep(float(seconds))
         if phase is Phase.BURST:
             t = time.time()
-            EVENTS.fault_reverted.fire(
+            chaos.fault_reverted.fire(
                 record=JournalRecord(
                     "revert", "slow_redis", "latency", "redis", burst, None, t, t + 0.001
                 )
             )
-    EVENTS.chaos_stopped.fire(reason="completed")
+    chaos.chaos_stopped.fire(reason="completed")
 
 
 @events.test_start.add_listener
@@ -102,7 +103,7 @@ def _on_test_start(environment: Any, **_: Any) -> None:
     if LAG_FILE:
         _probe.start()
     if FAKE_CHAOS and not environment.parsed_options.worker:
-        gevent.spawn(_fake_scheduler)
+        gevent.spawn(_fake_scheduler, RunState.of(environment))
 
 
 @events.test_stopping.add_listener

@@ -120,6 +120,7 @@ def test_the_scheduler_fills_the_typed_rto_field_that_the_analysis_reads() -> No
     from chaosbench.chaos.faults import FaultContext
     from chaosbench.chaos.profile import parse_profile
     from chaosbench.chaos.scheduler import Scheduler
+    from chaosbench.ground.events import ChaosEvents
     from chaosbench.ground.timeline import PhaseTimeline
 
     with socket.socket() as srv:
@@ -134,7 +135,12 @@ def test_the_scheduler_fills_the_typed_rto_field_that_the_analysis_reads() -> No
             f"  - {{name: kill, type: process_restart, restart_cmd: 'true',"
             f" health_addr: '127.0.0.1:{port}'}}\n"
         )
-        s = Scheduler(parse_profile(text, "t.yaml"), FaultContext(), timeline=PhaseTimeline())
+        s = Scheduler(
+            parse_profile(text, "t.yaml"),
+            FaultContext(),
+            timeline=PhaseTimeline(),
+            events=ChaosEvents(),
+        )
         s.run()
     records = [r for r in s.journal if r.kind in ("inject", "revert")]
     assert [r.kind for r in records] == ["inject", "revert"]

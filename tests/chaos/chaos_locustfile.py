@@ -17,10 +17,9 @@ import gevent
 from locust import User, constant, events, task
 
 import chaosbench.harness  # noqa: F401
-from chaosbench.ground.events import EVENTS
-from chaosbench.ground.timeline import TIMELINE
+from chaosbench.ground.state import RunState
 from chaosbench.proxy.client import ToxiproxyClient
-from chaosbench.wiring import chaos as plugin
+from chaosbench.wiring.harness import Harness
 
 PORT = int(os.environ.get("CB_TEST_PORT", "0"))
 OUT = os.environ.get("CB_TEST_OUT")
@@ -55,27 +54,28 @@ class PingUser(User):
                 self.sock.close()
             self.sock = None
         dt = time.perf_counter() - t0
-        SAMPLES.append((wall, dt, exc is None, TIMELINE.at(wall).label))
+        label = RunState.of(self.environment).timeline.at(wall).label
+        SAMPLES.append((wall, dt, exc is None, label))
         events.request.fire(
             request_type="redis", name="PING", response_time=dt * 1000, response_length=0,
             exception=exc, context={},
         )  # fmt: skip
 
 
-def dump(**_kw: Any) -> None:
+def dump(h: Harness) -> None:
     if not OUT:
         return
-    s = plugin.STATE.scheduler
+    s = h.scheduler
     data: dict[str, Any] = {
         "journal": [r.to_dict() for r in s.journal] if s else [],
         "status": s.status() if s else None,
-        "disabled": plugin.STATE.disabled_reason,
+        "disabled": h.disabled_reason,
         "samples": SAMPLES,
-        "marks": [m.to_dict() for m in TIMELINE.marks],
+        "marks": [m.to_dict() for m in h.state.timeline.marks],
     }
-    if plugin.STATE.proxy is not None:
+    if h.proxy is not None:
         try:
-            proxies = ToxiproxyClient(plugin.STATE.proxy.url, timeout=2).proxies()
+            proxies = ToxiproxyClient(h.proxy.url, timeout=2).proxies()
             data["proxies"] = {
                 n: {"enabled": p.enabled, "toxics": [t.name for t in p.toxics]}
                 for n, p in proxies.items()
@@ -88,17 +88,21 @@ def dump(**_kw: Any) -> None:
     os.replace(tmp, OUT)
 
 
-EVENTS.chaos_stopped.add_listener(dump)
-events.quitting.add_listener(dump)
-EVENTS.phase_changed.add_listener(lambda mark, planned_wall: dump() if mark.faults else None)
+def _raise() -> None:
+    # gevent hands a SystemError of a greenlet to the main greenlet: Locust's main() dies.
+    raise SystemError("test crash in the main greenlet")
 
-if os.environ.get("CB_TEST_CRASH") == "1":
 
-    def _raise() -> None:
-        # gevent hands a SystemError of a greenlet to the main greenlet: Locust's main() dies.
-        raise SystemError("test crash in the main greenlet")
+def _crash(record: Any) -> None:
+    gevent.spawn_later(0.3, _raise)
 
-    def _crash(record: Any) -> None:
-        gevent.spawn_later(0.3, _raise)
 
-    EVENTS.fault_injected.add_listener(_crash)
+@events.init.add_listener
+def _on_init(environment: Any, **_kw: Any) -> None:
+    h = Harness.of(environment)
+    chaos = h.state.events
+    chaos.chaos_stopped.add_listener(lambda **_: dump(h))
+    chaos.phase_changed.add_listener(lambda mark, planned_wall: dump(h) if mark.faults else None)
+    events.quitting.add_listener(lambda **_: dump(h))
+    if os.environ.get("CB_TEST_CRASH") == "1":
+        chaos.fault_injected.add_listener(_crash)

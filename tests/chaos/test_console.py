@@ -13,23 +13,24 @@ from chaosbench.wiring import console
 
 def test_phase_changes_and_faults_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="chaosbench.chaos")
-    console.on_phase(PhaseMark(wall=100.012, phase=Phase.BURST, burst=2), planned_wall=100.0)
-    console.on_phase(
+    c = console.Console()  # one per run
+    c.on_phase(PhaseMark(wall=100.012, phase=Phase.BURST, burst=2), planned_wall=100.0)
+    c.on_phase(
         PhaseMark(wall=100.05, phase=Phase.BURST, burst=2, faults=("lat",)), planned_wall=100.0
     )
     rec = JournalRecord(
         kind="inject", name="lat", type="latency", target="sut_pg", start=1.0, end=1.02
     )
-    console.on_injected(rec)
+    c.on_injected(rec)
     kill = JournalRecord(
         kind="inject", name="pg", type="pg_terminate_backends", target="127.0.0.1:5432",
         details={"settings": {"dsn": "x"}, "terminated": 0, "rounds": 1, "errors": []},
     )  # fmt: skip
-    console.on_injected(kill)
+    c.on_injected(kill)
     bad = JournalRecord(
         kind="revert", name="lat", type="latency", target="sut_pg", status="error", error="refused"
     )
-    console.on_reverted(bad)
+    c.on_reverted(bad)
     lines = [r.getMessage() for r in caplog.records]
     assert lines[0] == "chaos: phase burst2 (+12 ms from schedule)"
     assert sum("phase burst2" in ln for ln in lines) == 1  # a fault change is not a new phase
@@ -64,8 +65,8 @@ def test_the_chaos_core_does_not_import_locust() -> None:
 
     code = (
         "import sys, chaosbench.chaos.scheduler, chaosbench.chaos.faults, chaosbench.proxy,"
-        " chaosbench.analysis.analyze; chaosbench.chaos.faults.catalogue();"
-        " print('locust' in sys.modules)"
+        " chaosbench.ground.state, chaosbench.analysis.analyze;"
+        " chaosbench.chaos.faults.catalogue(); print('locust' in sys.modules)"
     )
     out = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr

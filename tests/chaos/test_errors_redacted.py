@@ -16,6 +16,7 @@ from chaosbench.chaos.faults import FaultContext
 from chaosbench.chaos.profile import parse_profile
 from chaosbench.chaos.scheduler import Scheduler
 from chaosbench.ground.errors import ChaosbenchError
+from chaosbench.ground.events import ChaosEvents
 from chaosbench.ground.timeline import PhaseTimeline
 from tests.conftest import free_port
 
@@ -34,7 +35,7 @@ faults:
     dsn: postgresql://chaos:{SECRET}@127.0.0.1:{port}/x
 """
     profile = parse_profile(text, "t.yaml")
-    s = Scheduler(profile, FaultContext(), timeline=PhaseTimeline())
+    s = Scheduler(profile, FaultContext(), timeline=PhaseTimeline(), events=ChaosEvents())
     s.start()
     s.join(30)
     assert s.finished and s.stop_reason == "completed", s.error

@@ -22,7 +22,6 @@ from chaosbench.chaos.faults import FaultContext, catalogue
 from chaosbench.chaos.faults._proc import rss_bytes
 from chaosbench.chaos.faults.base import Fault
 from chaosbench.chaos.ledger import process_alive
-from chaosbench.ground import clock
 from tests.conftest import PYTHON, Proc, wait_until
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -149,15 +148,16 @@ def test_dns_failure_share_hosts_and_names() -> None:
 
 # -- clock_skew ---------------------------------------------------------------------------------
 def test_clock_skew_shifts_wall_and_restores() -> None:
-    assert clock.skew() == 0.0
     fault = make("clock_skew", 0.5, offset_ms=-4000)
+    clock = fault.ctx.state.clock  # the run's client clock
+    assert clock.skew == 0.0
     fault.inject()
     try:
         assert abs(clock.wall() - time.time() - (-2.0)) < 0.05
         assert fault.describe()["skew_s"] == -2.0
     finally:
         fault.revert()
-    assert clock.skew() == 0.0
+    assert clock.skew == 0.0
     assert abs(clock.wall() - time.time()) < 0.05
     fault.revert()
-    assert clock.skew() == 0.0
+    assert clock.skew == 0.0

@@ -20,7 +20,6 @@ import pytest
 from chaosbench.chaos.faults import FaultContext, catalogue
 from chaosbench.chaos.faults.base import Fault
 from chaosbench.chaos.faults.pg_connection_exhaustion import HOLD_NAME
-from chaosbench.ground import switches as hostfaults
 from chaosbench.ground.errors import TargetUnreachable
 from chaosbench.ground.translate import error_line
 from tests.conftest import ROOT, free_port, wait_until
@@ -242,18 +241,19 @@ def test_exhaustion_bounded_and_free_slots_read(pg_dsn: str, admin: psycopg.Conn
 def test_slow_queries_share_and_real_sleep(pg_dsn: str, victims: Callable[..., Any]) -> None:
     fault = make("pg_slow_queries", 0.5, share=1.0, sleep_ms=200)
     assert fault.targets() == []
-    assert hostfaults.pg_slow_delay() == 0.0
+    switches = fault.ctx.state.switches  # the run's switches, which the PostgreSQL users read
+    assert switches.pg_slow_delay() == 0.0
     fault.inject()
     try:
-        assert hostfaults.pg_slow_share() == 0.5
-        delays = [hostfaults.pg_slow_delay() for _ in range(4000)]
+        assert switches.pg_slow_share == 0.5
+        delays = [switches.pg_slow_delay() for _ in range(4000)]
         slowed = sum(1 for d in delays if d) / len(delays)
         assert 0.45 < slowed < 0.55
         conn = victims()
         t0 = time.monotonic()
         slow = 0
         for _ in range(6):
-            delay = hostfaults.pg_slow_delay()
+            delay = switches.pg_slow_delay()
             if delay:
                 slow += 1
                 conn.execute("SELECT pg_sleep(%s)", (delay,))
@@ -261,8 +261,8 @@ def test_slow_queries_share_and_real_sleep(pg_dsn: str, victims: Callable[..., A
         assert time.monotonic() - t0 >= 0.2 * slow * 0.95
     finally:
         fault.revert()
-    assert hostfaults.pg_slow_share() == 0.0
-    assert hostfaults.pg_slow_delay() == 0.0
+    assert switches.pg_slow_share == 0.0
+    assert switches.pg_slow_delay() == 0.0
 
 
 GEVENT_LOCK = """

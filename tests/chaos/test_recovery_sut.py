@@ -27,15 +27,16 @@ import redis
 from chaosbench.analysis.integrity_check import build_integrity, check_orders
 from chaosbench.chaos.faults import FaultContext, catalogue
 from chaosbench.chaos.faults.base import Fault
-from chaosbench.ground.integrity import COUNTERS
+from chaosbench.ground.state import RunState
 from tests.conftest import PYTHON, Proc, free_port, wait_until
 
 SUT_APP = "chaosbench-sut"  # the reference system's application_name and Redis client name
 
 
-def make(type_name: str, **settings: Any) -> Fault[Any]:
+def make(type_name: str, state: RunState | None = None, **settings: Any) -> Fault[Any]:
     cls = catalogue()[type_name]
-    return cls(f"t-{type_name}", cls.Settings(**settings), FaultContext(rng=random.Random(2)), 1.0)
+    ctx = FaultContext(rng=random.Random(2), state=state or RunState())
+    return cls(f"t-{type_name}", cls.Settings(**settings), ctx, 1.0)
 
 
 @dataclass
@@ -85,7 +86,6 @@ def sut(pg_dsn: str, key_prefix: str, spawn: Callable[..., Proc]) -> Iterator[Su
         yield Sut(proc, url, dsn, "orders_s", redis_url, db)
     finally:
         proc.stop()
-        COUNTERS.reset()
         r = redis.Redis.from_url(redis_url)
         keys = list(r.scan_iter(match=f"{key_prefix}:*", count=1000))
         if keys:
@@ -113,6 +113,7 @@ class Load:
     acked: dict[str, str] = field(default_factory=dict)  # order id -> client order id
     statuses: dict[int, int] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
+    state: RunState = field(default_factory=RunState)  # the run's: acknowledged orders go there
 
     def place(self) -> None:
         cid = f"c-{uuid.uuid4().hex[:12]}"
@@ -134,7 +135,7 @@ class Load:
         self.statuses[status] = self.statuses.get(status, 0) + 1
         if status == 201 and answer is not None:
             self.acked[str(answer["order_id"])] = cid
-            COUNTERS.order_acknowledged(str(answer["order_id"]), cid)
+            self.state.counters.order_acknowledged(str(answer["order_id"]), cid)
         else:
             time.sleep(0.01)  # pacing while the system under test fails fast (503)
 
@@ -193,16 +194,17 @@ def test_integrity_canary_damage_is_found(sut: Sut) -> None:
     for _ in range(30):
         load.place()
     assert len(load.acked) >= 10
-    corrupt = make("integrity_canary", dsn=sut.dsn, schema=sut.schema, action="corrupt", count=2)
-    delete = make("integrity_canary", dsn=sut.dsn, schema=sut.schema, action="delete")
+    canary = {"dsn": sut.dsn, "schema": sut.schema}
+    corrupt = make("integrity_canary", load.state, **canary, action="corrupt", count=2)
+    delete = make("integrity_canary", load.state, **canary, action="delete")
     corrupt.inject()
     delete.inject()
     corrupt.revert()  # no restore: the damage stays for the end-of-run check
     delete.revert()
     changed = {**corrupt.describe()["changed"], **delete.describe()["changed"]}
     assert len(changed) == 3 and set(changed) <= set(load.acked)
-    assert set(changed) == COUNTERS.canary_orders
-    integ = build_integrity(COUNTERS, sut.dsn, sut.schema)
+    assert set(changed) == load.state.counters.canary_orders
+    integ = build_integrity(load.state.counters, sut.dsn, sut.schema)
     assert integ.checked and integ.canary_injected == 3 and integ.canary_found == 3
     assert integ.orders_lost == 0  # canary damage is not counted as a real loss
     # ... and the raw check sees exactly the damaged orders as lost.
@@ -214,9 +216,16 @@ def test_integrity_canary_restore(sut: Sut) -> None:
     load = Load(sut.url)
     for _ in range(5):
         load.place()
-    fault = make("integrity_canary", dsn=sut.dsn, schema=sut.schema, action="delete", restore=True)
+    fault = make(
+        "integrity_canary",
+        load.state,
+        dsn=sut.dsn,
+        schema=sut.schema,
+        action="delete",
+        restore=True,
+    )
     fault.inject()
     assert check_orders(load.acked, sut.dsn, sut.schema).lost == 1
     fault.revert()
     assert check_orders(load.acked, sut.dsn, sut.schema).lost == 0
-    assert COUNTERS.canary_orders == set()
+    assert load.state.counters.canary_orders == set()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosbench.chaos.safety import DEFAULT_ALLOW, Allowlist, kill_switch
+from chaosbench.chaos.safety import DEFAULT_ALLOW, Allowlist, KillSwitch
 from chaosbench.chaos.safety.allowlist import target_host
 from chaosbench.ground.errors import AllowlistError
 from chaosbench.proxy import EmbeddedProxy, ToxiproxyClient
@@ -42,7 +42,7 @@ def test_target_host_forms() -> None:
 
 
 def test_kill_switch_without_a_running_scheduler() -> None:
-    assert kill_switch(reason="nothing runs") is False
+    assert KillSwitch().kill(reason="nothing runs") is False
 
 
 def test_chaos_reset_clears_the_proxy_and_the_ledger(tmp_path: Path) -> None:

@@ -11,10 +11,8 @@ import pytest
 
 from chaosbench.chaos.faults import FaultContext
 from chaosbench.chaos.profile import Profile, parse_profile
-from chaosbench.chaos.safety import kill_switch
+from chaosbench.chaos.safety import KillSwitch
 from chaosbench.chaos.scheduler import Scheduler
-from chaosbench.ground.events import EVENTS
-from chaosbench.ground.timeline import PhaseTimeline
 from chaosbench.proxy import EmbeddedProxy, ToxiproxyClient
 from chaosbench.proxy.client import ProxySpec
 from tests.chaos._sched_support import (
@@ -42,6 +40,17 @@ faults:
 """
 
 
+def sched(profile: Profile, ctx: FaultContext, cls: type[Scheduler] = Scheduler) -> Scheduler:
+    """A scheduler on a run state of its own (timeline, events) with its own kill switch."""
+    state = ctx.state
+    return cls(profile, ctx, timeline=state.timeline, events=state.events, kill_switch=KillSwitch())
+
+
+def kill(s: Scheduler, reason: str) -> bool:
+    assert s.kill_switch is not None
+    return s.kill_switch.kill(reason=reason)
+
+
 def make(px: EmbeddedProxy, text: str, **kw: Any) -> tuple[Profile, Scheduler, int]:
     profile = parse_profile(text, "test.yaml", **kw)
     client = ToxiproxyClient(px.url)
@@ -50,7 +59,7 @@ def make(px: EmbeddedProxy, text: str, **kw: Any) -> tuple[Profile, Scheduler, i
     )
     ctx = FaultContext(proxy_url=px.url, routes=profile.route_table())
     port = int(profile.routes["redis"].listen.rsplit(":", 1)[1])
-    return profile, Scheduler(profile, ctx, timeline=PhaseTimeline()), port
+    return profile, sched(profile, ctx), port
 
 
 def pairs(s: Scheduler) -> tuple[list[tuple[str, int | None]], list[tuple[str, int | None]]]:
@@ -68,14 +77,16 @@ def test_three_bursts_edges_on_schedule_and_faults_on_traffic(proxy: EmbeddedPro
     _profile, s, port = make(proxy, text)
     base = median_ping(port)
     seen: list[str] = []
-    listener = EVENTS.phase_changed.add_listener(lambda mark, planned_wall: seen.append(mark.label))
+    listener = s.events.phase_changed.add_listener(
+        lambda mark, planned_wall: seen.append(mark.label)
+    )
     traffic = Traffic(port).start()
     try:
         s.start()
         s.join(30)
     finally:
         traffic.stop()
-        EVENTS.phase_changed._handlers.remove(listener)
+        s.events.phase_changed._handlers.remove(listener)
     assert s.finished and s.stop_reason == "completed", s.error
 
     phases = [r for r in s.journal if r.kind == "phase"]
@@ -128,7 +139,7 @@ def test_exception_mid_burst_reverts_everything(proxy: EmbeddedProxy) -> None:  
     )
     profile, _, port = make(proxy, text)
     ctx = FaultContext(proxy_url=proxy.url, routes=profile.route_table())
-    s = Boom(profile, ctx, timeline=PhaseTimeline())
+    s = sched(profile, ctx, Boom)
     base = median_ping(port)
     s.start()
     s.join(20)
@@ -148,7 +159,7 @@ def test_kill_switch_reverts_and_stops_bursts(proxy: EmbeddedProxy) -> None:  # 
     )
     _profile, s, port = make(proxy, text)
     stopped: list[str] = []
-    listener = EVENTS.chaos_stopped.add_listener(lambda reason: stopped.append(reason))
+    listener = s.events.chaos_stopped.add_listener(lambda reason: stopped.append(reason))
     try:
         s.start()
 
@@ -159,14 +170,14 @@ def test_kill_switch_reverts_and_stops_bursts(proxy: EmbeddedProxy) -> None:  # 
         wait_until(active, timeout=10)
         left = toxics_left(proxy.url)
         assert sorted(left["redis"]) == ["cb_lat_downstream", "cb_lat_upstream"]
-        assert kill_switch(reason="test") is True
+        assert kill(s, "test") is True
     finally:
-        EVENTS.chaos_stopped._handlers.remove(listener)
+        s.events.chaos_stopped._handlers.remove(listener)
     assert s.finished and s.stop_reason == "kill_switch" and stopped == ["kill_switch"]
     assert toxics_left(proxy.url) == {}
     assert median_ping(port) < 0.05
     assert [r.burst for r in s.journal if r.kind == "inject"] == [1]
-    assert kill_switch(reason="again") is False  # nothing runs any more
+    assert kill(s, "again") is False  # nothing runs any more
 
 
 def test_dry_run_changes_nothing(proxy: EmbeddedProxy) -> None:  # noqa: F811
@@ -212,8 +223,7 @@ faults:
 """
 
     def run(seed: int | None) -> list[tuple[str, int | None, Any]]:
-        s = Scheduler(parse_profile(text, "t.yaml", seed=seed), FaultContext(),
-                      timeline=PhaseTimeline())  # fmt: skip
+        s = sched(parse_profile(text, "t.yaml", seed=seed), FaultContext())
         s.run()
         return [
             (r.name, r.burst, r.details.get("attributes", {}).get("seed"))
@@ -255,14 +265,14 @@ def test_edges_on_schedule_with_a_busy_loop(proxy: EmbeddedProxy) -> None:  # no
 
         time.sleep(0.2)  # an inject that takes long (blocks, even)
 
-    listener = EVENTS.fault_injected.add_listener(slow_inject)
+    listener = s.events.fault_injected.add_listener(slow_inject)
     try:
         s.start()
         s.join(20)
     finally:
         stop = True
         gevent.joinall(hogs, timeout=5)
-        EVENTS.fault_injected._handlers.remove(listener)
+        s.events.fault_injected._handlers.remove(listener)
     phases = [r for r in s.journal if r.kind == "phase" and r.name != "idle"]
     assert len(phases) == 8
     late = [r.details["late_ms"] for r in phases]
@@ -281,13 +291,13 @@ def test_kill_switch_from_an_event_listener(proxy: EmbeddedProxy) -> None:  # no
         "  - {name: lat, type: latency, route: redis, latency_ms: 100}",
     )
     _profile, s, _port = make(proxy, text)
-    listener = EVENTS.fault_injected.add_listener(lambda record: kill_switch(reason="trigger"))
+    listener = s.events.fault_injected.add_listener(lambda record: kill(s, "trigger"))
     t0 = time.monotonic()
     try:
         s.start()
         wait_until(lambda: gevent.sleep(0.02) or s.done, timeout=8)
     finally:
-        EVENTS.fault_injected._handlers.remove(listener)
+        s.events.fault_injected._handlers.remove(listener)
     assert time.monotonic() - t0 < 4
     assert s.stop_reason == "kill_switch" and s.error == "kill switch: trigger"
     inj, rev = pairs(s)
@@ -298,18 +308,17 @@ def test_kill_switch_from_an_event_listener(proxy: EmbeddedProxy) -> None:  # no
 def test_journal_keeps_what_the_fault_did_after_inject_and_revert() -> None:
     """The records carry the fault's own account (describe()) taken after the action: here the
     skew the clock_skew fault applied, and none after its revert."""
-    from chaosbench.ground import clock
-
     text = """
 seed: 1
 phases: {warmup: 0, baseline: 0.05s, burst_on: 0.1s, burst_off: 0.05s, bursts: 1, cooldown: 0}
 faults:
   - {name: skew, type: clock_skew, offset_ms: 1500}
 """
-    s = Scheduler(parse_profile(text, "t.yaml"), FaultContext(), timeline=PhaseTimeline())
+    ctx = FaultContext()
+    s = sched(parse_profile(text, "t.yaml"), ctx)
     s.run()
     inject = next(r for r in s.journal if r.kind == "inject")
     revert = next(r for r in s.journal if r.kind == "revert")
     assert inject.status == "ok" and inject.details["skew_s"] == 1.5
     assert revert.status == "ok" and revert.details["reason"] and "skew_s" in revert.details
-    assert clock.skew() == 0.0
+    assert ctx.state.clock.skew == 0.0

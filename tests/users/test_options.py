@@ -7,7 +7,13 @@ from types import SimpleNamespace
 import pytest
 
 from chaosbench.ground.errors import OptionError, TargetUnreachable
-from chaosbench.users.options import LoadOptions, mask_dsn, options_from_parsed, parse_user_mix
+from chaosbench.users.options import (
+    LoadOptions,
+    load_options,
+    mask_dsn,
+    options_from_parsed,
+    parse_user_mix,
+)
 from chaosbench.users.targets import check_targets, probe, url_target
 from tests.conftest import free_port
 
@@ -94,3 +100,16 @@ def test_check_targets_stops_at_first_unreachable() -> None:
 
     assert check_targets([object, Down], LoadOptions()) is not None
     assert check_targets([object], LoadOptions()) is None
+
+
+def test_the_environments_host_comes_first() -> None:
+    """A worker gets the master's host as ``environment.host`` (its own --host is unset)."""
+    worker = SimpleNamespace(
+        host="http://127.0.0.1:8001", parsed_options=SimpleNamespace(host=None)
+    )
+    opts = load_options(worker)
+    assert opts.host == "http://127.0.0.1:8001"
+    assert opts.feed_url() == "ws://127.0.0.1:8001/ws/feed"
+    both = options_from_parsed(SimpleNamespace(host="http://a:1"), host="http://b:2")
+    assert both.host == "http://b:2"
+    assert options_from_parsed(SimpleNamespace(host="http://a:1")).host == "http://a:1"

@@ -10,20 +10,23 @@ Memory is bounded by the requests of the last ``grace + 2`` seconds, whatever th
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from chaosbench.analysis.recording.window import ClosedWindow, WindowAccumulator
-from chaosbench.ground import clock
-from chaosbench.ground.timeline import TIMELINE, PhaseMark, PhaseTimeline
+from chaosbench.ground.timeline import PhaseMark, PhaseTimeline
 
 _Key = tuple[int, str, str, str]  # second, request_type, name, phase label
 _LATE_SEQ_HORIZON_S = 3600
 
 
 class Recorder:
-    """Listener for ``environment.events.request`` and, on a master, merger of worker windows."""
+    """Listener for ``environment.events.request`` and, on a master, merger of worker windows.
 
-    def __init__(self, timeline: PhaseTimeline = TIMELINE, grace: float = 2.0) -> None:
+    Its clock is the real one (``time.time()``), never the clients' skewed clock: a sample lands
+    in the second its request started in."""
+
+    def __init__(self, timeline: PhaseTimeline, grace: float = 2.0) -> None:
         self.timeline = timeline
         self.grace = grace
         self.active = False
@@ -53,7 +56,7 @@ class Recorder:
             return
         rt_ms = response_time or 0.0
         if start_time is None:
-            start_time = clock.wall() - rt_ms / 1000.0
+            start_time = time.time() - rt_ms / 1000.0
         mark = self.timeline.at(start_time)
         if mark is not self._mark:
             self._mark = mark
@@ -106,7 +109,7 @@ class Recorder:
 
     def close_due(self, now: float | None = None) -> list[ClosedWindow]:
         """Close every window no in-flight request can still land in (and every late delta)."""
-        now = clock.wall() if now is None else now
+        now = time.time() if now is None else now
         cutoff = math.floor(now - 1.0 - self.grace)
         self._watermark = max(self._watermark, cutoff)
         closed = self._close(lambda k: k[0] <= cutoff)

@@ -3,7 +3,11 @@
 Local/master: windows closed every tick go to windows.jsonl and the streamer; chaos events go to
 journal.jsonl (and marks.jsonl) and the streamer; at the end: last windows, integrity, end time.
 Worker: windows closed every tick are sent to the master (``chaosbench_windows`` messages) which
-merges them with its own open windows.
+merges them with its own open windows; each message carries the worker's integrity counters
+(orders acknowledged since the last message, stream totals), which the master keeps per worker and
+merges with its own before the end-of-run integrity check.
+
+Every time here is the real clock (``time.time()``), never the clients' skewed one.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from chaosbench.analysis.recording.window import ClosedWindow
 from chaosbench.analysis.rundir import format as fmt
 from chaosbench.analysis.rundir.record import LocustTotals, RecordedCounts, RunRecord
 from chaosbench.analysis.rundir.writer import RunDirWriter
-from chaosbench.ground import clock
-from chaosbench.ground.integrity import COUNTERS
+from chaosbench.ground.integrity import CountersReport, IntegrityCounters
 from chaosbench.ground.journal import JournalRecord
+from chaosbench.ground.state import RunState
 from chaosbench.ground.timeline import PhaseMark
 
 log = logging.getLogger("chaosbench.results")
@@ -38,9 +42,11 @@ MSG_WINDOWS = "chaosbench_windows"
 
 
 class RecordingSession:
-    def __init__(self, settings: ResultsSettings, recorder: Recorder) -> None:
+    def __init__(self, settings: ResultsSettings, recorder: Recorder, state: RunState) -> None:
         self.settings = settings
         self.recorder = recorder
+        self.state = state
+        self._acked_sent = 0  # worker: acknowledged orders already reported to the master
         self.writer: RunDirWriter | None = None
         self.streamer: InfluxStreamer | None = None
         self.journal: list[JournalRecord] = []
@@ -52,7 +58,7 @@ class RecordingSession:
         self.finished = False
         self._pending_journal: list[tuple[JournalRecord | None, PhaseMark | None]] = []
         self._ticker: gevent.Greenlet | None = None
-        self._send: Callable[[list[ClosedWindow], bool], None] | None = None
+        self._send: Callable[[list[ClosedWindow], bool, CountersReport], None] | None = None
         self.finals: set[str] = set()
         self._phase_label: str | None = None
 
@@ -67,7 +73,7 @@ class RecordingSession:
         """At test_start: run record, streamer, recorder, ticker."""
         if self.started is not None:
             return
-        self.started = clock.wall()
+        self.started = time.time()
         run = dataclasses.replace(run, run_id=self.settings.run_id, start=self.started)
         if self.writer is not None:
             self.writer.start(run)
@@ -91,7 +97,9 @@ class RecordingSession:
         self.recorder.active = True
         self._ticker = gevent.spawn(self._tick_loop)
 
-    def start_worker(self, send: Callable[[list[ClosedWindow], bool], None]) -> None:
+    def start_worker(
+        self, send: Callable[[list[ClosedWindow], bool, CountersReport], None]
+    ) -> None:
         self._send = send
         self.recorder.active = True
         if self._ticker is None:
@@ -108,8 +116,10 @@ class RecordingSession:
     def _emit(self, windows: list[ClosedWindow], final: bool = False) -> None:
         try:
             if self._send is not None:
-                if windows or final:
-                    self._send(windows, final)
+                counters = self.state.counters
+                report = counters.report(self._acked_sent)
+                self._acked_sent = len(counters.acked_orders)
+                self._send(windows, final, report)
                 return
             if not windows:
                 return
@@ -138,6 +148,15 @@ class RecordingSession:
                 cw.release()
             except ValueError as exc:
                 log.error("chaosbench: bad window from worker %s: %s", data.get("worker"), exc)
+        counters = data.get("counters")
+        if counters is not None:
+            worker = str(data.get("worker"))
+            try:
+                report = CountersReport.from_dict(counters)
+            except (TypeError, ValueError) as exc:
+                log.error("chaosbench: bad counters from worker %s: %s", worker, exc)
+            else:
+                self.state.worker_counters.setdefault(worker, IntegrityCounters()).absorb(report)
         if data.get("final"):
             self.finals.add(str(data.get("worker")))
 
@@ -218,14 +237,14 @@ class RecordingSession:
         self.recorder.active = False
         self._emit(self.recorder.close_all())
         self.integrity = build_integrity(
-            COUNTERS, self.settings.sut_pg_dsn, self.settings.sut_pg_schema
+            self.state.all_counters(), self.settings.sut_pg_dsn, self.settings.sut_pg_schema
         )
         self.writer.write_integrity(self.integrity)
         self.writer.write_injections(self.injections, self.inject_errors)
         recorded = RecordedCounts(
             self.recorder.samples, self.recorder.late_samples, self.writer.windows_written
         )
-        self.writer.finish(clock.wall(), locust, recorded)
+        self.writer.finish(time.time(), locust, recorded)
 
     def stream_verdict(self, exit_code: int, verdict: str) -> None:
         if self.streamer is not None:

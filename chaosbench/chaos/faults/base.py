@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from chaosbench.ground import defaults
 from chaosbench.ground.registry import Registry
 from chaosbench.ground.settings import ProfileSettings
+from chaosbench.ground.state import RunState
 
 #: Base for a fault's own settings: unknown keys are errors. The same base as a toxic's profile
 #: settings (``chaosbench/proxy/toxics/profile.py``), so a fault derived from a toxic takes
@@ -44,6 +45,8 @@ class FaultContext:
     ``ledger``: persisted record of faults that outlive the process (may be None in unit tests).
     ``resources``: named local resources a fault may act on (for example the pid or restart
     commands of a process the harness started); plain data.
+    ``state``: the run's shared state (timeline, integrity counters, the in-process switches that
+    ``pg_slow_queries``, ``clock_skew`` and ``dns_failure`` set).
     """
 
     proxy_url: str = defaults.PROXY_URL
@@ -52,6 +55,7 @@ class FaultContext:
     ledger: Any = None
     resources: dict[str, Any] = field(default_factory=dict)
     run_id: str = ""
+    state: RunState = field(default_factory=RunState)
 
 
 class Fault(abc.ABC, Generic[S]):

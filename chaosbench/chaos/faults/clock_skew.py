@@ -1,9 +1,11 @@
-"""clock_skew: shift the harness's own client timestamps (``chaosbench.ground.clock.wall()``).
+"""clock_skew: shift the harness's own client timestamps (the run's ``ClientClock.wall()``).
 
-Sets ``chaosbench.ground.clock.set_skew(offset_ms / 1000 * intensity)`` for the burst and puts the
-previous skew back at revert. The machine's clock is not touched: what moves is the time the
-harness's clients put in their messages (order timestamps, WebSocket latency computed against
-the server's send time), as a client with a drifting clock would.
+Sets the run's clock skew (``ctx.state.switches``) to ``offset_ms / 1000 * intensity`` for the
+burst and puts the previous skew back at revert. The machine's clock is not touched, nor the
+recorder's (which uses the real clock): what moves is the time the harness's clients put in or
+compare with their messages (WebSocket latency computed against the server's send time), as a
+client with a drifting clock would. On a distributed run the master sends the switch to every
+worker.
 
 Intensity: scales ``offset_ms`` (which may be negative: a clock behind).
 """
@@ -15,7 +17,6 @@ from typing import Any
 from pydantic import Field
 
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
-from chaosbench.ground import clock
 
 
 class ClockSkewSettings(FaultSettings):
@@ -40,14 +41,15 @@ class ClockSkew(Fault[ClockSkewSettings]):
         return "harness:clock"
 
     def inject(self) -> None:
+        switches = self.ctx.state.switches
         if self._previous is None:
-            self._previous = clock.skew()
+            self._previous = switches.clock.skew
         self.applied_s = self.settings.offset_ms / 1000 * self.intensity
-        clock.set_skew(self._previous + self.applied_s)
+        switches.set_clock_skew(self._previous + self.applied_s)
 
     def revert(self) -> None:
         if self._previous is not None:
-            clock.set_skew(self._previous)
+            self.ctx.state.switches.set_clock_skew(self._previous)
             self._previous = None
 
     def describe(self) -> dict[str, Any]:

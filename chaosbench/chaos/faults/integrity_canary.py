@@ -2,12 +2,11 @@
 
 Proves that the integrity check can fail: the fault changes ``count`` orders (scaled by
 intensity) in the system under test's orders table, ``<schema>.<table>``, preferring orders the
-harness saw acknowledged (``chaosbench.ground.integrity.COUNTERS.acked_orders``), else the most
-recent
-ones. ``action: corrupt`` overwrites ``column`` (``client_order_id`` by default) with a
-``canary-...`` value; ``action: delete`` deletes the row (a lost order). Each changed order id is
-added to ``COUNTERS.canary_orders`` (what the end-of-run check must find) and listed in the
-journal details with what was done.
+harness saw acknowledged (the run's integrity counters, ``ctx.state``: on a master those the
+workers reported), else the most recent ones. ``action: corrupt`` overwrites ``column``
+(``client_order_id`` by default) with a ``canary-...`` value; ``action: delete`` deletes the row
+(a lost order). Each changed order id is added to the run's ``counters.canary_orders`` (what the
+end-of-run check must find) and listed in the journal details with what was done.
 
 Revert does nothing by default: the damage is meant to be found at the end of the run. With
 ``restore: true`` the original rows are put back at revert.
@@ -29,7 +28,6 @@ from chaosbench.chaos.faults._common import one_line, pg_close, pg_connect, pg_t
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
 from chaosbench.ground import defaults
 from chaosbench.ground.errors import FaultError
-from chaosbench.ground.integrity import COUNTERS
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -68,7 +66,7 @@ class IntegrityCanary(Fault[CanarySettings]):
         idc = sql.Identifier(s.id_column)
         rows: list[dict[str, Any]] = []
         with conn.cursor(row_factory=dict_row) as cur:
-            acked = list(COUNTERS.acked_orders)[-5000:]
+            acked = list(self.ctx.state.all_counters().acked_orders)[-5000:]
             if acked:
                 cur.execute(
                     sql.SQL("SELECT * FROM {} WHERE {}::text = ANY(%s) LIMIT 1000").format(
@@ -84,7 +82,8 @@ class IntegrityCanary(Fault[CanarySettings]):
                     )
                 )
                 rows = cur.fetchall()
-        rows = [r for r in rows if str(r[s.id_column]) not in COUNTERS.canary_orders]
+        done = self.ctx.state.counters.canary_orders
+        rows = [r for r in rows if str(r[s.id_column]) not in done]
         return self.ctx.rng.sample(rows, min(n, len(rows)))
 
     def inject(self) -> None:
@@ -110,7 +109,7 @@ class IntegrityCanary(Fault[CanarySettings]):
                     what = f"{s.column}: {row[s.column]!s} -> {value}"
                 self._rows.append(row)
                 self.changed[str(oid)] = what
-                COUNTERS.canary_applied(str(oid), s.action)
+                self.ctx.state.counters.canary_applied(str(oid), s.action)
         except psycopg.Error as exc:
             raise FaultError(f"{self.name}: {s.schema_}.{s.table}: {one_line(exc)}") from None
         finally:
@@ -138,8 +137,8 @@ class IntegrityCanary(Fault[CanarySettings]):
                     )
                     conn.execute(q, (row[s.column], row[s.id_column]))
                 oid = str(row[s.id_column])
-                COUNTERS.canary_orders.discard(oid)
-                COUNTERS.canary_actions.pop(oid, None)
+                self.ctx.state.counters.canary_orders.discard(oid)
+                self.ctx.state.counters.canary_actions.pop(oid, None)
             self._rows.clear()
         except psycopg.Error as exc:
             raise FaultError(f"{self.name}: restore: {one_line(exc)}") from None

@@ -1,10 +1,10 @@
 """pg_slow_queries: a share of the harness's own PostgreSQL queries is slowed by ``pg_sleep``.
 
-The fault sets the process-wide switch in :mod:`chaosbench.ground.switches`; the PostgreSQL load
-user
-asks ``hostfaults.pg_slow_delay()`` before every query and runs ``pg_sleep`` for the slowed ones
-(the production report's "2-second query delay"). The server is not touched, so the fault acts
-only on this process and has no network target.
+The fault sets the run's switch (``ctx.state.switches``, :mod:`chaosbench.ground.switches`); the
+PostgreSQL load user asks ``switches.pg_slow_delay()`` before every query and runs ``pg_sleep``
+for the slowed ones (the production report's "2-second query delay"). The server is not touched,
+so the fault has no network target; on a distributed run the master sends the switch to every
+worker, whose PostgreSQL users are slowed alike.
 
 Intensity: scales ``share`` (the share of queries slowed = ``share * intensity``).
 """
@@ -16,7 +16,6 @@ from typing import Any
 from pydantic import Field
 
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
-from chaosbench.ground import switches as hostfaults
 
 
 class PgSlowSettings(FaultSettings):
@@ -41,7 +40,7 @@ class PgSlowQueries(Fault[PgSlowSettings]):
         return "harness:pg_user"
 
     def inject(self) -> None:
-        hostfaults.set_pg_slow(
+        self.ctx.state.switches.set_pg_slow(
             self.settings.share * self.intensity,
             self.settings.sleep_ms / 1000,
             seed=self.ctx.rng.randrange(2**32),
@@ -50,7 +49,7 @@ class PgSlowQueries(Fault[PgSlowSettings]):
 
     def revert(self) -> None:
         if self._active:
-            hostfaults.clear_pg_slow()
+            self.ctx.state.switches.clear_pg_slow()
             self._active = False
 
     def describe(self) -> dict[str, Any]:

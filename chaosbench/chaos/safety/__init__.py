@@ -1,11 +1,11 @@
 """Safety: the allowlist, the kill switch and the exit paths (signals, atexit).
 
-``chaosbench.chaos.safety.kill_switch(reason="...")`` reverts every injected fault and stops
-further bursts.
+A harness's ``KillSwitch.kill(reason="...")`` reverts every injected fault and stops further
+bursts (``environment.chaosbench.kill_switch`` in a Locust process).
 """
 
 from chaosbench.chaos.safety.allowlist import DEFAULT_ALLOW, Allowlist
-from chaosbench.chaos.safety.exits import install_exit_handlers
-from chaosbench.chaos.safety.killswitch import active, kill_switch
+from chaosbench.chaos.safety.exits import ExitHandlers
+from chaosbench.chaos.safety.killswitch import KillSwitch, Stoppable
 
-__all__ = ["DEFAULT_ALLOW", "Allowlist", "active", "install_exit_handlers", "kill_switch"]
+__all__ = ["DEFAULT_ALLOW", "Allowlist", "ExitHandlers", "KillSwitch", "Stoppable"]

@@ -1,5 +1,8 @@
 """Exit paths: whatever ends the process, the running scheduler reverts its faults first.
 
+One ``ExitHandlers`` per harness, on that harness's kill switch (signal handlers are per process:
+each harness installs its own once, and each looks up the scheduler its kill switch holds):
+
 - SIGTERM: a gevent signal handler stops the scheduler (reason ``signal``) in its own greenlet;
   Locust's own SIGTERM handler then shuts down as usual.
 - SIGINT: the previous Python handler is chained (Locust relies on KeyboardInterrupt); ours only
@@ -17,68 +20,68 @@ from typing import Any
 
 import gevent
 
-from chaosbench.chaos.safety import killswitch
+from chaosbench.chaos.safety.killswitch import KillSwitch
 
 log = logging.getLogger("chaosbench.chaos")
 
-_installed = False
 
+class ExitHandlers:
+    def __init__(self, kill_switch: KillSwitch) -> None:
+        self.kill_switch = kill_switch
+        self.installed = False
 
-def _stop_for(reason: str, detail: str) -> None:
-    s = killswitch.active()
-    if s is not None and not s.finished:
-        s.stop(reason, detail=detail)
-
-
-def _on_sigterm() -> None:
-    log.warning("chaos: SIGTERM, reverting every fault")
-    _stop_for("signal", "SIGTERM")
-
-
-def _chain_sigint() -> None:
-    previous = signal.getsignal(signal.SIGINT)
-    if previous == signal.SIG_IGN:
-        return  # the process was started with SIGINT ignored (a background job): respect that
-
-    def handler(signum: int, frame: FrameType | None) -> Any:
-        s = killswitch.active()
+    def _stop_for(self, reason: str, detail: str) -> None:
+        s = self.kill_switch.active
         if s is not None and not s.finished:
-            s.stop_reason = s.stop_reason or "signal"
-            gevent.spawn(_stop_for, "signal", "SIGINT")
-        if callable(previous):
-            return previous(signum, frame)
-        if previous == signal.SIG_DFL:
-            raise KeyboardInterrupt
-        return None
+            s.stop(reason, detail=detail)
 
-    signal.signal(signal.SIGINT, handler)
-
-
-def _at_exit() -> None:
-    s = killswitch.active()
-    if s is None or s.done:
-        return
-    log.warning("chaos: process exiting with chaos running; reverting every fault")
-    # After a crash the hub may still hold the error for the main greenlet and throw it again
-    # at the first switch: that consumes it, and the next attempt goes through.
-    for attempt in range(1, 6):
-        try:
-            s.stop("error", detail="process exit with chaos running")
+    def _on_sigterm(self) -> None:
+        if self.kill_switch.active is None:
             return
-        except BaseException as exc:
-            log.warning("chaos: revert at exit, attempt %d interrupted: %r", attempt, exc)
-    log.error("chaos: revert at exit failed; run `python -m chaosbench.chaos reset`")
+        log.warning("chaos: SIGTERM, reverting every fault")
+        self._stop_for("signal", "SIGTERM")
 
+    def _chain_sigint(self) -> None:
+        previous = signal.getsignal(signal.SIGINT)
+        if previous == signal.SIG_IGN:
+            return  # the process was started with SIGINT ignored (a background job): respect it
 
-def install_exit_handlers() -> None:
-    """Install the handlers once per process (main thread only)."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
-    atexit.register(_at_exit)
-    try:
-        gevent.signal_handler(signal.SIGTERM, _on_sigterm)
-        _chain_sigint()
-    except ValueError:  # not the main thread: atexit and the Locust events still cover us
-        log.debug("chaos: signal handlers not installed (not the main thread)")
+        def handler(signum: int, frame: FrameType | None) -> Any:
+            s = self.kill_switch.active
+            if s is not None and not s.finished:
+                s.stop_reason = s.stop_reason or "signal"
+                gevent.spawn(self._stop_for, "signal", "SIGINT")
+            if callable(previous):
+                return previous(signum, frame)
+            if previous == signal.SIG_DFL:
+                raise KeyboardInterrupt
+            return None
+
+        signal.signal(signal.SIGINT, handler)
+
+    def _at_exit(self) -> None:
+        s = self.kill_switch.active
+        if s is None or s.done:
+            return
+        log.warning("chaos: process exiting with chaos running; reverting every fault")
+        # After a crash the hub may still hold the error for the main greenlet and throw it
+        # again at the first switch: that consumes it, and the next attempt goes through.
+        for attempt in range(1, 6):
+            try:
+                s.stop("error", detail="process exit with chaos running")
+                return
+            except BaseException as exc:
+                log.warning("chaos: revert at exit, attempt %d interrupted: %r", attempt, exc)
+        log.error("chaos: revert at exit failed; run `python -m chaosbench.chaos reset`")
+
+    def install(self) -> None:
+        """Install the handlers once (main thread only for the signal handlers)."""
+        if self.installed:
+            return
+        self.installed = True
+        atexit.register(self._at_exit)
+        try:
+            gevent.signal_handler(signal.SIGTERM, self._on_sigterm)
+            self._chain_sigint()
+        except ValueError:  # not the main thread: atexit and the Locust events still cover us
+            log.debug("chaos: signal handlers not installed (not the main thread)")

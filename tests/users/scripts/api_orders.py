@@ -9,7 +9,7 @@ import uuid
 
 from locust import task
 
-from chaosbench.ground.integrity import COUNTERS
+from chaosbench.ground.state import RunState
 from chaosbench.users import ApiUser
 from chaosbench.users.deadlines import parse_deadlines
 from chaosbench.users.options import LoadOptions
@@ -37,7 +37,7 @@ out = {
     "again": [again.status_code, again.json().get("order_id")],
     "replayed": again.headers.get("Idempotent-Replayed"),
 }
-COUNTERS.order_acknowledged(out["first"][1], key)
+RunState.of(env).counters.order_acknowledged(out["first"][1], key)
 oid = out["first"][1]
 user.api("GET", f"/api/orders/{oid}", name="/api/orders/[id]")
 user.api(
@@ -79,6 +79,6 @@ emit(
             ]
             for e in rec.events
         ],
-        "acked": len(COUNTERS.acked_orders),
+        "acked": len(RunState.of(env).counters.acked_orders),
     }
 )

@@ -13,7 +13,7 @@ from gevent.server import StreamServer
 sys.path.insert(0, str(ROOT / "locustfiles"))
 from gateway_api import OrderApiUser
 
-from chaosbench.ground.integrity import COUNTERS
+from chaosbench.ground.state import RunState
 
 seen: list[str] = []
 
@@ -76,7 +76,7 @@ emit(
     {
         "keys": seen,
         "events": [[e["name"], e["exception"]] for e in rec.events],
-        "acked": dict(COUNTERS.acked_orders),
+        "acked": dict(RunState.of(env).counters.acked_orders),
         "kept": list(user.order_ids),
     }
 )

@@ -70,12 +70,14 @@ out["slow_error"] = rec.named("PG", "slow")[-1]["exception"]
 out["after_timeout"] = pg.execute("read", "SELECT v FROM t WHERE id = 1", fetch="one")
 out["reconnected_after_timeout"] = len(rec.named("PG", "connect")) > connects_before
 
-# the pg_slow_queries fault's switch: every statement of this user sleeps 0.1 s in the server
-from chaosbench.ground import switches as hostfaults  # noqa: E402
+# the pg_slow_queries fault's switch (the environment's run state): every statement of this
+# user sleeps 0.1 s in the server
+from chaosbench.ground.state import RunState  # noqa: E402
 
-hostfaults.set_pg_slow(1.0, 0.1)
+switches = RunState.of(env).switches
+switches.set_pg_slow(1.0, 0.1)
 out["slowed"] = pg.execute("slowed", "SELECT 1", fetch="one")
-hostfaults.clear_pg_slow()
+switches.clear_pg_slow()
 out["slowed_ms"] = rec.named("PG", "slowed")[-1]["response_time"]
 out["unslowed"] = pg.execute("slowed", "SELECT 1", fetch="one")
 out["unslowed_ms"] = rec.named("PG", "slowed")[-1]["response_time"]

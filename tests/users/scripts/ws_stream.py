@@ -8,7 +8,7 @@ import gevent
 from feedserver import FeedServer
 from locust import task
 
-from chaosbench.ground.integrity import COUNTERS
+from chaosbench.ground.state import RunState
 from chaosbench.users import WebSocketUser
 
 server = FeedServer(rate=100).start()
@@ -85,10 +85,10 @@ wait_for(lambda: user.reconnects > reconnects, timeout=15, what="reconnect after
 cycles = [user.connect_cycle() for _ in range(5)]
 out["cycles_ok"] = sum(cycles)
 out["counters"] = {
-    "messages": COUNTERS.ws_messages,
-    "gaps": COUNTERS.ws_gaps,
-    "duplicates": COUNTERS.ws_duplicates,
-    "resumes": COUNTERS.ws_resumes,
+    "messages": RunState.of(env).counters.ws_messages,
+    "gaps": RunState.of(env).counters.ws_gaps,
+    "duplicates": RunState.of(env).counters.ws_duplicates,
+    "resumes": RunState.of(env).counters.ws_resumes,
 }
 out["names"] = sorted({e["name"] for e in rec.events})
 out["types"] = sorted({e["request_type"] for e in rec.events})
