@@ -36,6 +36,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import psycopg
+import redis
 
 PG_DSN = os.environ.get("CHAOSBENCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CHAOSBENCH_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -106,7 +107,7 @@ def plan(seed: int, settings: NoiseSettings) -> list[Planned]:
     return out
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """preexec_fn: SIGKILL this child when the thread that started it (the parent) dies."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -119,11 +120,12 @@ def _spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pop
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
 
 
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+def stop_children(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate, then kill after 5 s, and reap."""
     for p in procs:
         if p.poll() is None:
             p.terminate()
@@ -157,29 +159,43 @@ class Source(Protocol):
     def cleanup(self) -> None: ...
 
 
-class CpuHogs:
-    name = "cpu"
+class ChildSource:
+    """A source made of child processes: ``start`` spawns them, ``stop`` stops and reaps them."""
 
-    def __init__(self, count: int) -> None:
-        self.count = count
+    name = "?"
+
+    def __init__(self) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def setup(self) -> None:
         pass
 
     def start(self, duration_s: float) -> list[int]:
-        limit = f"{duration_s + 2.0:.3f}"
-        self.procs = [
-            _spawn([sys.executable, "-c", HOG, str(os.getpid()), limit]) for _ in range(self.count)
-        ]
+        self.procs = self.spawn(duration_s)
         return [p.pid for p in self.procs]
 
+    def spawn(self, duration_s: float) -> list[subprocess.Popen[bytes]]:
+        raise NotImplementedError
+
     def stop(self) -> None:
-        _stop(self.procs)
+        stop_children(self.procs)
         self.procs = []
 
     def cleanup(self) -> None:
         self.stop()
+
+
+class CpuHogs(ChildSource):
+    name = "cpu"
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+    def spawn(self, duration_s: float) -> list[subprocess.Popen[bytes]]:
+        limit = f"{duration_s + 2.0:.3f}"
+        hog = [sys.executable, "-c", HOG, str(os.getpid()), limit]
+        return [_spawn(hog) for _ in range(self.count)]
 
 
 def _loopback(host: str | None, what: str) -> str:
@@ -189,39 +205,30 @@ def _loopback(host: str | None, what: str) -> str:
     return host
 
 
-class RedisNeighbour:
+class RedisNeighbour(ChildSource):
     """``redis-benchmark -t get,set -r`` in its own database number; keys ``key:<12 digits>``."""
 
     name = "redis"
 
     def __init__(self, settings: NoiseSettings) -> None:
+        super().__init__()
         url = urlsplit(settings.redis_url)
         self.host = _loopback(url.hostname, "Redis")
         self.port = url.port or 6379
         self.db = settings.redis_db
         self.clients = settings.redis_clients
         self.requests = settings.redis_requests
-        self.procs: list[subprocess.Popen[bytes]] = []
 
-    def setup(self) -> None:
-        pass
-
-    def start(self, duration_s: float) -> list[int]:
+    def spawn(self, duration_s: float) -> list[subprocess.Popen[bytes]]:
         args = [
             "redis-benchmark", "-h", self.host, "-p", str(self.port), "--dbnum", str(self.db),
             "-c", str(self.clients), "-n", str(self.requests), "-t", "get,set", "-r", "10000",
             "-d", "64", "-q",
         ]  # fmt: skip
-        self.procs = [_spawn(args)]
-        return [p.pid for p in self.procs]
-
-    def stop(self) -> None:
-        _stop(self.procs)
-        self.procs = []
+        return [_spawn(args)]
 
     def cleanup(self) -> None:
         self.stop()
-        import redis
 
         r = redis.Redis(host=self.host, port=self.port, db=self.db, socket_timeout=5)
         try:
@@ -231,12 +238,13 @@ class RedisNeighbour:
             r.close()
 
 
-class PgNeighbour:
+class PgNeighbour(ChildSource):
     """``pgbench`` (TPC-B-like) on a database of its own, created by ``pgbench -i -s 1``."""
 
     name = "pg"
 
     def __init__(self, settings: NoiseSettings, tag: str) -> None:
+        super().__init__()
         info = psycopg.conninfo.conninfo_to_dict(settings.pg_dsn)
         self.host = _loopback(str(info.get("host") or "127.0.0.1"), "PostgreSQL")
         self.port = str(info.get("port") or 5432)
@@ -245,7 +253,6 @@ class PgNeighbour:
         self.db = f"cb_noise_{tag}"
         self.application_name = f"chaosbench-noise-{tag}"
         self.clients = settings.pg_clients
-        self.procs: list[subprocess.Popen[bytes]] = []
         self.created = False
 
     def _base(self) -> list[str]:
@@ -262,15 +269,10 @@ class PgNeighbour:
             timeout=120,
         )
 
-    def start(self, duration_s: float) -> list[int]:
+    def spawn(self, duration_s: float) -> list[subprocess.Popen[bytes]]:
         limit = str(max(1, math.ceil(duration_s)) + 1)
         args = ["pgbench", "-n", "-c", str(self.clients), "-j", "1", "-T", limit, *self._base()]
-        self.procs = [_spawn([*args, self.db], env={"PGAPPNAME": self.application_name})]
-        return [p.pid for p in self.procs]
-
-    def stop(self) -> None:
-        _stop(self.procs)
-        self.procs = []
+        return [_spawn([*args, self.db], env={"PGAPPNAME": self.application_name})]
 
     def cleanup(self) -> None:
         self.stop()

@@ -30,6 +30,8 @@ from types import TracebackType
 import psycopg
 import redis
 
+from bench.noise import die_with_parent, stop_children
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_DSN = os.environ.get("CHAOSBENCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CHAOSBENCH_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -132,6 +134,7 @@ class OutsideServers:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
+            preexec_fn=die_with_parent,
         )
         log.close()
         deadline = time.monotonic() + 10
@@ -161,13 +164,7 @@ class OutsideServers:
 
     def close(self) -> None:
         if self.nginx is not None:
-            if self.nginx.poll() is None:
-                self.nginx.terminate()
-            try:
-                self.nginx.wait(10)
-            except subprocess.TimeoutExpired:
-                self.nginx.kill()
-                self.nginx.wait(10)
+            stop_children([self.nginx])
             self.nginx = None
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
