@@ -243,6 +243,7 @@ def main(argv: list[str]) -> int:
     missed = sum(1 for o in truth_runs if o.code != 1)
     errors = [recovery_error(b) for o in truth_runs for b in o.bursts]
     finite = [e for e in errors if math.isfinite(e)]
+    aa_errors = [recovery_error(b) for o in aa for b in o.bursts]  # no fault: truth 0 .. 1 s too
     print(
         f"\nfalse-fail rate: {false_fail}/{len(aa)} A/A runs exit 1 "
         f"(other exits: {sorted(o.code for o in aa if o.code != 1)})\n"
@@ -252,6 +253,9 @@ def main(argv: list[str]) -> int:
         f"{sum(1 for e in errors if e == 0)} within, "
         f"{len(errors) - len(finite)} not recovered, "
         f"max finite error {max(finite, default=0.0):.1f} s\n"
+        f"A/A bursts' recovery against truth (0 .. 1 s): {len(aa_errors)} bursts, "
+        f"{sum(1 for e in aa_errors if e == 0)} within, "
+        f"max error {max(aa_errors, default=0.0):.1f} s\n"
         f"wall {time.time() - t0:.0f} s; load average now {fmt_load(os.getloadavg())}"
     )
     return 0
