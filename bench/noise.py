@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol
@@ -282,13 +283,28 @@ class PgNeighbour(ChildSource):
             self.created = False
 
 
+class ClosedOnExit:
+    """A context manager whose exit, however the body ends, is ``close()``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 @dataclass
 class _State:
     on: dict[str, tuple[float, tuple[int, ...]]] = field(default_factory=dict)
     applied: list[Applied] = field(default_factory=list)
 
 
-class Noise:
+class Noise(ClosedOnExit):
     """Context manager: for its lifetime (at most ``settings.max_duration_s``) the sources of
     ``settings`` go on and off along ``plan(seed, settings)``."""
 
@@ -296,7 +312,7 @@ class Noise:
         self.seed = seed
         self.settings = settings or NoiseSettings()
         self.planned = plan(seed, self.settings)
-        self.tag = f"{seed}_{os.getpid()}"
+        self.tag = f"{seed}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.sources: dict[str, Source] = {}
         if self.settings.cpu_hogs > 0:
             self.sources["cpu"] = CpuHogs(self.settings.cpu_hogs)
@@ -306,6 +322,7 @@ class Noise:
             self.sources["pg"] = PgNeighbour(self.settings, self.tag)
         self.started: float | None = None  # wall clock
         self._state = _State()
+        self.errors: list[str] = []  # a source that could not start or stop: "source: error"
         self._lock = threading.Lock()
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
@@ -332,19 +349,14 @@ class Noise:
         self._thread.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def close(self) -> None:
+        """Stop every source and clean up; a source that failed meanwhile is raised now."""
         self._halt.set()
         if self._thread is not None:
             self._thread.join(30)
         self._cleanup()
+        if self.errors:
+            raise RuntimeError(f"noise: {'; '.join(self.errors)}")
 
     def _cleanup(self) -> None:
         errors: list[BaseException] = []
@@ -376,22 +388,32 @@ class Noise:
             for at, is_start, p in events:
                 if self._halt.wait(max(0.0, at - (time.monotonic() - t0))):
                     return
-                src = self.sources[p.source]
-                if is_start:
-                    pids = src.start(p.end - p.start)
-                    with self._lock:
-                        self._state.on[p.source] = (time.time(), tuple(pids))
-                else:
-                    src.stop()
-                    with self._lock:
-                        if p.source in self._state.on:
-                            self._switched_off(p.source, time.time())
+                if not self._switch(p, bool(is_start)):
+                    return
         finally:
             for name, src in self.sources.items():
                 src.stop()
                 with self._lock:
                     if name in self._state.on:
                         self._switched_off(name, time.time())
+
+    def _switch(self, p: Planned, on: bool) -> bool:
+        """Start or stop one source; False (and the error noted) when it fails."""
+        src = self.sources[p.source]
+        try:
+            if on:
+                pids = src.start(p.end - p.start)
+                with self._lock:
+                    self._state.on[p.source] = (time.time(), tuple(pids))
+            else:
+                src.stop()
+                with self._lock:
+                    if p.source in self._state.on:
+                        self._switched_off(p.source, time.time())
+        except Exception as exc:
+            self.errors.append(f"{p.source}: {type(exc).__name__}: {exc}")
+            return False
+        return True
 
     def is_on(self, source: str) -> bool:
         with self._lock:

@@ -25,12 +25,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import psycopg
 import redis
 
-from bench.noise import die_with_parent, stop_children
+from bench.noise import ClosedOnExit, die_with_parent, stop_children
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_DSN = os.environ.get("CHAOSBENCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -87,13 +86,13 @@ def ensure_nginx() -> str:
         return NGINX
     if os.geteuid() != 0:
         raise RuntimeError(f"{NGINX} is missing: apt-get install -y nginx")
-    subprocess.run(
-        ["apt-get", "install", "-y", "-q", "nginx"],
-        check=True,
-        capture_output=True,
-        timeout=600,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-    )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "nginx"]
+    if subprocess.run(install, capture_output=True, timeout=600, env=env).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600, env=env)
+        done = subprocess.run(install, capture_output=True, text=True, timeout=600, env=env)
+        if done.returncode != 0:
+            raise RuntimeError(f"apt-get install nginx failed: {done.stderr.strip()[-300:]}")
     return NGINX
 
 
@@ -105,7 +104,7 @@ class Endpoints:
     redis_prefix: str
 
 
-class OutsideServers:
+class OutsideServers(ClosedOnExit):
     def __init__(self, tag: str | None = None) -> None:
         self.tag = tag or f"h{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.db = f"cb_outside_{self.tag}"
@@ -153,14 +152,6 @@ class OutsideServers:
         )
         self.endpoints = Endpoints(f"http://127.0.0.1:{port}", dsn, REDIS_URL, self.prefix)
         return self.endpoints
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         if self.nginx is not None:
@@ -220,6 +211,10 @@ def profile_text(redis_route: int, latency_ms: int | None, seed: int, phases: Ph
     )
 
 
+def _text(out: str | bytes | None) -> str:
+    return out.decode(errors="replace") if isinstance(out, bytes) else out or ""
+
+
 @dataclass(frozen=True)
 class RunResult:
     code: int
@@ -254,19 +249,19 @@ def run(
         "--gate", gate, "--results-dir", str(work / "runs"), "--run-id", run_id,
     ]  # fmt: skip
     t0 = time.monotonic()
-    out = subprocess.run(
-        args,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=phases.total_s + 90,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    limit = phases.total_s + 90
+    try:
+        out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=limit, env=env)
+        code, output = out.returncode, out.stdout + out.stderr
+    except subprocess.TimeoutExpired as exc:  # killed by subprocess.run
+        code = -1
+        output = f"killed after {limit} s\n{_text(exc.stdout)}{_text(exc.stderr)}"
     command = " ".join(a if " " not in a else repr(a) for a in args)
     return RunResult(
-        out.returncode,
+        code,
         work / "runs" / run_id,
         command.replace(sys.executable, "python"),
-        out.stdout + out.stderr,
+        output,
         time.monotonic() - t0,
     )

@@ -27,12 +27,15 @@ import math
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import psycopg
 
 from bench.noise import Noise, NoiseSettings
 from bench.outside import Endpoints, OutsideServers, Phases, RunResult, run
@@ -176,6 +179,19 @@ def fmt_load(load: tuple[float, float, float]) -> str:
     return " ".join(f"{x:.2f}" for x in load)
 
 
+def print_outcome(n: int, seed: int, o: Outcome) -> None:
+    bursts = ", ".join("not recovered" if b is None else f"{b:.1f} s" for b in o.bursts)
+    print(
+        f"[{n}] {o.label:7} seed {seed} exit {o.code} ({o.wall_s:.0f} s; "
+        f"load {fmt_load(o.load_before)} -> {fmt_load(o.load_after)})\n"
+        f"    p95_regression: {o.p95}\n"
+        f"    recovery_time:  {o.recovery}\n"
+        f"    recovery per burst: {bursts or '?'}\n"
+        f"    command: {o.command}",
+        flush=True,
+    )
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench.verdicts", description=__doc__.split("\n")[0]
@@ -211,7 +227,13 @@ def main(argv: list[str]) -> int:
         flush=True,
     )
     try:
-        with OutsideServers() as ends:
+        servers = OutsideServers()
+        try:
+            ends = servers.__enter__()
+        except (RuntimeError, OSError, subprocess.SubprocessError, psycopg.Error) as exc:
+            print(f"bench.verdicts: cannot start the outside servers: {exc}", file=sys.stderr)
+            return 2
+        try:
             print(
                 f"outside servers: nginx {ends.http}, pgbench {ends.pg_dsn}, redis {ends.redis_url}"
             )
@@ -222,19 +244,9 @@ def main(argv: list[str]) -> int:
                     run_id = f"v_{kind}_{seed}_{os.getpid()}"
                     o = one_run(ends, work, run_id, truth, seed, phases, noise_settings, args.keep)
                     outcomes.append(o)
-                    bursts = ", ".join(
-                        "not recovered" if b is None else f"{b:.1f} s" for b in o.bursts
-                    )
-                    print(
-                        f"[{len(outcomes)}] {o.label:7} seed {seed} exit {o.code} "
-                        f"({o.wall_s:.0f} s; load {fmt_load(o.load_before)} -> "
-                        f"{fmt_load(o.load_after)})\n"
-                        f"    p95_regression: {o.p95}\n"
-                        f"    recovery_time:  {o.recovery}\n"
-                        f"    recovery per burst: {bursts or '?'}\n"
-                        f"    command: {o.command}",
-                        flush=True,
-                    )
+                    print_outcome(len(outcomes), seed, o)
+        finally:
+            servers.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     aa = [o for o in outcomes if o.label == "A/A"]
@@ -255,7 +267,8 @@ def main(argv: list[str]) -> int:
         f"max finite error {max(finite, default=0.0):.1f} s\n"
         f"A/A bursts' recovery against truth (0 .. 1 s): {len(aa_errors)} bursts, "
         f"{sum(1 for e in aa_errors if e == 0)} within, "
-        f"max error {max(aa_errors, default=0.0):.1f} s\n"
+        f"{sum(1 for e in aa_errors if math.isinf(e))} not recovered, max finite error "
+        f"{max((e for e in aa_errors if math.isfinite(e)), default=0.0):.1f} s\n"
         f"wall {time.time() - t0:.0f} s; load average now {fmt_load(os.getloadavg())}"
     )
     return 0

@@ -184,3 +184,10 @@ def test_children_die_with_a_killed_parent() -> None:
 def test_a_non_loopback_target_is_refused() -> None:
     with pytest.raises(ValueError, match="not a loopback address"):
         Noise(seed=1, settings=quick(redis=QUICK, redis_url="redis://10.1.2.3:6379/0"))
+
+
+def test_a_source_that_cannot_start_is_raised_at_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(RuntimeError, match="noise: redis: FileNotFoundError"):
+        with Noise(seed=7, settings=quick(redis=QUICK)) as noise:
+            wait_until(lambda: noise.errors, timeout=15)

@@ -3,13 +3,14 @@ port with its own prefix, a pgbench-initialised database, plain Redis; all gone 
 
 from __future__ import annotations
 
+import subprocess
 import urllib.request
 
 import psycopg
 import redis
 
 from bench.outside import OutsideServers, Phases, port_open, profile_text
-from tests.conftest import PG_DSN, REDIS_URL
+from tests.conftest import PG_DSN, PYTHON, REDIS_URL, ROOT
 
 
 def test_outside_servers_serve_and_leave_nothing_behind() -> None:
@@ -49,3 +50,12 @@ def test_profiles_are_a_a_or_one_known_latency_on_the_redis_route() -> None:
     truth = profile_text(40001, 10, 3, Phases())
     assert "type: latency, route: redis, latency_ms: 10" in truth
     assert Phases().total_s == 80
+
+
+def test_the_verdicts_bench_refuses_bad_counts_in_one_line() -> None:
+    out = subprocess.run(
+        [PYTHON, "-m", "bench.verdicts", "--runs", "0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.strip() == "bench.verdicts: --runs 0: must be 1 .. 50"
