@@ -1,0 +1,278 @@
+"""Do verdicts hold on a noisy machine? ``python -m bench.verdicts [--runs N] [--seed S]``.
+
+Against outside servers (bench.outside: a plain nginx, a pgbench database, plain Redis) and under
+noise (bench.noise: CPU hogs, a redis-benchmark and a pgbench neighbour, switched on and off at
+random), N A/A runs (``faults: []``) and N known-truth runs (a latency toxic of ``--truth-ms``,
+default +10 ms, on the Redis route: a 1-3 ms service), interleaved A/A, truth, A/A, truth, ...
+Each run is a real ``locust`` process with the default gate, bounded in time (the profile's
+length + 90 s). Prints per run the exit code and the verdicts of p95_regression and
+recovery_time (and every burst's recovery), then:
+
+- false-fail rate: A/A runs that exit 1;
+- miss rate: truth runs that do not exit 1;
+- recovery error against truth: the fault's effect ends with the burst, so truth is 0 s .. 1 s;
+  the error of a burst is how far its recovery lies outside that (a burst "not recovered" counts
+  as a miss of its own);
+
+plus the load average before and after each run and the exact commands. ``--keep DIR`` keeps
+each run's directory (windows, marks, journal, meta) and the noise it ran under (noise.json).
+Not part of the test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psycopg
+
+from bench.noise import Noise, NoiseSettings
+from bench.outside import Endpoints, OutsideServers, Phases, RunResult, run
+
+TRUTH_RECOVERY_S = (0.0, 1.0)
+KEEP_FILES = ("meta.json", "windows.jsonl", "marks.jsonl", "journal.jsonl", "integrity.json",
+              "injections.json")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Outcome:
+    label: str  # "A/A" or "+10 ms"
+    run_id: str
+    code: int
+    p95: str  # the criterion's verdict line (pass/fail/inconclusive ...)
+    recovery: str
+    bursts: list[float | None]  # recovery per burst, s (None: not recovered / not measured)
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float]
+    wall_s: float
+    command: str
+
+
+def criterion(run_dir: Path, name: str) -> str:
+    """One criterion's verdict and its line, from junit.xml."""
+    try:
+        tree = ET.parse(run_dir / "junit.xml")
+    except (OSError, ET.ParseError) as exc:
+        return f"? (no junit.xml: {exc})"
+    for case in tree.iter("testcase"):
+        if case.get("name") != name:
+            continue
+        for tag in ("failure", "error"):
+            node = case.find(tag)
+            if node is not None:
+                return f"{node.get('message', tag)} [{(node.text or '').strip()}]"
+        node = case.find("skipped")
+        if node is not None:
+            return f"n/a: {node.get('message', '')}"
+        out = case.find("system-out")
+        return (out.text or "").strip() if out is not None else "pass"
+    return "? (not in junit.xml)"
+
+
+SECONDS = re.compile(r"(-?\d+(?:\.\d+)?) s\b")
+
+
+def burst_recoveries(run_dir: Path) -> list[float | None]:
+    """Each burst's recovery time, from the report's recovery scorecard (None: not recovered
+    or not measurable)."""
+    try:
+        text = (run_dir / "report.md").read_text()
+    except OSError:
+        return []
+    out: list[float | None] = []
+    section = text.split("### Recovery scorecard", 1)
+    if len(section) < 2:
+        return out
+    header: list[str] | None = None
+    for line in section[1].splitlines():
+        if not line.startswith("|"):
+            if header is not None and out:
+                break
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if header is None:
+            header = cells
+            continue
+        if set(cells[0]) <= {"-", ":"} or "recovery" not in header:
+            continue
+        m = SECONDS.match(cells[header.index("recovery")])
+        out.append(float(m.group(1)) if m else None)
+    return out
+
+
+def recovery_error(seconds: float | None) -> float:
+    """Distance from truth (0 .. 1 s); infinite for a burst that is not recovered."""
+    if seconds is None:
+        return math.inf
+    low, high = TRUTH_RECOVERY_S
+    return max(0.0, low - seconds, seconds - high)
+
+
+def keep(result: RunResult, noise: Noise, dest: Path) -> None:
+    target = dest / result.run_dir.name
+    target.mkdir(parents=True, exist_ok=True)
+    for name in KEEP_FILES:
+        if (result.run_dir / name).exists():
+            shutil.copy2(result.run_dir / name, target / name)
+    (target / "noise.json").write_text(
+        json.dumps(
+            {
+                "describe": noise.describe(),
+                "settings": asdict(noise.settings),
+                "started": noise.started,
+                "planned": [asdict(p) for p in noise.planned],
+                "applied": [asdict(a) for a in noise.applied()],
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+
+
+def one_run(
+    ends: Endpoints,
+    work: Path,
+    run_id: str,
+    truth_ms: int | None,
+    seed: int,
+    phases: Phases,
+    noise_settings: NoiseSettings | None,
+    keep_dir: Path | None,
+) -> Outcome:
+    before = os.getloadavg()
+    label = "A/A" if truth_ms is None else f"+{truth_ms} ms"
+    if noise_settings is None:
+        result = run(ends, work, run_id, truth_ms, seed, phases)
+    else:
+        with Noise(seed, noise_settings) as noise:
+            result = run(ends, work, run_id, truth_ms, seed, phases)
+        if keep_dir is not None:
+            keep(result, noise, keep_dir)
+    if "Traceback" in result.output:
+        print(result.output[-3000:], file=sys.stderr)
+    return Outcome(
+        label,
+        run_id,
+        result.code,
+        criterion(result.run_dir, "p95_regression"),
+        criterion(result.run_dir, "recovery_time"),
+        burst_recoveries(result.run_dir),
+        before,
+        os.getloadavg(),
+        result.wall_s,
+        result.command,
+    )
+
+
+def fmt_load(load: tuple[float, float, float]) -> str:
+    return " ".join(f"{x:.2f}" for x in load)
+
+
+def print_outcome(n: int, seed: int, o: Outcome) -> None:
+    bursts = ", ".join("not recovered" if b is None else f"{b:.1f} s" for b in o.bursts)
+    print(
+        f"[{n}] {o.label:7} seed {seed} exit {o.code} ({o.wall_s:.0f} s; "
+        f"load {fmt_load(o.load_before)} -> {fmt_load(o.load_after)})\n"
+        f"    p95_regression: {o.p95}\n"
+        f"    recovery_time:  {o.recovery}\n"
+        f"    recovery per burst: {bursts or '?'}\n"
+        f"    command: {o.command}",
+        flush=True,
+    )
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.verdicts", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--runs", type=int, default=3, help="A/A runs and truth runs each (default 3)")
+    ap.add_argument("--seed", type=int, default=1, help="first seed (noise and profile)")
+    ap.add_argument("--truth-ms", type=int, default=10, help="latency of the known fault (ms)")
+    ap.add_argument("--no-noise", action="store_true", help="run without the noise source")
+    ap.add_argument("--cpu-hogs", type=int, default=2, help="CPU hog processes of the noise")
+    ap.add_argument("--keep", type=Path, default=None, help="copy each run directory here")
+    args = ap.parse_args(argv)
+    if args.runs < 1 or args.runs > 50:
+        print(f"bench.verdicts: --runs {args.runs}: must be 1 .. 50", file=sys.stderr)
+        return 2
+    if args.truth_ms < 1:
+        print(f"bench.verdicts: --truth-ms {args.truth_ms}: must be 1 or more", file=sys.stderr)
+        return 2
+    phases = Phases()
+    noise_settings = (
+        None
+        if args.no_noise
+        else NoiseSettings(max_duration_s=phases.total_s + 60, cpu_hogs=args.cpu_hogs)
+    )
+    work = Path(tempfile.mkdtemp(prefix="cb-verdicts-"))
+    outcomes: list[Outcome] = []
+    t0 = time.time()
+    noise_desc = "none" if noise_settings is None else Noise(args.seed, noise_settings).describe()
+    print(
+        f"bench.verdicts: {args.runs} A/A + {args.runs} +{args.truth_ms} ms runs of "
+        f"{phases.total_s} s, interleaved; phases {asdict(phases)}; "
+        f"noise: {noise_desc}"
+        f"; load average {fmt_load(os.getloadavg())}; {os.cpu_count()} cores",
+        flush=True,
+    )
+    try:
+        servers = OutsideServers()
+        try:
+            ends = servers.__enter__()
+        except (RuntimeError, OSError, subprocess.SubprocessError, psycopg.Error) as exc:
+            print(f"bench.verdicts: cannot start the outside servers: {exc}", file=sys.stderr)
+            return 2
+        try:
+            print(
+                f"outside servers: nginx {ends.http}, pgbench {ends.pg_dsn}, redis {ends.redis_url}"
+            )
+            for i in range(args.runs):
+                for truth in (None, args.truth_ms):
+                    seed = args.seed + i
+                    kind = "aa" if truth is None else f"t{truth}"
+                    run_id = f"v_{kind}_{seed}_{os.getpid()}"
+                    o = one_run(ends, work, run_id, truth, seed, phases, noise_settings, args.keep)
+                    outcomes.append(o)
+                    print_outcome(len(outcomes), seed, o)
+        finally:
+            servers.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    aa = [o for o in outcomes if o.label == "A/A"]
+    truth_runs = [o for o in outcomes if o.label != "A/A"]
+    false_fail = sum(1 for o in aa if o.code == 1)
+    missed = sum(1 for o in truth_runs if o.code != 1)
+    errors = [recovery_error(b) for o in truth_runs for b in o.bursts]
+    finite = [e for e in errors if math.isfinite(e)]
+    aa_errors = [recovery_error(b) for o in aa for b in o.bursts]  # no fault: truth 0 .. 1 s too
+    print(
+        f"\nfalse-fail rate: {false_fail}/{len(aa)} A/A runs exit 1 "
+        f"(other exits: {sorted(o.code for o in aa if o.code != 1)})\n"
+        f"miss rate: {missed}/{len(truth_runs)} +{args.truth_ms} ms runs do not exit 1 "
+        f"(their exits: {sorted(o.code for o in truth_runs)})\n"
+        f"recovery error against truth (0 .. 1 s): {len(errors)} bursts, "
+        f"{sum(1 for e in errors if e == 0)} within, "
+        f"{len(errors) - len(finite)} not recovered, "
+        f"max finite error {max(finite, default=0.0):.1f} s\n"
+        f"A/A bursts' recovery against truth (0 .. 1 s): {len(aa_errors)} bursts, "
+        f"{sum(1 for e in aa_errors if e == 0)} within, "
+        f"{sum(1 for e in aa_errors if math.isinf(e))} not recovered, max finite error "
+        f"{max((e for e in aa_errors if math.isfinite(e)), default=0.0):.1f} s\n"
+        f"wall {time.time() - t0:.0f} s; load average now {fmt_load(os.getloadavg())}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
