@@ -111,7 +111,6 @@ def test_exits_promptly_with_the_server_down(
     spawn: Callable[..., Proc], tmp_path: Path, key_prefix: str
 ) -> None:
     results = tmp_path / "runs"
-    t0 = time.monotonic()
     proc = spawn(
         _locust(
             "-u", "3", "-r", "3", "-t", "4s",
@@ -122,13 +121,15 @@ def test_exits_promptly_with_the_server_down(
         env=_env(tmp_path, key_prefix),
         name="locust",
     )  # fmt: skip
-    wait_until(lambda: proc.popen.poll() is not None, timeout=40)
-    elapsed = time.monotonic() - t0
+    wait_until(lambda: proc.popen.poll() is not None, timeout=60)
+    exited = time.time()
     out = proc.output()
     data = load(results / "down")
     assert data.ended is not None
-    # from the run's end (the end time in meta) to the process exit: a few seconds
-    assert elapsed < 4 + 12, out
+    # from the run's end (the end time in meta) to the process exit: the bounded drain (2 s) and
+    # the analysis, not an unbounded wait for the server (the process start is not counted: on a
+    # loaded machine Locust alone takes seconds to start)
+    assert exited - data.ended < 12, out
     assert "InfluxDB points undelivered" in out
     assert f"python -m chaosbench.analysis.influx send {results / 'down'}" in out
     assert "tok-e2e-secret" not in out
