@@ -35,20 +35,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 
 #: Edges (importer, imported) that belong to another helper's open work and are tolerated until
 #: the lead merges it. Remove an entry when its circle is gone. Keep this empty otherwise.
-KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        # the fault proxy's type-only back-references (TYPE_CHECKING imports of Link, Reader,
-        # Direction, Proxy, WsRelay) close a circle link -> direction/reader/wsrelay/httpsession
-        # -> link; owned by the proxy helpers (B, F)
-        ("chaosbench.proxy.direction", "chaosbench.proxy.link"),
-        ("chaosbench.proxy.direction", "chaosbench.proxy.reader"),
-        ("chaosbench.proxy.httpsession", "chaosbench.proxy.link"),
-        ("chaosbench.proxy.link", "chaosbench.proxy.proxy"),
-        ("chaosbench.proxy.link", "chaosbench.proxy.wsrelay"),
-        ("chaosbench.proxy.reader", "chaosbench.proxy.link"),
-        ("chaosbench.proxy.wsrelay", "chaosbench.proxy.link"),
-    }
-)
+KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)

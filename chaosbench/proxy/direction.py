@@ -12,17 +12,13 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import gevent
 import gevent.event
 import gevent.queue
 
+from chaosbench.proxy.handles import Connection, Resumable
 from chaosbench.proxy.toxics.base import CloseLink, Out, TcpState
-
-if TYPE_CHECKING:
-    from chaosbench.proxy.link import Link
-    from chaosbench.proxy.reader import Reader
 
 _EOF = object()
 HIGH_WATER = 64  # queued chunks at which the source stops being read (back-pressure)
@@ -30,7 +26,7 @@ LOW_WATER = 8  # ... and is read again
 
 
 class Direction:
-    def __init__(self, link: Link, stream: str, dst: socket.socket) -> None:
+    def __init__(self, link: Connection, stream: str, dst: socket.socket) -> None:
         self.link = link
         self.stream = stream
         self.dst = dst
@@ -40,7 +36,7 @@ class Direction:
         self._queue: gevent.queue.SimpleQueue | None = None
         self._writer: gevent.Greenlet | None = None
         self.on_done: Callable[[], None] | None = None
-        self.paused_reader: Reader | None = None
+        self.paused_reader: Resumable | None = None
         self._drained: gevent.event.Event | None = None
 
     # -- input -------------------------------------------------------------------------------

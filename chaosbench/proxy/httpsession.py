@@ -11,22 +11,43 @@ from __future__ import annotations
 
 import socket
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from chaosbench.proxy.direction import Direction
 from chaosbench.proxy.httpframing import BadMessage, Closed, MessageReader, Request, Response
 from chaosbench.proxy.reader import RECV_SIZE
-from chaosbench.proxy.toxics.base import HttpResponse, Toxic
-from chaosbench.proxy.wsrelay import WsRelay
-
-if TYPE_CHECKING:
-    from chaosbench.proxy.link import Link
+from chaosbench.proxy.toxics.base import HttpResponse, HttpState, Toxic
+from chaosbench.proxy.wsrelay import WsLink, WsRelay
 
 # No compression extension on a WebSocket the proxy may drop or mangle messages of.
 _STRIP_ON_UPGRADE = {b"sec-websocket-extensions"}
 
 
+class HttpLink(WsLink, Protocol):
+    """What a session uses of its connection (a ``Link``, connected: ``upstream``, ``up`` and
+    ``down`` are set)."""
+
+    ws: WsRelay | None
+
+    @property
+    def client(self) -> socket.socket: ...
+
+    @property
+    def upstream(self) -> socket.socket | None: ...
+
+    @property
+    def up(self) -> Direction | None: ...
+
+    @property
+    def http_chain(self) -> list[HttpState]: ...
+
+    def pump(self, src: socket.socket, direction: Direction, first: bytes = b"") -> None:
+        """Relay ``src`` into ``direction`` until EOF, in this greenlet."""
+        ...
+
+
 class HttpSession:
-    def __init__(self, link: Link) -> None:
+    def __init__(self, link: HttpLink) -> None:
         self.link = link
         assert link.upstream is not None and link.up is not None and link.down is not None
         self.client_sock = link.client

@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import socket
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import gevent
 import gevent.socket
 
 from chaosbench.proxy.direction import Direction
+from chaosbench.proxy.httpsession import HttpSession
 from chaosbench.proxy.reader import RECV_SIZE, Reader
 from chaosbench.proxy.toxics.base import HttpState, TcpState, Toxic, WsState
-
-if TYPE_CHECKING:
-    from chaosbench.proxy.proxy import Proxy
-    from chaosbench.proxy.wsrelay import WsRelay
+from chaosbench.proxy.wsrelay import WsRelay
 
 CONNECT_TIMEOUT = 5.0
+
+
+class Route(Protocol):
+    """What a connection reads of its route (a ``Proxy``)."""
+
+    @property
+    def protocol(self) -> str: ...
+
+    @property
+    def toxics(self) -> dict[str, Toxic]: ...
+
+    @property
+    def links(self) -> set[Link]: ...
+
+    def upstream_addr(self) -> tuple[str, int]: ...
 
 
 def _nodelay(sock: socket.socket) -> None:
@@ -28,7 +41,7 @@ def _nodelay(sock: socket.socket) -> None:
 
 
 class Link:
-    def __init__(self, proxy: Proxy, client: socket.socket) -> None:
+    def __init__(self, proxy: Route, client: socket.socket) -> None:
         self.proxy = proxy
         self.client = client
         self.upstream: socket.socket | None = None
@@ -65,8 +78,6 @@ class Link:
         self.up.on_done = self.down.on_done = self._direction_done
         self.refresh_toxics()
         if self.proxy.protocol == "http":
-            from chaosbench.proxy.httpsession import HttpSession
-
             HttpSession(self).run()
         else:
             self.readers = [Reader(self, self.client, self.up), Reader(self, up, self.down)]

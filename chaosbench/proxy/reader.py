@@ -12,15 +12,12 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gevent
 
-from chaosbench.proxy.direction import HIGH_WATER
-
-if TYPE_CHECKING:
-    from chaosbench.proxy.direction import Direction
-    from chaosbench.proxy.link import Link
+from chaosbench.proxy.direction import HIGH_WATER, Direction
+from chaosbench.proxy.handles import Connection
 
 log = logging.getLogger("chaosbench.proxy")
 
@@ -34,7 +31,7 @@ def _raw(sock: Any) -> socket.socket:
 
 
 class Reader:
-    def __init__(self, link: Link, src: Any, direction: Direction) -> None:
+    def __init__(self, link: Connection, src: Any, direction: Direction) -> None:
         self.link = link
         self.direction = direction
         self._src = _raw(src)

@@ -4,23 +4,32 @@ parsed into messages and, when WebSocket toxics are on, run through them in orde
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import gevent
 import gevent.queue
 
+from chaosbench.proxy.direction import Direction
+from chaosbench.proxy.handles import Connection
 from chaosbench.proxy.toxics.base import MsgOut, WsMessage, WsState
 from chaosbench.proxy.wsframes import OP_CLOSE, MessageParser
-
-if TYPE_CHECKING:
-    from chaosbench.proxy.link import Link
 
 _WAKE = object()
 TICK = 0.1
 
 
+class WsLink(Connection, Protocol):
+    """What a relay uses of its connection (a ``Link``)."""
+
+    @property
+    def down(self) -> Direction | None: ...
+
+    @property
+    def ws_chain(self) -> list[WsState]: ...
+
+
 class WsRelay:
-    def __init__(self, link: Link) -> None:
+    def __init__(self, link: WsLink) -> None:
         self.link = link
         self.parser = MessageParser()
         self.pending = 0
