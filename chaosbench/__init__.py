@@ -4,6 +4,7 @@ The parts, and the one direction of their imports (a part imports only parts lis
 
 - ``chaosbench.ground``: errors, clocks, the phase timeline, the journal model, events, integrity
   counters and the switches in-process faults set;
+- ``chaosbench.bundled``: the bundled profiles, gates and locustfiles (package data) by name;
 - ``chaosbench.proxy``: the Toxiproxy-compatible fault proxy and its toxics;
 - ``chaosbench.chaos``: profiles, the scheduler, the fault catalogue, the ledger, safety;
 - ``chaosbench.users``: reusable Locust users (HTTP API, WebSocket, PostgreSQL, Redis) to subclass;

@@ -20,13 +20,17 @@ PACKAGE = "chaosbench"
 
 #: The parts each part may import (besides itself). wiring, cli and the package root (harness)
 #: import anything; sut imports nothing outside chaosbench.sut.
-ANYTHING = frozenset({"ground", "proxy", "chaos", "users", "analysis", "wiring", "cli", "(root)"})
+ANYTHING = frozenset(
+    {"ground", "bundled", "proxy", "chaos", "users", "analysis", "wiring", "cli", "sut", "(root)"}
+)
 ALLOWED: dict[str, frozenset[str]] = {
     "ground": frozenset(),
+    # the bundled profiles, gates and locustfiles (package data) and their lookup: ground level
+    "bundled": frozenset({"ground"}),
     "proxy": frozenset({"ground"}),
-    "chaos": frozenset({"ground", "proxy"}),
+    "chaos": frozenset({"ground", "bundled", "proxy"}),
     "users": frozenset({"ground"}),
-    "analysis": frozenset({"ground"}),
+    "analysis": frozenset({"ground", "bundled"}),
     "wiring": ANYTHING,
     "cli": ANYTHING,
     "(root)": ANYTHING,
