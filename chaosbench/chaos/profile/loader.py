@@ -6,7 +6,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from chaosbench.chaos.faults import catalogue
@@ -22,6 +21,7 @@ from chaosbench.chaos.profile.model import (
 )
 from chaosbench.chaos.safety.allowlist import Allowlist
 from chaosbench.ground.errors import AllowlistError, ProfileError
+from chaosbench.ground.yamlload import decode_utf8, load_yaml_text, read_config_bytes
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PROFILES_DIR = REPO_ROOT / "profiles"
@@ -48,27 +48,22 @@ def load_profile(
     """
     p = resolve_profile_path(str(path))
     source = str(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    text = decode_utf8(read_config_bytes(p, source, ProfileError), source, ProfileError)
     return parse_profile(text, source, seed=seed, dry_run=dry_run)
 
 
 def parse_profile(
     text: str, source: str = "<string>", *, seed: int | None = None, dry_run: bool | None = None
 ) -> Profile:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(yaml)"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ProfileError(f"{source}: {where}: invalid YAML: {problem}") from None
-    if data is None:
-        data = {}
+    data = load_yaml_text(text, source, ProfileError)
+    if data is None or data == {}:
+        raise ProfileError(
+            f"{source}: empty profile (give at least phases and faults; see profiles/default.yaml)"
+        )
     if not isinstance(data, dict):
-        raise ProfileError(f"{source}: (top level): expected a mapping of keys, got {data!r:.40}")
+        raise ProfileError(
+            f"{source}: (top level): expected a mapping of keys, got a {type(data).__name__}"
+        )
     return build_profile(data, source, seed=seed, dry_run=dry_run)
 
 
