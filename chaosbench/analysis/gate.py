@@ -11,17 +11,23 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chaosbench.ground.errors import GateConfigError
+from chaosbench.ground.yamlload import decode_utf8, excerpt, load_yaml_text, read_config_bytes
 
 ScopeName = Literal["overall", "kind", "name"]
 PhaseKind = Literal["baseline", "burst", "recovery", "cooldown"]
 
 
+#: Bounds of the gate's counts (a bigger value is a typo, e.g. ``min_samples: 1e30``).
+MAX_SAMPLES = 10_000_000
+MAX_HOLD_S = 3600
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are refused wherever the gate wants a number
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Criterion(_Strict):
@@ -36,7 +42,7 @@ class LatencyRegression(Criterion):
     limit: float = Field(default=0.15, ge=0)  # allowed relative increase (0.15 = +15 %)
     percentile: float = Field(default=95.0, gt=0, le=100)
     scope: ScopeName = "kind"
-    phases: list[PhaseKind] = ["burst"]
+    phases: list[PhaseKind] = Field(default=["burst"], min_length=1)
 
 
 class LatencyCeiling(Criterion):
@@ -45,14 +51,14 @@ class LatencyCeiling(Criterion):
     limit: float = Field(default=250.0, gt=0)  # ms
     percentile: float = Field(default=99.0, gt=0, le=100)
     scope: ScopeName = "kind"
-    phases: list[PhaseKind] = ["burst"]
+    phases: list[PhaseKind] = Field(default=["burst"], min_length=1)
 
 
 class RateCeiling(Criterion):
     """A ratio (deadline misses or failures per request) ceiling during the given phases."""
 
     limit: float = Field(default=0.02, ge=0, le=1)
-    phases: list[PhaseKind] = ["burst"]
+    phases: list[PhaseKind] = Field(default=["burst"], min_length=1)
 
 
 class ErrorRate(RateCeiling):
@@ -61,17 +67,17 @@ class ErrorRate(RateCeiling):
 
 class BaselineErrorRate(RateCeiling):
     limit: float = Field(default=0.05, ge=0, le=1)
-    phases: list[PhaseKind] = ["baseline"]
+    phases: list[PhaseKind] = Field(default=["baseline"], min_length=1)
 
 
 class RecoveryTime(Criterion):
     """Seconds from a burst's end until p95 and error rate are back in the baseline's band."""
 
     limit: float = Field(default=30.0, gt=0)  # s
-    hold_s: int = Field(default=5, ge=1)  # how long they must stay in band
+    hold_s: int = Field(default=5, ge=1, le=MAX_HOLD_S)  # how long they must stay in band
     p95_tolerance: float = Field(default=0.25, ge=0)  # band: slowest baseline p95 x (1 + this)
     error_tolerance: float = Field(default=0.05, ge=0)  # band: baseline error rate + this
-    min_second_samples: int = Field(default=5, ge=1)  # fewer: the second is unknown
+    min_second_samples: int = Field(default=5, ge=1, le=MAX_SAMPLES)  # fewer: the second is unknown
 
 
 class Rto(Criterion):
@@ -94,7 +100,7 @@ class BaselineRun(Criterion):
     limit: float = Field(default=0.15, ge=0)
     percentile: float = Field(default=95.0, gt=0, le=100)
     scope: ScopeName = "kind"
-    phases: list[PhaseKind] = ["baseline", "burst"]
+    phases: list[PhaseKind] = Field(default=["baseline", "burst"], min_length=1)
 
 
 class Criteria(_Strict):
@@ -120,7 +126,9 @@ class GateConfig(_Strict):
     version: Literal[1] = 1
     inconclusive_fails: bool = False
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
-    min_samples: int = Field(default=50, ge=1)  # fewer samples in a phase cell: not judged
+    min_samples: int = Field(
+        default=50, ge=1, le=MAX_SAMPLES
+    )  # fewer samples in a phase cell: not judged
     bootstrap: Bootstrap = Bootstrap()
     criteria: Criteria = Criteria()
     source: str = "defaults"
@@ -149,7 +157,15 @@ def _one_line(err: ValidationError, where: str) -> str:
         close = difflib.get_close_matches(str(loc[-1]), names, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(names)})"
         return f"gate config {where}: unknown key {path!r}{hint}"
-    return f"gate config {where}: {path}: {e['msg']} (got {e.get('input')!r})"
+    return f"gate config {where}: {path}: {e['msg']} (got {_shown(e.get('input'))})"
+
+
+def _shown(value: Any) -> str:
+    """A bounded excerpt of a refused value (never the whole input)."""
+    if isinstance(value, str):
+        return excerpt(value, 57)
+    text = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def gate_from_dict(data: Any, where: str = "(dict)") -> GateConfig:
@@ -168,16 +184,8 @@ def load_gate(path: str | None) -> GateConfig:
     """The gate config in ``path`` (YAML) over the defaults; the defaults when ``path`` is None."""
     if path is None:
         return GateConfig()
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise GateConfigError(f"gate config {path}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise GateConfigError(f"gate config {path}:{at}: {problem}") from None
-    return gate_from_dict(data, str(path))
+    source = f"gate config {path}"
+    text = decode_utf8(
+        read_config_bytes(Path(path), source, GateConfigError), source, GateConfigError
+    )
+    return gate_from_dict(load_yaml_text(text, source, GateConfigError), str(path))

@@ -114,8 +114,8 @@ def options_from_parsed(parsed: Any) -> LoadOptions:
         rate = float(rate_raw)
     except (TypeError, ValueError):
         raise OptionError(f"--pacing-rate: {rate_raw!r} is not a number") from None
-    if rate < 0:
-        raise OptionError(f"--pacing-rate: {rate} must be 0 (closed model) or more")
+    if not 0 <= rate < float("inf"):  # also refuses nan, inf and 1e400
+        raise OptionError(f"--pacing-rate: {rate} must be 0 (closed model) or more, and finite")
     prefix = str(_opt(parsed, "redis_prefix", DEFAULT_REDIS_PREFIX))
     schema = str(_opt(parsed, "pg_schema", DEFAULT_PG_SCHEMA))
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):

@@ -47,10 +47,10 @@ class ResultsSettings:
         if not _RUN_ID.match(run_id):
             raise OptionError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-'")
         grace = float(getattr(o, "window_grace", 2.0))
-        if not 0 < grace <= 600:
+        if not 0 < grace <= 600:  # also refuses nan and inf
             raise OptionError(f"--window-grace {grace}: must be in (0, 600] seconds")
         drain = float(getattr(o, "influx_drain_timeout", 5.0))
-        if not 0 <= drain <= 3600:
+        if not 0 <= drain <= 3600:  # also refuses nan and inf
             raise OptionError(f"--influx-drain-timeout {drain}: must be in [0, 3600] seconds")
         spool_mb = int(getattr(o, "influx_spool_max_mb", 512))
         if spool_mb < 1:
@@ -64,12 +64,15 @@ class ResultsSettings:
         elif not str(dsn).startswith(("postgresql://", "postgres://")) and "=" not in str(dsn):
             raise OptionError(f"--sut-pg-dsn: {dsn!r} is not a PostgreSQL DSN")
         baseline = getattr(o, "baseline_run", None)
+        influx_timeout = float(getattr(o, "influx_timeout", 5.0))
+        if not 0 < influx_timeout <= 3600:  # also refuses nan and inf
+            raise OptionError(f"--influx-timeout {influx_timeout}: must be in (0, 3600] seconds")
         influx = InfluxConfig.build(
             getattr(o, "influx_url", None),
             getattr(o, "influx_org", None),
             getattr(o, "influx_bucket", None),
             getattr(o, "influx_token", None),
-            float(getattr(o, "influx_timeout", 5.0)),
+            influx_timeout,
         )
         return cls(
             results_dir=Path(getattr(o, "results_dir", None) or "runs"),

@@ -17,12 +17,13 @@ import redis
 from pydantic import Field
 
 from chaosbench.chaos.faults._common import DEFAULT_REDIS_URL, one_line, redis_connect, redis_target
+from chaosbench.chaos.faults._settings import RedisUrl
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
 from chaosbench.ground.errors import FaultError
 
 
 class RedisPauseSettings(FaultSettings):
-    url: str = DEFAULT_REDIS_URL
+    url: RedisUrl = DEFAULT_REDIS_URL
     mode: Literal["WRITE", "ALL"] = "ALL"
     duration_ms: int = Field(default=2000, ge=1, le=60_000)
 

@@ -14,7 +14,7 @@ from chaosbench.chaos.safety.allowlist import DEFAULT_ALLOW, Allowlist
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def split_address(value: str) -> tuple[str, int]:
