@@ -14,7 +14,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chaosbench.ground.errors import GateConfigError
-from chaosbench.ground.yamlload import decode_utf8, excerpt, load_yaml_text, read_config_bytes
+from chaosbench.ground.yamlload import (
+    decode_utf8,
+    excerpt,
+    load_yaml_text,
+    one_line_error,
+    read_config_bytes,
+)
 
 ScopeName = Literal["overall", "kind", "name"]
 PhaseKind = Literal["baseline", "burst", "recovery", "cooldown"]
@@ -177,7 +183,7 @@ def gate_from_dict(data: Any, where: str = "(dict)") -> GateConfig:
     try:
         return GateConfig.model_validate(data)
     except ValidationError as err:
-        raise GateConfigError(_one_line(err, where)) from None
+        raise one_line_error(GateConfigError(_one_line(err, where))) from None
 
 
 def load_gate(path: str | None) -> GateConfig:

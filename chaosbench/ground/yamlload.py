@@ -140,6 +140,20 @@ class _BoundedComposer(Composer):
 class _StrictConstructor(SafeConstructor):
     """SafeConstructor refusing duplicate keys, huge integers and non-finite floats."""
 
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # PyYAML's own constructors: e.g. "!!int" of nothing
+            tag = str(node.tag).rpartition(":")[2]
+            value = node.value if isinstance(node, ScalarNode) else ""
+            raise _Refused(
+                f"{excerpt(str(value))} is not a valid !!{excerpt(tag)[1:-1]} "
+                f"({type(exc).__name__})",
+                _line(node),
+            ) from None
+
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, MappingNode):
             seen: dict[Any, int] = {}
@@ -222,6 +236,17 @@ def _one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
+def one_line_error(err: ChaosbenchError, limit: int = 500) -> ChaosbenchError:
+    """``err`` again (same class) with its message on one line of at most ``limit`` characters:
+    control characters written as escapes (a key may hold a newline), the tail cut."""
+    text = str(err)
+    if text.isprintable() and len(text) <= limit:
+        return err
+    flat = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[: limit * 4])
+    flat = flat if len(flat) <= limit else flat[: limit - 3] + "..."
+    return type(err)(flat)
+
+
 def load_yaml_text(text: str, source: str, error: type[ChaosbenchError]) -> Any:
     """The data of the one YAML document in ``text`` (None when empty), or ``error``."""
     if len(text) > MAX_BYTES:
@@ -235,8 +260,8 @@ def load_yaml_text(text: str, source: str, error: type[ChaosbenchError]) -> Any:
         line = min(line, text.count("\n") + (0 if text.endswith("\n") else 1))
         at = f"line {line}: " if line else ""
         raise error(f"{source}: {at}{_one_line(problem)}") from None
-    except (ValueError, OverflowError, RecursionError, MemoryError) as exc:
-        raise error(f"{source}: invalid YAML: {_one_line(type(exc).__name__)}") from None
+    except Exception as exc:  # a PyYAML bug on some input: still one line, no traceback
+        raise error(f"{source}: invalid YAML ({type(exc).__name__})") from None
     finally:
         loader.dispose()
 
@@ -278,5 +303,6 @@ __all__ = [
     "excerpt",
     "load_yaml_file",
     "load_yaml_text",
+    "one_line_error",
     "read_config_bytes",
 ]

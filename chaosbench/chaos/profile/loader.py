@@ -20,8 +20,13 @@ from chaosbench.chaos.profile.model import (
     split_address,
 )
 from chaosbench.chaos.safety.allowlist import Allowlist
-from chaosbench.ground.errors import AllowlistError, ProfileError
-from chaosbench.ground.yamlload import decode_utf8, load_yaml_text, read_config_bytes
+from chaosbench.ground.errors import AllowlistError, ChaosbenchError, ProfileError
+from chaosbench.ground.yamlload import (
+    decode_utf8,
+    load_yaml_text,
+    one_line_error,
+    read_config_bytes,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PROFILES_DIR = REPO_ROOT / "profiles"
@@ -55,6 +60,13 @@ def load_profile(
 def parse_profile(
     text: str, source: str = "<string>", *, seed: int | None = None, dry_run: bool | None = None
 ) -> Profile:
+    try:
+        return _parse(text, source, seed, dry_run)
+    except ChaosbenchError as exc:  # a key or value may hold a newline: one line, bounded
+        raise one_line_error(exc) from None
+
+
+def _parse(text: str, source: str, seed: int | None, dry_run: bool | None) -> Profile:
     data = load_yaml_text(text, source, ProfileError)
     if data is None or data == {}:
         raise ProfileError(
