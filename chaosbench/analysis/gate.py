@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from chaosbench.ground.errors import GateConfigError
 from chaosbench.ground.yamlload import (
@@ -29,6 +29,15 @@ PhaseKind = Literal["baseline", "burst", "recovery", "cooldown"]
 #: Bounds of the gate's counts (a bigger value is a typo, e.g. ``min_samples: 1e30``).
 MAX_SAMPLES = 10_000_000
 MAX_HOLD_S = 3600
+
+
+def _sample_count(value: Any) -> Any:
+    """A number of samples out of 1..MAX_SAMPLES says its bound (pydantic would say "exceeded
+    maximum size" for 1e30)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not 1 <= value <= MAX_SAMPLES:
+            raise ValueError(f"must be from 1 to {MAX_SAMPLES} samples, got {value:g}")
+    return value
 
 
 class _Strict(BaseModel):
@@ -132,9 +141,10 @@ class GateConfig(_Strict):
     version: Literal[1] = 1
     inconclusive_fails: bool = False
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
-    min_samples: int = Field(
+    # fewer samples in a phase cell: not judged
+    min_samples: Annotated[int, BeforeValidator(_sample_count)] = Field(
         default=50, ge=1, le=MAX_SAMPLES
-    )  # fewer samples in a phase cell: not judged
+    )
     bootstrap: Bootstrap = Bootstrap()
     criteria: Criteria = Criteria()
     source: str = "defaults"
