@@ -34,9 +34,15 @@ MAX_HOLD_S = 3600
 def _sample_count(value: Any) -> Any:
     """A number of samples out of 1..MAX_SAMPLES says its bound (pydantic would say "exceeded
     maximum size" for 1e30)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if not 1 <= value <= MAX_SAMPLES:
-            raise ValueError(f"must be from 1 to {MAX_SAMPLES} samples, got {value:g}")
+    number: Any = value
+    if isinstance(value, str):  # YAML reads 1e30 as a string
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+    if isinstance(number, int | float) and not isinstance(number, bool):
+        if not 1 <= number <= MAX_SAMPLES:  # also nan
+            raise ValueError(f"must be from 1 to {MAX_SAMPLES} samples, got {number:g}")
     return value
 
 
