@@ -42,7 +42,7 @@ def _sample_count(value: Any) -> Any:
             return value
     if isinstance(number, int | float) and not isinstance(number, bool):
         if not 1 <= number <= MAX_SAMPLES:  # also nan
-            raise ValueError(f"must be from 1 to {MAX_SAMPLES} samples, got {number:g}")
+            raise ValueError(f"must be from 1 to {MAX_SAMPLES} samples, got {number:.10g}")
     return value
 
 

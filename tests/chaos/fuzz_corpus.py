@@ -183,7 +183,7 @@ GATES: dict[str, tuple[bytes, str | None]] = {
     "min_samples_zero": (_gate("min_samples: 20", "min_samples: 0"), "min_samples"),
     "min_samples_huge": (
         _gate("min_samples: 20", "min_samples: 10000001"),
-        "less than or equal to 10000000",
+        "must be from 1 to 10000000 samples, got 10000001",
     ),
     "phases_empty": (_gate("phases: [burst]", "phases: []"), "criteria.p99_ceiling.phases"),
     "limit_inf": (_gate("limit: 300", "limit: .inf"), "is not a finite number"),
