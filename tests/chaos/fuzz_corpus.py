@@ -7,6 +7,7 @@ An expectation of ``None`` means the file is a valid config and must load. Share
 from __future__ import annotations
 
 from chaosbench.chaos.faults.cpu_hog import CORES
+from chaosbench.ground.yamlload import MAX_BYTES
 from tests.conftest import ROOT
 
 GOOD_PROFILE = """\
@@ -195,3 +196,36 @@ GATES: dict[str, tuple[bytes, str | None]] = {
     ),
     "unknown_key": (_gate("min_samples: 20", "min_sample: 20"), "unknown key"),
 }
+
+
+def _at_the_bounds() -> dict[str, tuple[bytes, str | None]]:
+    """Valid profiles as big as the bounds allow: they load, within the same time bound."""
+    routes = "".join(
+        f"    r{i}: {{listen: 127.0.0.1:{20000 + i}, upstream: 127.0.0.1:{30000 + i}}}\n"
+        for i in range(256)
+    )
+    faults = "".join(
+        f"  - {{name: f{i}, type: latency, route: r{i % 256}, latency_ms: {i + 1}}}\n"
+        for i in range(1000)
+    )
+    head = "seed: 1\nphases: {bursts: 10000, burst_on: 1s, burst_off: 1s}\nrotation: {}\n"
+    return {
+        "max_routes_and_faults": (
+            (head + "proxy:\n  routes:\n" + routes + "faults:\n" + faults).encode(),
+            None,
+        ),
+        "too_many_routes": (
+            (
+                "proxy:\n  routes:\n" + routes + "    r256: {listen: 127.0.0.1:1, upstream: "
+                "127.0.0.1:2}\n"
+            ).encode(),
+            "proxy.routes: Dictionary should have at most 256 items",
+        ),
+        "long_description": (
+            b"description: '" + b"x" * (MAX_BYTES - 1000) + b"'\n" + GOOD_PROFILE.encode(),
+            None,
+        ),
+    }
+
+
+PROFILES.update(_at_the_bounds())
