@@ -8,17 +8,37 @@ did-you-mean, every error is one line naming the field (``GateConfigError``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, create_model
 
 from chaosbench import bundled
 from chaosbench.analysis.criteria import CRITERIA
-from chaosbench.analysis.limits import Bootstrap, Criterion, RecoveryTime, Strict
+from chaosbench.analysis.limits import MAX_SAMPLES, Bootstrap, Criterion, RecoveryTime, Strict
 from chaosbench.ground.errors import GateConfigError
 from chaosbench.ground.redact import redact
 from chaosbench.ground.text import did_you_mean, short_repr, shorten
+from chaosbench.ground.yamlload import (
+    decode_utf8,
+    load_yaml_text,
+    one_line_error,
+    read_config_bytes,
+)
+
+
+def _sample_count(value: Any) -> Any:
+    """A number of samples out of 1..MAX_SAMPLES says its bound (pydantic would say "exceeded
+    maximum size" for 1e30)."""
+    number: Any = value
+    if isinstance(value, str):  # YAML reads 1e30 as a string
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+    if isinstance(number, int | float) and not isinstance(number, bool):
+        if not 1 <= number <= MAX_SAMPLES:  # also nan
+            raise ValueError(f"must be from 1 to {MAX_SAMPLES} samples, got {number:.10g}")
+    return value
 
 
 class CriteriaBase(Strict):
@@ -40,7 +60,10 @@ class GateConfig(Strict):
     version: Literal[1] = 1
     inconclusive_fails: bool = False
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
-    min_samples: int = Field(default=50, ge=1)  # fewer samples in a phase cell: not judged
+    # fewer samples in a phase cell: not judged
+    min_samples: Annotated[int, BeforeValidator(_sample_count)] = Field(
+        default=50, ge=1, le=MAX_SAMPLES
+    )
     bootstrap: Bootstrap = Bootstrap()
     criteria: Criteria = Criteria()
     source: str = "defaults"
@@ -97,7 +120,7 @@ def gate_from_dict(data: Any, where: str = "(dict)") -> GateConfig:
     try:
         return GateConfig.model_validate(data)
     except ValidationError as err:
-        raise GateConfigError(_one_line(err, where)) from None
+        raise one_line_error(GateConfigError(_one_line(err, where))) from None
 
 
 def load_gate(path: str | None) -> GateConfig:
@@ -105,15 +128,6 @@ def load_gate(path: str | None) -> GateConfig:
     if path is None:
         return GateConfig()
     p = bundled.resolve_gate(path)  # a path, else a bundled gate's name ("loose")
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise GateConfigError(f"gate config {path}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise GateConfigError(f"gate config {path}:{at}: {problem}") from None
-    return gate_from_dict(data, str(path))
+    source = f"gate config {path}"
+    text = decode_utf8(read_config_bytes(p, source, GateConfigError), source, GateConfigError)
+    return gate_from_dict(load_yaml_text(text, source, GateConfigError), str(path))

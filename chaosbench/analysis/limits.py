@@ -16,8 +16,14 @@ ScopeName = Literal["overall", "kind", "name"]
 PhaseKind = Literal["baseline", "burst", "recovery", "cooldown"]
 
 
+#: Bounds of the gate's counts (a bigger value is a typo, e.g. ``min_samples: 1e30``).
+MAX_SAMPLES = 10_000_000
+MAX_HOLD_S = 3600
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are refused wherever the gate wants a number
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Criterion(Strict):
@@ -32,7 +38,7 @@ class LatencyRegression(Criterion):
     limit: float = Field(default=0.15, ge=0)  # allowed relative increase (0.15 = +15 %)
     percentile: float = Field(default=95.0, gt=0, le=100)
     scope: ScopeName = "kind"
-    phases: list[PhaseKind] = ["burst"]
+    phases: list[PhaseKind] = Field(default=["burst"], min_length=1)
 
 
 class LatencyCeiling(Criterion):
@@ -41,14 +47,14 @@ class LatencyCeiling(Criterion):
     limit: float = Field(default=250.0, gt=0)  # ms
     percentile: float = Field(default=99.0, gt=0, le=100)
     scope: ScopeName = "kind"
-    phases: list[PhaseKind] = ["burst"]
+    phases: list[PhaseKind] = Field(default=["burst"], min_length=1)
 
 
 class RateCeiling(Criterion):
     """A ratio (deadline misses or failures per request) ceiling during the given phases."""
 
     limit: float = Field(default=0.02, ge=0, le=1)
-    phases: list[PhaseKind] = ["burst"]
+    phases: list[PhaseKind] = Field(default=["burst"], min_length=1)
 
 
 class ErrorRate(RateCeiling):
@@ -57,17 +63,17 @@ class ErrorRate(RateCeiling):
 
 class BaselineErrorRate(RateCeiling):
     limit: float = Field(default=0.05, ge=0, le=1)
-    phases: list[PhaseKind] = ["baseline"]
+    phases: list[PhaseKind] = Field(default=["baseline"], min_length=1)
 
 
 class RecoveryTime(Criterion):
     """Seconds from a burst's end until p95 and error rate are back in the baseline's band."""
 
     limit: float = Field(default=30.0, gt=0)  # s
-    hold_s: int = Field(default=5, ge=1)  # how long they must stay in band
+    hold_s: int = Field(default=5, ge=1, le=MAX_HOLD_S)  # how long they must stay in band
     p95_tolerance: float = Field(default=0.25, ge=0)  # band: slowest baseline p95 x (1 + this)
     error_tolerance: float = Field(default=0.05, ge=0)  # band: baseline error rate + this
-    min_second_samples: int = Field(default=5, ge=1)  # fewer: the second is unknown
+    min_second_samples: int = Field(default=5, ge=1, le=MAX_SAMPLES)  # fewer: unknown
 
 
 class Rto(Criterion):
@@ -90,7 +96,7 @@ class BaselineRun(Criterion):
     limit: float = Field(default=0.15, ge=0)
     percentile: float = Field(default=95.0, gt=0, le=100)
     scope: ScopeName = "kind"
-    phases: list[PhaseKind] = ["baseline", "burst"]
+    phases: list[PhaseKind] = Field(default=["baseline", "burst"], min_length=1)
 
 
 class Bootstrap(Strict):

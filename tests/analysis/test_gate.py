@@ -67,6 +67,17 @@ def test_override_merges_with_defaults(tmp_path: Path) -> None:
         ("- a\n- b\n", "expected a mapping"),
         ("criteria: [1, 2]\n", "criteria"),
         ("criteria:\n  orders: {limit: 0\n", "line"),
+        # bounds, finite numbers and strict YAML (issue 12)
+        ("min_samples: 1.0e+30", "min_samples: Value error, must be from 1 to 10000000 samples"),
+        ("min_samples: 0", "min_samples: Value error, must be from 1 to 10000000 samples"),
+        ("min_samples: 1e30", "min_samples: Value error, must be from 1 to 10000000 samples"),
+        ("criteria: {p99_ceiling: {phases: []}}", "criteria.p99_ceiling.phases: List should"),
+        ("criteria: {baseline_run: {phases: []}}", "criteria.baseline_run.phases"),
+        ("confidence: .nan", "line 1: '.nan' is not a finite number"),
+        ("criteria: {p99_ceiling: {limit: '1e400'}}", "limit: Input should be a finite"),
+        ("min_samples: 5\nmin_samples: 6\n", "line 2: duplicate key 'min_samples' (first at"),
+        ("criteria: {recovery_time: {hold_s: 100000}}", "recovery_time.hold_s: Input should be"),
+        ("a: &a [*a]", "line 1: recursive alias *a"),
     ],
 )
 def test_bad_configs_give_one_line_naming_the_field(tmp_path: Path, text: str, expect: str) -> None:
@@ -126,3 +137,10 @@ def test_the_gate_model_is_built_from_the_registry() -> None:
     assert gate.criterion("ws_duplicates").enabled is False
     with pytest.raises(GateConfigError, match=r"criteria\.rto\.limit"):
         gate_from_dict({"criteria": {"rto": {"limit": -1}}})
+
+
+def test_a_binary_gate_is_one_line(tmp_path: Path) -> None:
+    p = tmp_path / "g.yaml"
+    p.write_bytes(bytes(range(256)))
+    with pytest.raises(GateConfigError, match=r"g.yaml: line 2 \(byte 128\): not UTF-8"):
+        load_gate(str(p))

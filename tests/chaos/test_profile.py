@@ -216,3 +216,81 @@ def test_cli_validate_and_plan(tmp_path: Path) -> None:
     assert out.stderr.strip() == (
         f"chaosbench: {bad}: faults[0].type: unknown fault type 'latncy' (did you mean 'latency'?)"
     )
+
+
+# -- bounds: nothing silently accepted (issue 12, item 8) ---------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "p.yaml: empty profile"),
+        ("# only a comment\n", "p.yaml: empty profile"),
+        ("{}", "p.yaml: empty profile"),
+        ("seed: 1\nseed: 2\n", "p.yaml: line 2: duplicate key 'seed' (first at line 1)"),
+        ("phases: {warmup: .inf}", "p.yaml: line 1: '.inf' is not a finite number"),
+        ("phases: {warmup: .nan}", "p.yaml: line 1: '.nan' is not a finite number"),
+        ("phases: {warmup: 1.0e+400}", "p.yaml: line 1: '1.0e+400' is not a finite number"),
+        ("phases: {warmup: 1000000000000}", "phases.warmup: a duration is at most 24h (86400s)"),
+        ("phases: {baseline: 24h1s}", "phases.baseline: a duration is at most 24h"),
+        (
+            "phases: {burst_on: 1h, burst_off: 0s, bursts: 10000}",
+            "phases: the whole profile runs 10000h50s; at most 7 days (604800s",
+        ),
+        ('allow: ["999.1.1.1"]', "allow[0]: '999.1.1.1' is not a valid IPv4 address or network"),
+    ],
+)
+def test_bounds_are_refused_with_the_bound(text: str, expected: str) -> None:
+    assert expected in error_of(text)
+
+
+def test_a_whole_profile_of_seven_days_is_accepted() -> None:
+    p = parse_profile(
+        "phases: {warmup: 0s, baseline: 0s, burst_on: 12h, burst_off: 12h, bursts: 7, "
+        "cooldown: 0s}",
+        "p.yaml",
+    )
+    assert p.phases.total == 7 * 24 * 3600
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ("{type: cpu_hog, workers: 1000}", "faults[0].workers: workers is at most 2 per core"),
+        ("{type: process_stop, pid: 1}", "faults[0].pid: pid must be more than 1"),
+        ("{type: process_stop, pid: -1}", "faults[0].pid: pid must be more than 1"),
+        ("{type: process_stop, pid: 5000000}", "faults[0].pid: pid must be at most 4194304"),
+        (
+            "{type: redis_client_pause, url: 'http://127.0.0.1:6379'}",
+            "faults[0].url: a Redis URL starts with redis://, rediss:// or unix:// "
+            "(scheme 'http://')",
+        ),
+        ("{type: redis_memory_pressure, url: '127.0.0.1'}", "url: a Redis URL starts with"),
+        ("{type: redis_client_kill, url: 'redis://:6379/0'}", "url: the Redis URL has no host"),
+        ("{type: redis_client_kill, url: 'redis://127.0.0.1/x'}", "a database number"),
+        ("{type: redis_client_kill, url: 'unix://'}", "needs a socket path"),
+        ("{type: pg_lock_contention, dsn: 'x', table: t}", "faults[0]: dsn"),
+    ],
+)
+def test_settings_that_fail_only_at_inject_are_refused_at_validation(
+    fault: str, expected: str
+) -> None:
+    text = "phases: {bursts: 1}\nfaults:\n  - " + fault
+    assert expected in error_of(text)
+
+
+def test_the_harness_pid_is_refused_at_validation() -> None:
+    import os
+
+    fault = f"{{type: process_stop, pid: {os.getpid()}}}"
+    msg = error_of(f"phases: {{bursts: 1}}\nfaults:\n  - {fault}")
+    assert f"pid {os.getpid()} is the harness itself" in msg
+
+
+def test_file_bounds(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"description: " + b"x" * (2 << 20))
+    with pytest.raises(ProfileError, match=r"big.yaml: bigger than the limit of 1048576 bytes"):
+        load_profile(big)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"seed: 1\ndescription: caf\xe9\n")
+    with pytest.raises(ProfileError, match=r"latin.yaml: line 2 \(byte 24\): not UTF-8"):
+        load_profile(latin)

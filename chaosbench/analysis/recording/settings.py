@@ -53,10 +53,10 @@ class ResultsSettings:
                 f"--run-id {short_repr(run_id)}: use letters, digits, '.', '_' and '-'"
             )
         grace = float(getattr(o, "window_grace", 2.0))
-        if not 0 < grace <= 600:
+        if not 0 < grace <= 600:  # also refuses nan and inf
             raise OptionError(f"--window-grace {grace}: must be in (0, 600] seconds")
         drain = float(getattr(o, "influx_drain_timeout", 5.0))
-        if not 0 <= drain <= 3600:
+        if not 0 <= drain <= 3600:  # also refuses nan and inf
             raise OptionError(f"--influx-drain-timeout {drain}: must be in [0, 3600] seconds")
         spool_mb = int(getattr(o, "influx_spool_max_mb", 512))
         if spool_mb < 1:
@@ -73,13 +73,16 @@ class ResultsSettings:
             shown = short_repr(redact(str(dsn)))
             raise OptionError(f"--sut-pg-dsn: {shown} is not a PostgreSQL DSN")
         baseline = getattr(o, "baseline_run", None)
+        influx_timeout = float(getattr(o, "influx_timeout", 5.0))
+        if not 0 < influx_timeout <= 3600:  # also refuses nan and inf
+            raise OptionError(f"--influx-timeout {influx_timeout}: must be in (0, 3600] seconds")
         gate = getattr(o, "gate", None)  # a path, or a bundled gate's name
         influx = InfluxConfig.build(
             getattr(o, "influx_url", None),
             getattr(o, "influx_org", None),
             getattr(o, "influx_bucket", None),
             getattr(o, "influx_token", None),
-            float(getattr(o, "influx_timeout", 5.0)),
+            influx_timeout,
         )
         return cls(
             results_dir=Path(getattr(o, "results_dir", None) or "runs"),

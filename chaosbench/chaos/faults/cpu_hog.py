@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from gevent import subprocess as gsubprocess
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from chaosbench.chaos.faults._proc import kill_child, spawn_child
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
@@ -25,6 +25,13 @@ CORES = os.cpu_count() or 1
 class CpuHogSettings(FaultSettings):
     workers: int | None = Field(default=None, ge=1)
     max_s: float = Field(default=600.0, gt=0, le=3600)
+
+    @field_validator("workers")
+    @classmethod
+    def _per_core(cls, v: int | None) -> int | None:
+        if v is not None and v > 2 * CORES:
+            raise ValueError(f"workers is at most 2 per core: {2 * CORES} on this machine, got {v}")
+        return v
 
 
 @register

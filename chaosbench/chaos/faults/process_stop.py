@@ -23,12 +23,13 @@ from pydantic import Field, model_validator
 
 from chaosbench.chaos.faults._common import ledger_record, ledger_remove
 from chaosbench.chaos.faults._proc import resolve_pid, send, wait_stopped
+from chaosbench.chaos.faults._settings import Pid
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
 from chaosbench.chaos.ledger import LedgerEntry, process_start_time
 
 
 class ProcessStopSettings(FaultSettings):
-    pid: int | None = None
+    pid: Pid = None
     pidfile: str | None = None
     resource: str | None = None
     pause_ms: int | None = Field(default=None, ge=1)

@@ -24,11 +24,12 @@ from chaosbench.chaos.faults._common import (
     redis_target,
     scaled,
 )
+from chaosbench.chaos.faults._settings import RedisUrl
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
 
 
 class RedisKillSettings(FaultSettings):
-    url: str = DEFAULT_REDIS_URL
+    url: RedisUrl = DEFAULT_REDIS_URL
     client_name: str | None = None  # exact, or "prefix*" (the envelope owns `name`)
     addr: str | None = None  # "host:port" or "host"
     db: int | None = Field(default=None, ge=0)  # only clients whose selected database is db

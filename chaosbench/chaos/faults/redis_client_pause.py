@@ -16,11 +16,12 @@ from typing import Any, Literal
 from pydantic import Field
 
 from chaosbench.chaos.faults._common import DEFAULT_REDIS_URL, redis_connect, redis_target
+from chaosbench.chaos.faults._settings import RedisUrl
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
 
 
 class RedisPauseSettings(FaultSettings):
-    url: str = DEFAULT_REDIS_URL
+    url: RedisUrl = DEFAULT_REDIS_URL
     mode: Literal["WRITE", "ALL"] = "ALL"
     duration_ms: int = Field(default=2000, ge=1, le=60_000)
 

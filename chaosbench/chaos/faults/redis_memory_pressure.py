@@ -28,6 +28,7 @@ from chaosbench.chaos.faults._common import (
     redis_connect,
     redis_target,
 )
+from chaosbench.chaos.faults._settings import RedisUrl
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
 from chaosbench.chaos.ledger import LedgerEntry
 
@@ -44,7 +45,7 @@ Policy = Literal[
 
 
 class RedisMemorySettings(FaultSettings):
-    url: str = DEFAULT_REDIS_URL
+    url: RedisUrl = DEFAULT_REDIS_URL
     prefix: str = Field(default="chaosbench:pressure:", pattern=r"^[A-Za-z0-9:_\-]+$")
     headroom_mb: float = Field(default=4.0, gt=0, le=1024)
     policy: Policy = "noeviction"

@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
 from pydantic import BeforeValidator
 
+from chaosbench.ground.yamlload import excerpt
+
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 
 
+#: The longest single duration of a profile (a phase, a fault's start or duration): 24 h.
+MAX_DURATION_S = 24 * 3600.0
+
+
+def _shown(value: object) -> str:
+    return excerpt(value) if isinstance(value, str) else repr(value)[:40]
+
+
 def parse_duration(value: object) -> float:
-    """Seconds from ``value``; ValueError with a short reason when it is not a duration."""
+    """Seconds from ``value``; ValueError with a short reason when it is not a duration, is
+    not finite, is negative or is longer than ``MAX_DURATION_S`` (24h)."""
+    wanted = f"expected a duration like 10s, 2m or 500ms, got {_shown(value)}"
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 10s, 2m or 500ms, got {value!r}")
+        raise ValueError(wanted)
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
     elif isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
         if re.fullmatch(r"\d+(?:\.\d+)?", text):
@@ -29,11 +45,15 @@ def parse_duration(value: object) -> float:
                 seconds += float(m.group(1)) * _UNITS[m.group(2)]
                 pos = m.end()
             if pos != len(text) or not text:
-                raise ValueError(f"expected a duration like 10s, 2m or 500ms, got {value!r}")
+                raise ValueError(wanted)
     else:
-        raise ValueError(f"expected a duration like 10s, 2m or 500ms, got {value!r}")
+        raise ValueError(wanted)
+    if not math.isfinite(seconds):
+        raise ValueError(f"a duration must be a finite number of seconds, got {_shown(value)}")
     if seconds < 0:
-        raise ValueError(f"a duration cannot be negative, got {value!r}")
+        raise ValueError(f"a duration cannot be negative, got {_shown(value)}")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"a duration is at most 24h ({MAX_DURATION_S:g}s), got {_shown(value)}")
     return seconds
 
 

@@ -6,7 +6,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from chaosbench import bundled
@@ -22,7 +21,13 @@ from chaosbench.chaos.profile.model import (
     split_address,
 )
 from chaosbench.chaos.safety.allowlist import Allowlist
-from chaosbench.ground.errors import AllowlistError, ProfileError
+from chaosbench.ground.errors import AllowlistError, ChaosbenchError, ProfileError
+from chaosbench.ground.yamlload import (
+    decode_utf8,
+    load_yaml_text,
+    one_line_error,
+    read_config_bytes,
+)
 
 PROFILES_DIR = bundled.profiles_dir()
 DEFAULT_PROFILE = bundled.default_profile()
@@ -43,10 +48,7 @@ def load_profile(
     """
     p = resolve_profile_path(str(path))
     source = str(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    text = decode_utf8(read_config_bytes(p, source, ProfileError), source, ProfileError)
     return parse_profile(text, source, seed=seed, dry_run=dry_run)
 
 
@@ -54,16 +56,21 @@ def parse_profile(
     text: str, source: str = "<string>", *, seed: int | None = None, dry_run: bool | None = None
 ) -> Profile:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(yaml)"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ProfileError(f"{source}: {where}: invalid YAML: {problem}") from None
-    if data is None:
-        data = {}
+        return _parse(text, source, seed, dry_run)
+    except ChaosbenchError as exc:  # a key or value may hold a newline: one line, bounded
+        raise one_line_error(exc) from None
+
+
+def _parse(text: str, source: str, seed: int | None, dry_run: bool | None) -> Profile:
+    data = load_yaml_text(text, source, ProfileError)
+    if data is None or data == {}:
+        raise ProfileError(
+            f"{source}: empty profile (give at least phases and faults; see profiles/default.yaml)"
+        )
     if not isinstance(data, dict):
-        raise ProfileError(f"{source}: (top level): expected a mapping of keys, got {data!r:.40}")
+        raise ProfileError(
+            f"{source}: (top level): expected a mapping of keys, got a {type(data).__name__}"
+        )
     return build_profile(data, source, seed=seed, dry_run=dry_run)
 
 

@@ -6,15 +6,15 @@ import builtins
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chaosbench.chaos.faults.base import Fault, FaultSettings
-from chaosbench.chaos.profile.durations import Duration
+from chaosbench.chaos.profile.durations import Duration, format_duration
 from chaosbench.chaos.safety.allowlist import DEFAULT_ALLOW, Allowlist
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def split_address(value: str) -> tuple[str, int]:
@@ -30,13 +30,30 @@ def split_address(value: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
+#: Bounds of a profile's phases: bursts, and the whole run (each duration: MAX_DURATION_S, 24h).
+MAX_BURSTS = 10_000
+MAX_TOTAL_S = 7 * 24 * 3600.0
+MAX_FAULTS = 1000
+MAX_ROUTES = 256
+
+
 class Phases(StrictModel):
     warmup: Duration = 10.0
     baseline: Duration = 30.0
     burst_on: Duration = 15.0
     burst_off: Duration = 30.0
-    bursts: int = Field(default=3, ge=0, le=10_000)
+    bursts: int = Field(default=3, ge=0, le=MAX_BURSTS)
     cooldown: Duration = 10.0
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Phases:
+        if self.total > MAX_TOTAL_S:
+            raise ValueError(
+                f"the whole profile runs {format_duration(self.total)}; at most 7 days "
+                f"({MAX_TOTAL_S:g}s: warmup + baseline + bursts x (burst_on + burst_off) + "
+                "cooldown)"
+            )
+        return self
 
     @property
     def total(self) -> float:
@@ -61,7 +78,7 @@ class Route(StrictModel):
 
 
 class ProxySection(StrictModel):
-    routes: dict[str, Route] = Field(default_factory=dict)
+    routes: dict[str, Route] = Field(default_factory=dict, max_length=MAX_ROUTES)
 
 
 class Rotation(StrictModel):
@@ -75,7 +92,7 @@ class FaultEnvelope(StrictModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w.\-]+$")
     type: str
-    bursts: list[int] | None = None
+    bursts: list[int] | None = Field(default=None, max_length=MAX_BURSTS)
     intensity: float | list[float] = 1.0
     scenario: str | None = Field(default=None, min_length=1, max_length=64)
     start: Duration = 0.0
@@ -87,6 +104,8 @@ class FaultEnvelope(StrictModel):
         values = v if isinstance(v, list) else [v]
         if not values:
             raise ValueError("a ramp needs at least one value")
+        if len(values) > MAX_BURSTS:
+            raise ValueError(f"a ramp has at most {MAX_BURSTS} values (one per burst)")
         for x in values:
             if not 0.0 <= x <= 1.0:
                 raise ValueError(f"intensity must be between 0 and 1, got {x}")
@@ -103,11 +122,11 @@ class ProfileDoc(StrictModel):
     enabled: bool = True
     dry_run: bool = False
     seed: int | None = None
-    allow: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOW))
+    allow: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOW), max_length=1000)
     phases: Phases = Field(default_factory=Phases)
     proxy: ProxySection = Field(default_factory=ProxySection)
     rotation: Rotation | None = None
-    faults: list[dict[str, Any]] = Field(default_factory=list)
+    faults: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_FAULTS)
 
 
 @dataclass(frozen=True)

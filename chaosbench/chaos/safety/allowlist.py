@@ -10,6 +10,7 @@ could be poisoned). ``pid:``/``process:`` targets are processes on this machine 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -21,18 +22,32 @@ _LOCAL_PREFIXES = ("pid:", "process:", "local:", "cmd:")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
+
+
 def parse_entry(entry: str) -> Network | str:
-    """An allowlist entry as a network (an address is a /32 or /128) or a lower-case name."""
+    """An allowlist entry as a network (an address is a /32 or /128) or a lower-case name.
+
+    Digits and dots only (``999.1.1.1``, ``10.1``) is a mistyped IPv4 address, never a name.
+    """
     text = entry.strip()
     if not text:
         raise ValueError("empty allowlist entry")
+    shown = repr(text) if len(text) <= 60 else repr(text[:57]) + "..."
     try:
         return ipaddress.ip_network(text, strict=False)
     except ValueError:
         pass
-    if "/" in text or ":" in text or " " in text:
-        raise ValueError(f"{entry!r} is neither an address, a CIDR network nor a host name")
-    return text.lower()
+    if re.fullmatch(r"[0-9.]+(/.*)?", text):
+        raise ValueError(
+            f"{shown} is not a valid IPv4 address or network "
+            "(four numbers 0-255, e.g. 10.0.0.1 or 10.0.0.0/8)"
+        )
+    name = text.lower()
+    if not _HOST_NAME.fullmatch(name):
+        raise ValueError(f"{shown} is neither an address, a CIDR network nor a host name")
+    return name
 
 
 def target_host(target: str) -> str:
