@@ -15,26 +15,22 @@ from typing import Any
 
 from chaosbench.ground.cliargs import OneLineParser
 from chaosbench.ground.errors import ChaosbenchError, OptionError
+from chaosbench.ground.yamlload import decode_utf8, load_yaml_text, read_config_bytes
 from chaosbench.proxy.client import ProxySpec
 from chaosbench.proxy.server import DEFAULT_API, EmbeddedProxy
 
 
 def load_routes(path: Path) -> list[ProxySpec]:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise OptionError(f"--routes {path}: {exc.strerror or exc}") from None
-    try:
-        if path.suffix == ".json":
-            data: Any = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except ValueError as exc:  # json.JSONDecodeError and yaml.YAMLError
-        raise OptionError(f"--routes {path}: not valid JSON/YAML ({exc})") from None
-    except Exception as exc:
-        raise OptionError(f"--routes {path}: not valid YAML ({exc})".splitlines()[0]) from None
+    source = f"--routes {path}"
+    text = decode_utf8(read_config_bytes(path, source, OptionError), source, OptionError)
+    data: Any
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:  # json.JSONDecodeError
+            raise OptionError(f"{source}: not valid JSON ({exc})") from None
+    else:
+        data = load_yaml_text(text, source, OptionError)  # bounded: size, depth, aliases
     if isinstance(data, dict) and isinstance(data.get("proxy"), dict):
         data = data["proxy"].get("routes", {})
     if isinstance(data, dict) and "routes" in data and isinstance(data["routes"], dict):
