@@ -44,6 +44,9 @@ class FaultContext:
     ``ledger``: persisted record of faults that outlive the process (may be None in unit tests).
     ``resources``: named local resources a fault may act on (for example the pid or restart
     commands of a process the harness started); plain data.
+    ``proxy_external``: the proxy at ``proxy_url`` runs in another process and keeps what the
+    proxy faults add when this one is killed, so they write ledger entries (``_toxic.py``). The
+    wiring sets False for the embedded proxy; the default is the safe side.
     """
 
     proxy_url: str = defaults.PROXY_URL
@@ -52,6 +55,7 @@ class FaultContext:
     ledger: Any = None
     resources: dict[str, Any] = field(default_factory=dict)
     run_id: str = ""
+    proxy_external: bool = True
 
 
 class Fault(abc.ABC, Generic[S]):
