@@ -50,7 +50,13 @@ def test_default_path_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("CHAOSBENCH_LEDGER", str(tmp_path / "x.json"))
     assert default_ledger_path() == tmp_path / "x.json"
     monkeypatch.delenv("CHAOSBENCH_LEDGER")
-    assert default_ledger_path() == Path(".chaosbench/ledger.json")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert default_ledger_path() == tmp_path / "state" / "chaosbench" / "ledger.json"
+    monkeypatch.setenv("XDG_STATE_HOME", "relative/state")  # not absolute: ignored (XDG spec)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_ledger_path() == tmp_path / "home/.local/state/chaosbench/ledger.json"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    assert default_ledger_path() == tmp_path / "home/.local/state/chaosbench/ledger.json"
 
 
 def test_damaged_ledger_is_a_one_line_error(tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ def _check_routes(doc: ProfileDoc, source: str, allow: Allowlist) -> None:
             reason = allow.refusal(value)  # a name: every address it resolves to
             if reason is not None:
                 raise AllowlistError(
-                    f"{source}: proxy.routes.{name}.{attr}: {reason} "
+                    f"{source}: proxy.routes.{name}.{attr}: {reason.removeprefix('target ')} "
                     f"(allow: {', '.join(allow.describe())})"
                 )
         upstreams[_norm(route.upstream)] = f"proxy.routes.{name}.upstream"

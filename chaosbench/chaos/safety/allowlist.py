@@ -2,9 +2,11 @@
 
 Entries are IP addresses, CIDR networks (``10.0.0.0/8``) or host names. A target is
 ``host:port``, ``[v6]:port``, ``host`` or a URL. An IP target must be inside an address or
-network entry. A name is never trusted as a name: it is resolved (a lookup bounded in time,
+network entry. A name the list names is trusted as that name (``allow: [postgres]`` in a compose
+network). Any other name is resolved (a lookup bounded in time,
 :func:`chaosbench.chaos.safety.effective.resolve_host`) and EVERY address it resolves to must be
-allowed; a name entry stands for the addresses it resolves to. ``pid:``/``process:``/``cmd:``
+inside an address or network entry, or be an address a listed name resolves to; a name that does
+not resolve is refused. ``pid:``/``process:``/``cmd:``
 targets (processes on this machine) and ``local:`` targets (Unix sockets) are this machine: they
 are allowed when the list allows a loopback address (or names ``localhost``).
 
@@ -104,18 +106,20 @@ class Allowlist:
             if self._address_allowed(literal):
                 return None
             return f"target {target!r} is not on the allowlist"
+        if host.lower() in self.names:
+            return None  # a name the profile lists is trusted as that name
         try:
             addresses = [ipaddress.ip_address(a) for a in resolver(host)]
         except (OSError, ValueError) as exc:
-            return f"target {target!r}: {exc}"
+            return f"target {target!r} is not on the allowlist: {exc}"
         off = [a for a in addresses if not self._address_allowed(a)]
         if off:
             named = self._named_addresses(resolver)
             off = [a for a in off if a not in named]
         if off:
             return (
-                f"target {target!r}: {host} resolves to {', '.join(map(str, off))}, "
-                "which is not on the allowlist"
+                f"target {target!r} is not on the allowlist: {host} resolves to "
+                f"{', '.join(map(str, off))}"
             )
         return None
 
