@@ -48,5 +48,8 @@ class RouteDown(RouteFault[RouteDownSettings]):
         url, route = where
         if not proxy_listening(url):
             return f"route_down {entry.name!r}: fault proxy {url} is gone, its routes with it"
-        ToxiproxyClient(url, timeout=5.0).set_enabled(route, True)
+        client = ToxiproxyClient(url, timeout=5.0)
+        if route not in client.proxies():
+            return f"route_down {entry.name!r}: route {route!r} is no longer on {url}"
+        client.set_enabled(route, True)
         return f"route_down {entry.name!r}: route {route!r} on {url} brought back up"
