@@ -44,7 +44,7 @@ HARNESS = textwrap.dedent(
 )
 
 
-def start_proxy(spawn: Callable[..., Proc]) -> ToxiproxyClient:
+def start_proxy(spawn: Callable[..., Proc], routes: bool = True) -> ToxiproxyClient:
     api = f"127.0.0.1:{free_port()}"
     proc = spawn([PYTHON, "-m", "chaosbench.proxy", "--api", api], name="proxy")
     client = ToxiproxyClient(api, timeout=2.0)
@@ -58,6 +58,8 @@ def start_proxy(spawn: Callable[..., Proc]) -> ToxiproxyClient:
         return True
 
     wait_until(up, timeout=30)
+    if not routes:
+        return client
     for route in ("r", "d"):
         client.create_proxy(route, f"127.0.0.1:{free_port()}", "127.0.0.1:6379")
     client.add_toxic("r", "latency", {"latency": 50}, name="another_run")  # not ours
@@ -144,3 +146,45 @@ def test_proxy_faults_are_persistent_only_on_an_external_proxy(external: bool) -
     ):
         cls = catalogue()[name]
         assert cls(name, cls.Settings(**settings), ctx, 1.0).persistent is external
+
+
+PROFILE = """seed: 3
+phases: {{warmup: 0.5s, baseline: 0.5s, burst_on: 60s, burst_off: 1s, bursts: 1, cooldown: 0}}
+proxy:
+  routes:
+    redis: {{listen: 127.0.0.1:{port}, upstream: 127.0.0.1:6379}}
+faults:
+  - {{name: lat, type: latency, route: redis, latency_ms: 100, stream: both}}
+"""
+
+
+@pytest.mark.slow
+def test_locust_killed_mid_burst_on_an_external_proxy(
+    tmp_path: Path, spawn: Callable[..., Proc]
+) -> None:
+    """A real locust run with --chaos-proxy URL, SIGKILLed with its latency toxics on: they stay
+    on the proxy; the next start's revert removes them and not another run's toxic."""
+    client = start_proxy(spawn, routes=False)
+    route = free_port()
+    profile = tmp_path / "p.yaml"
+    profile.write_text(PROFILE.format(port=route))
+    ledger = tmp_path / "ledger.json"
+    env = {"CB_TEST_PORT": str(route), "CHAOSBENCH_LEDGER": str(ledger)}
+    locust = spawn(
+        [PYTHON, "-m", "locust", "-f", "tests/chaos/chaos_locustfile.py", "-u", "1", "-r", "1",
+         "--headless", "--only-summary", "--chaos-profile", str(profile),
+         "--chaos-proxy", client.url, "--results-dir", str(tmp_path / "runs")],
+        env=env, name="locust",
+    )  # fmt: skip
+    ours = ["cb_lat_downstream", "cb_lat_upstream"]
+    try:
+        wait_until(lambda: sorted(t.name for t in client.toxics("redis")) == ours, timeout=60)
+    finally:
+        locust.popen.send_signal(signal.SIGKILL)
+        locust.popen.wait(10)
+    client.add_toxic("redis", "latency", {"latency": 5}, name="another_run")
+    assert sorted(t.name for t in client.toxics("redis")) == ["another_run", *ours]
+    lines = revert_leftovers_at_start(ledger)
+    assert any("removed toxics of latency 'lat'" in line for line in lines), lines
+    assert [t.name for t in client.toxics("redis")] == ["another_run"]
+    assert not ledger.exists()
