@@ -8,6 +8,15 @@ start, or ``python -m chaosbench.chaos reset`` / ``make reset``, calls :func:`re
 which
 rebuilds each fault from its entry and reverts it.
 
+Where: ONE ledger per machine and user, whatever the working directory (see
+:func:`default_ledger_path`): ``$CHAOSBENCH_LEDGER`` when set, else
+``$XDG_STATE_HOME/chaosbench/ledger.json``, else ``~/.local/state/chaosbench/ledger.json``. The
+folder is created 0700 and the file written 0600: entries hold the settings needed to revert,
+DSNs and URLs with their credentials included. Harnesses of the same user share it (a lock file
+next to it serialises the changes); an entry whose harness still runs is left to that harness.
+A legacy ``./.chaosbench/ledger.json`` (the old per-folder location) found in the working
+directory is merged into it once, and said.
+
 The file is one JSON document, rewritten atomically (temporary file + rename) at every change::
 
     {"version": 1, "entries": [{"key": "4242:mem", "type": "redis_memory_pressure",
@@ -21,14 +30,18 @@ from ``settings`` and ``intensity`` and its ``revert()`` is called.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import stat
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaosbench.ground.errors import FaultError
+from chaosbench.ground.errors import ChaosbenchError, FaultError
 from chaosbench.ground.redact import redact
 from chaosbench.ground.text import short_repr
 from chaosbench.ground.translate import error_line
@@ -40,9 +53,25 @@ LEDGER_VERSION = 1
 DEFAULT_LEDGER_ENV = "CHAOSBENCH_LEDGER"
 
 
+#: The old per-folder location, read (and merged) when found in the working directory.
+LEGACY_LEDGER = Path(".chaosbench/ledger.json")
+#: How long a change waits for another harness's change to the same ledger.
+LOCK_TIMEOUT_S = 10.0
+
+
+def state_home() -> Path:
+    """``$XDG_STATE_HOME`` (when absolute, as the XDG spec requires), else ``~/.local/state``."""
+    xdg = os.environ.get("XDG_STATE_HOME", "")
+    return Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "state"
+
+
 def default_ledger_path() -> Path:
-    """``$CHAOSBENCH_LEDGER``, else ``.chaosbench/ledger.json`` in the working directory."""
-    return Path(os.environ.get(DEFAULT_LEDGER_ENV, ".chaosbench/ledger.json"))
+    """``$CHAOSBENCH_LEDGER``, else ``<state home>/chaosbench/ledger.json``: one per machine
+    and user, the same from every working directory."""
+    override = os.environ.get(DEFAULT_LEDGER_ENV)
+    if override:
+        return Path(override).expanduser()
+    return state_home() / "chaosbench" / "ledger.json"
 
 
 def process_start_time(pid: int) -> int | None:
@@ -140,18 +169,67 @@ class Ledger:
             for i, e in enumerate(doc.get("entries", []))
         ]
 
+    def _ensure_folder(self) -> None:
+        """The ledger's folder, created 0700 (and made 0700 when it is ours and looser)."""
+        folder = self.path.parent
+        if not folder.exists():
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                folder.mkdir(mode=0o700)
+            os.chmod(folder, 0o700)
+        elif folder.name == "chaosbench":
+            info = folder.stat()
+            if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) != 0o700:
+                os.chmod(folder, 0o700)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the ledger's lock file (``<path>.lock``) for one read-modify-write. Waits in
+        short sleeps (cooperative under gevent) up to ``LOCK_TIMEOUT_S``."""
+        self._ensure_folder()
+        lock = self.path.with_name(f"{self.path.name}.lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + LOCK_TIMEOUT_S
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise FaultError(
+                            f"{self.path}: another harness holds the ledger lock {lock} "
+                            f"for more than {LOCK_TIMEOUT_S:g} s"
+                        ) from None
+                    time.sleep(0.01)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
     def _write(self, entries: list[LedgerEntry]) -> None:
         if not entries:
             self.path.unlink(missing_ok=True)
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._ensure_folder()
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         doc = {"version": LEDGER_VERSION, "entries": [e.to_dict() for e in entries]}
-        with open(tmp, "w") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # credentials inside: never wider, whatever the umask
+        with os.fdopen(fd, "w") as fh:
             json.dump(doc, fh, indent=1, sort_keys=True)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
+
+    def merge(self, entries: list[LedgerEntry]) -> int:
+        """Add ``entries`` not already here (by key); how many were added."""
+        with self._locked():
+            have = self.entries()
+            keys = {e.key for e in have}
+            new = [e for e in entries if e.key not in keys]
+            if new:
+                self._write(have + new)
+            return len(new)
 
     # -- what faults and the scheduler call --------------------------------------------------
     def record(self, fault: Fault[Any], undo: dict[str, Any] | None = None) -> LedgerEntry:
@@ -161,6 +239,10 @@ class Ledger:
         once it knows its undo state; both calls land in the same entry.
         """
         key = fault_key(fault)
+        with self._locked():
+            return self._record(key, fault, undo)
+
+    def _record(self, key: str, fault: Fault[Any], undo: dict[str, Any] | None) -> LedgerEntry:
         entries = self.entries()
         old = next((e for e in entries if e.key == key), None)
         entry = LedgerEntry(
@@ -182,10 +264,13 @@ class Ledger:
         self.remove_key(fault_key(fault))
 
     def remove_key(self, key: str) -> None:
-        entries = self.entries()
-        kept = [e for e in entries if e.key != key]
-        if len(kept) != len(entries):
-            self._write(kept)
+        if not self.path.exists():
+            return
+        with self._locked():
+            entries = self.entries()
+            kept = [e for e in entries if e.key != key]
+            if len(kept) != len(entries):
+                self._write(kept)
 
 
 def revert_entry(entry: LedgerEntry) -> str:
@@ -217,7 +302,7 @@ def revert_leftovers(path: str | os.PathLike[str] | None = None, force: bool = F
     ``failed: ...``; the others are removed.
     """
     ledger = Ledger(path if path is not None else default_ledger_path())
-    done: list[str] = []
+    done = merge_legacy(ledger)
     for entry in ledger.entries():
         if entry.owner_alive and not force:
             done.append(f"left {entry.type} {entry.name!r}: its harness (pid {entry.pid}) runs")
@@ -230,3 +315,37 @@ def revert_leftovers(path: str | os.PathLike[str] | None = None, force: bool = F
         ledger.remove_key(entry.key)
         done.append(redact(line))
     return done
+
+
+def merge_legacy(ledger: Ledger, legacy: Path = LEGACY_LEDGER) -> list[str]:
+    """Merge a legacy per-folder ledger (``./.chaosbench/ledger.json``) into ``ledger`` once:
+    its entries are added and the old file removed. Returns what was done (nothing when there
+    is no such file, or when it is ``ledger``'s own file)."""
+    if not legacy.is_file():
+        return []
+    with contextlib.suppress(OSError):
+        if ledger.path.exists() and os.path.samefile(legacy, ledger.path):
+            return []
+    entries = Ledger(legacy).entries()
+    added = ledger.merge(entries)
+    legacy.unlink(missing_ok=True)
+    return [
+        f"merged the legacy ledger {legacy.resolve()} into {ledger.path} "
+        f"({added} of {len(entries)} entries new)"
+    ]
+
+
+def revert_leftovers_at_start(path: str | os.PathLike[str] | None = None) -> list[str]:
+    """What every harness start calls, whatever its options (chaos on or off, ``--no-chaos``,
+    ``enabled: false``), before it adds anything: revert what a killed harness left, in the
+    machine's ledger (:func:`default_ledger_path`) and a legacy one in the working directory.
+    Returns the lines to print (nothing when nothing was left); never raises: a ledger that
+    cannot be read is one ``failed ...`` line."""
+    where = path if path is not None else default_ledger_path()
+    try:
+        lines = revert_leftovers(where)
+    except ChaosbenchError as exc:
+        return [f"failed ledger {where}: {exc}"]
+    except OSError as exc:
+        return [f"failed ledger {where}: {error_line(exc)}"]
+    return [f"chaos ledger {where}: {line}" for line in lines]

@@ -61,7 +61,8 @@ COMMANDS: dict[str, tuple[str, Entry]] = {
                  _chaos("validate")),
     "plan": ("print the schedule of a chaos profile", _chaos("plan")),
     "analyze": ("judge a run directory against a gate and write its reports", _analyze),
-    "reset": ("revert what a killed harness left behind, reset the fault proxy", _chaos("reset")),
+    "reset": ("revert what killed harnesses left, as the ledger records it (--all: a whole "
+              "fault proxy too)", _chaos("reset")),
     "proxy": ("the embedded Toxiproxy-compatible fault proxy on its own", _proxy),
     "sut": ("the reference system under test, in the foreground", _sut),
 }  # fmt: skip

@@ -7,6 +7,8 @@ import json
 import os
 import random
 import signal
+import stat
+import subprocess
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,9 +19,14 @@ import redis
 
 from chaosbench.chaos.faults import FaultContext, catalogue
 from chaosbench.chaos.faults.base import Fault
-from chaosbench.chaos.ledger import Ledger, default_ledger_path, revert_leftovers
+from chaosbench.chaos.ledger import (
+    Ledger,
+    default_ledger_path,
+    revert_leftovers,
+    revert_leftovers_at_start,
+)
 from chaosbench.ground.errors import FaultError
-from tests.conftest import PYTHON, Proc, wait_until
+from tests.conftest import PYTHON, ROOT, Proc, wait_until
 
 
 def make(type_name: str, ledger: Ledger | None, **settings: Any) -> Fault[Any]:
@@ -49,7 +56,13 @@ def test_default_path_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("CHAOSBENCH_LEDGER", str(tmp_path / "x.json"))
     assert default_ledger_path() == tmp_path / "x.json"
     monkeypatch.delenv("CHAOSBENCH_LEDGER")
-    assert default_ledger_path() == Path(".chaosbench/ledger.json")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert default_ledger_path() == tmp_path / "state" / "chaosbench" / "ledger.json"
+    monkeypatch.setenv("XDG_STATE_HOME", "relative/state")  # not absolute: ignored (XDG spec)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_ledger_path() == tmp_path / "home/.local/state/chaosbench/ledger.json"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    assert default_ledger_path() == tmp_path / "home/.local/state/chaosbench/ledger.json"
 
 
 def test_damaged_ledger_is_a_one_line_error(tmp_path: Path) -> None:
@@ -105,10 +118,10 @@ INJECTOR = textwrap.dedent(
     """
     import sys, time
     from chaosbench.chaos.faults import FaultContext, catalogue
-    from chaosbench.chaos.ledger import Ledger
+    from chaosbench.chaos.ledger import Ledger, default_ledger_path
     cls = catalogue()["redis_memory_pressure"]
     fault = cls("mem", cls.Settings(url=sys.argv[2], prefix=sys.argv[3], headroom_mb=1),
-                FaultContext(ledger=Ledger(sys.argv[1])), 1.0)
+                FaultContext(ledger=Ledger(sys.argv[1] or default_ledger_path())), 1.0)
     fault.inject()
     print("injected", fault.describe()["oom"], flush=True)
     time.sleep(60)
@@ -157,3 +170,96 @@ def test_kill_9_with_memory_pressure_then_revert_leftovers(
     assert list(r.scan_iter(match=f"{key_prefix}:*")) == []
     assert not path.exists()
     assert revert_leftovers(path) == []  # nothing left
+
+
+def test_kill_9_then_reset_from_another_folder_with_the_machine_ledger(
+    redis_url: str,
+    key_prefix: str,
+    tmp_path: Path,
+    spawn: Callable[..., Proc],
+    original_memory: tuple[redis.Redis, int, str],
+) -> None:
+    """No CHAOSBENCH_LEDGER: the harness (in folder a) and the reset (in folder b) find the same
+    ledger under $XDG_STATE_HOME, 0600 in a 0700 folder."""
+    r, maxmemory, _policy = original_memory
+    env = {k: v for k, v in os.environ.items() if k != "CHAOSBENCH_LEDGER"}
+    env.update(XDG_STATE_HOME=str(tmp_path / "state"), PYTHONPATH=str(ROOT))
+    here, there = tmp_path / "a", tmp_path / "b"
+    here.mkdir()
+    there.mkdir()
+    harness = spawn(
+        [PYTHON, "-c", f"import os; os.chdir({str(here)!r})\n" + INJECTOR, "", redis_url,
+         f"{key_prefix}:fill:"],
+        env=env, name="harness",
+    )  # fmt: skip
+    try:
+        wait_until(lambda: "injected True" in harness.output(), timeout=30)
+    finally:
+        harness.popen.send_signal(signal.SIGKILL)
+        harness.popen.wait(10)
+    path = tmp_path / "state" / "chaosbench" / "ledger.json"
+    assert path.is_file() and not (here / ".chaosbench").exists()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert "redis://" in path.read_text()  # it holds the URL to revert: hence 0600
+    out = subprocess.run(
+        [PYTHON, "-m", "chaosbench.cli", "reset"],
+        cwd=there, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert f"reverted redis_memory_pressure 'mem' on 127.0.0.1:6379: maxmemory {maxmemory}" in (
+        out.stdout
+    ), out.stdout
+    assert int(r.config_get("maxmemory")["maxmemory"]) == maxmemory
+    assert list(r.scan_iter(match=f"{key_prefix}:*")) == []
+    assert not path.exists()
+    again = subprocess.run(
+        [PYTHON, "-m", "chaosbench.cli", "reset"],
+        cwd=here, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert again.returncode == 0 and f"ledger {path}: nothing to revert" in again.stdout
+
+
+def test_a_legacy_folder_ledger_is_merged_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    legacy = tmp_path / ".chaosbench" / "ledger.json"
+    legacy.parent.mkdir()
+    entry = {"key": "999999999:s", "type": "clock_skew", "name": "s", "pid": 999_999_999}
+    write_entries(legacy, [entry])
+    machine = tmp_path / "state" / "ledger.json"
+    lines = revert_leftovers_at_start(machine)
+    assert lines[0] == (
+        f"chaos ledger {machine}: merged the legacy ledger {legacy} into {machine} "
+        "(1 of 1 entries new)"
+    )
+    assert lines[1] == f"chaos ledger {machine}: reverted clock_skew 's'"
+    assert not legacy.exists() and not machine.exists()
+    assert revert_leftovers_at_start(machine) == []
+
+
+def test_start_never_raises_on_a_damaged_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    path.write_text("{not json")
+    (line,) = revert_leftovers_at_start(path)
+    assert line.startswith(f"failed ledger {path}: {path}: unreadable ledger")
+
+
+def test_concurrent_writers_lose_no_entry(tmp_path: Path) -> None:
+    """Two processes recording into one ledger (as two harnesses of a user do) keep both."""
+    path = tmp_path / "ledger.json"
+    code = textwrap.dedent(
+        """
+        import sys
+        from chaosbench.chaos.faults import FaultContext, catalogue
+        from chaosbench.chaos.ledger import Ledger
+        cls = catalogue()["clock_skew"]
+        ledger = Ledger(sys.argv[1])
+        for i in range(40):
+            ledger.record(cls(f"f{i}", cls.Settings(offset_ms=1), FaultContext(), 1.0))
+        """
+    )
+    procs = [subprocess.Popen([PYTHON, "-c", code, str(path)], cwd=ROOT) for _ in range(2)]
+    assert [p.wait(60) for p in procs] == [0, 0]
+    assert len(Ledger(path).entries()) == 80

@@ -16,18 +16,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import gevent
 import psycopg
 import redis
-from psycopg.conninfo import conninfo_to_dict
 
 from chaosbench.chaos.faults.base import Fault
+from chaosbench.chaos.safety.effective import pg_endpoints, redis_endpoint
 from chaosbench.ground import defaults
-from chaosbench.ground.errors import FaultError, TargetUnreachable
-from chaosbench.ground.redact import redact
-from chaosbench.ground.text import one_line
+from chaosbench.ground.errors import TargetUnreachable
 from chaosbench.ground.translate import error_line, translate
 
 #: application_name / Redis client name of every connection the faults open themselves.
@@ -44,22 +41,24 @@ def scaled(n: int, intensity: float) -> int:
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
+def pg_targets(dsn: str) -> list[str]:
+    """Every ``host:port`` (``local:<dir>`` for a Unix socket) libpq could connect to with
+    ``dsn``: the environment (``PGHOST``, ``PGHOSTADDR``, ``PGPORT``, ``PGSERVICE``) and service
+    files applied, each host of a list (``safety/effective.py``). A fault's ``targets()``."""
+    return pg_endpoints(dsn)
+
+
 def pg_target(dsn: str) -> str:
-    try:
-        info = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError as exc:
-        raise FaultError(redact(f"dsn {dsn!r}: {one_line(exc)}")) from None
-    host = str(info.get("hostaddr") or info.get("host") or "localhost")
-    if host.startswith("/"):
-        host = "localhost"  # a Unix socket: this host
-    return f"{host}:{info.get('port') or 5432}"
+    """The effective targets of ``dsn`` as one label (``a:5432,b:5432``), for messages."""
+    return ",".join(pg_targets(dsn))
 
 
 def pg_connect(dsn: str, name: str = ADMIN_NAME, autocommit: bool = True) -> psycopg.Connection:
+    label = pg_target(dsn)
     try:
         return psycopg.connect(dsn, application_name=name, autocommit=autocommit, connect_timeout=5)
     except psycopg.Error as exc:
-        raise translate(exc, f"PostgreSQL {pg_target(dsn)}", TargetUnreachable) from None
+        raise translate(exc, f"PostgreSQL {label}", TargetUnreachable) from None
 
 
 def pg_close(conn: psycopg.Connection | None) -> None:
@@ -73,20 +72,20 @@ def pg_close(conn: psycopg.Connection | None) -> None:
 
 # -- Redis --------------------------------------------------------------------------------------
 def redis_target(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        return "localhost"
-    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+    """The ``host:port`` (``local:<path>`` for a Unix socket) redis-py connects to with ``url``,
+    read with redis-py's own URL parser (``?host=`` in the query counts)."""
+    return redis_endpoint(url)
 
 
 def redis_connect(url: str) -> redis.Redis:
+    label = redis_target(url)
     try:
         client = redis.Redis.from_url(
             url, client_name=ADMIN_NAME, socket_timeout=5, socket_connect_timeout=5
         )
         client.ping()
     except (redis.RedisError, ValueError) as exc:  # ValueError: a malformed URL
-        raise translate(exc, f"Redis {redis_target(url)}", TargetUnreachable) from None
+        raise translate(exc, f"Redis {label}", TargetUnreachable) from None
     return client
 
 

@@ -5,18 +5,31 @@ declares ``profile_name`` and ``Profile`` (``chaosbench/proxy/toxics/``); ``prox
 that for every such toxic, so a proxy fault is the toxic's one module. The toxic is named
 ``cb_<fault name>_<stream>`` so that ``revert()`` removes exactly what ``inject()`` added, also
 after a half-done inject (removing a toxic that is not there is fine).
+
+Persistence: a proxy in another process (``ctx.proxy_external``: the main job's layout, a
+``--chaos-proxy URL``, a real Toxiproxy) keeps its toxics and downed routes when the harness is
+killed. There these faults are persistent: the ledger entry names the proxy, the route and the
+toxics BEFORE they are added, and ``revert_leftover`` removes exactly those (and brings a route
+this fault took down back up) at the next start or ``chaosbench reset``; a toxic another run
+added on the same proxy is left alone. An embedded proxy dies with the harness: no entry.
 """
 
 from __future__ import annotations
 
+import socket
 import sys
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
+from chaosbench.chaos.faults._common import ledger_record
 from chaosbench.chaos.faults.base import Fault
 from chaosbench.ground.errors import FaultError
 from chaosbench.proxy.client import ToxiproxyClient
 from chaosbench.proxy.toxics.base import Toxic
 from chaosbench.proxy.toxics.profile import RouteSettings, ToxicProfile
+
+if TYPE_CHECKING:
+    from chaosbench.chaos.ledger import LedgerEntry
 
 TS = TypeVar("TS", bound=RouteSettings)
 TP = TypeVar("TP", bound=ToxicProfile)
@@ -28,6 +41,16 @@ class RouteFault(Fault[TS]):
     #: Route protocols this fault needs (checked at validation); empty = any.
     protocols: ClassVar[tuple[str, ...]] = ()
     _client: ToxiproxyClient | None = None
+
+    @property  # per instance: where the proxy runs
+    def persistent(self) -> bool:  # type: ignore[override]
+        """The proxy outlives this process: what the fault leaves there goes in the ledger."""
+        return bool(self.ctx.proxy_external)
+
+    def _ledger_before(self, undo: dict[str, Any]) -> None:
+        """The ledger entry (proxy, route, what is about to change) BEFORE the change."""
+        if self.persistent:
+            ledger_record(self, {"proxy": self.client.url, "route": self.route, **undo})
 
     @property
     def client(self) -> ToxiproxyClient:
@@ -82,6 +105,7 @@ class ToxicFault(RouteFault[TP]):
 
     def inject(self) -> None:
         attrs = self.attributes()
+        self._ledger_before({"toxics": [self.toxic_name(st) for st in self.streams()]})
         for stream in self.streams():
             self.client.add_toxic(
                 self.route,
@@ -101,6 +125,23 @@ class ToxicFault(RouteFault[TP]):
                 errors.append(str(exc))
         if errors:
             raise FaultError("; ".join(errors))
+
+    @classmethod
+    def revert_leftover(cls, entry: LedgerEntry) -> str:
+        """Remove the toxics a killed harness added (its ledger entry names them)."""
+        where = proxy_of(entry)
+        if where is None:
+            return f"{entry.type} {entry.name!r}: nothing was added on a proxy yet"
+        url, route = where
+        if not proxy_listening(url):
+            return f"{entry.type} {entry.name!r}: fault proxy {url} is gone, its toxics with it"
+        client = ToxiproxyClient(url, timeout=5.0)
+        names = [str(n) for n in entry.undo.get("toxics") or []]
+        removed = [n for n in names if client.toxic(route, n) is not None]
+        for name in removed:
+            client.remove_toxic(route, name)
+        what = ", ".join(removed) if removed else "none was left"
+        return f"removed toxics of {entry.type} {entry.name!r} from {url} route {route!r}: {what}"
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -132,3 +173,24 @@ def toxic_fault(toxic: type[Toxic]) -> type[ToxicFault[Any]]:
         "protocols": ("http",) if toxic.kind != "tcp" else (),
     }
     return type(f"{title}Fault", (ToxicFault,), namespace)
+
+
+def proxy_of(entry: LedgerEntry) -> tuple[str, str] | None:
+    """(proxy API url, route) of a proxy fault's ledger entry; None before the fault added
+    anything (the scheduler's entry before ``inject()``)."""
+    url, route = entry.undo.get("proxy"), entry.undo.get("route")
+    if not isinstance(url, str) or not isinstance(route, str):
+        return None
+    return url, route
+
+
+def proxy_listening(url: str, timeout: float = 2.0) -> bool:
+    """False when nothing listens at the proxy API ``url`` (connection refused: the proxy and
+    its toxics are gone); True when it accepts. Any other failure raises OSError (unknown:
+    the ledger entry is kept for the next reset)."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 8474), timeout):
+            return True
+    except ConnectionRefusedError:
+        return False

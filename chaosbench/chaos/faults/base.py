@@ -47,6 +47,9 @@ class FaultContext:
     commands of a process the harness started); plain data.
     ``state``: the run's shared state (timeline, integrity counters, the in-process switches that
     ``pg_slow_queries``, ``clock_skew`` and ``dns_failure`` set).
+    ``proxy_external``: the proxy at ``proxy_url`` runs in another process and keeps what the
+    proxy faults add when this one is killed, so they write ledger entries (``_toxic.py``). The
+    wiring sets False for the embedded proxy; the default is the safe side.
     """
 
     proxy_url: str = defaults.PROXY_URL
@@ -56,6 +59,7 @@ class FaultContext:
     resources: dict[str, Any] = field(default_factory=dict)
     run_id: str = ""
     state: RunState = field(default_factory=RunState)
+    proxy_external: bool = True
 
 
 class Fault(abc.ABC, Generic[S]):

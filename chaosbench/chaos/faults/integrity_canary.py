@@ -24,10 +24,11 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import ConfigDict, Field
 
-from chaosbench.chaos.faults._common import one_line, pg_close, pg_connect, pg_target, scaled
+from chaosbench.chaos.faults._common import pg_close, pg_connect, pg_targets, scaled
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
 from chaosbench.ground import defaults
 from chaosbench.ground.errors import FaultError
+from chaosbench.ground.text import one_line
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -56,7 +57,7 @@ class IntegrityCanary(Fault[CanarySettings]):
         self._rows: list[dict[str, Any]] = []
 
     def targets(self) -> list[str]:
-        return [pg_target(self.settings.dsn)]
+        return pg_targets(self.settings.dsn)
 
     def _table(self) -> sql.Composable:
         return sql.Identifier(self.settings.schema_, self.settings.table)

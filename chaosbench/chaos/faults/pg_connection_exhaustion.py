@@ -22,7 +22,7 @@ from chaosbench.chaos.faults._common import (
     DEFAULT_PG_DSN,
     pg_close,
     pg_connect,
-    pg_target,
+    pg_targets,
     scaled,
 )
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
@@ -51,7 +51,7 @@ class PgConnectionExhaustion(Fault[PgExhaustionSettings]):
         self.refused: str | None = None
 
     def targets(self) -> list[str]:
-        return [pg_target(self.settings.dsn)]
+        return pg_targets(self.settings.dsn)
 
     def _free_slots(self) -> int:
         conn = pg_connect(self.settings.dsn)

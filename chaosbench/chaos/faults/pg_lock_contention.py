@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 from pydantic import Field, field_validator
 
-from chaosbench.chaos.faults._common import DEFAULT_PG_DSN, pg_close, pg_connect, pg_target
+from chaosbench.chaos.faults._common import DEFAULT_PG_DSN, pg_close, pg_connect, pg_targets
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
 from chaosbench.ground.translate import error_line
 
@@ -63,7 +63,7 @@ class PgLockContention(Fault[PgLockSettings]):
         self.error: str | None = None
 
     def targets(self) -> list[str]:
-        return [pg_target(self.settings.dsn)]
+        return pg_targets(self.settings.dsn)
 
     def _lock(self) -> None:
         assert self._conn is not None

@@ -23,7 +23,7 @@ from chaosbench.chaos.faults._common import (
     RepeatedRounds,
     pg_close,
     pg_connect,
-    pg_target,
+    pg_targets,
     scaled,
 )
 from chaosbench.chaos.faults.base import Fault, FaultSettings, register
@@ -49,7 +49,7 @@ class PgTerminateBackends(RepeatedRounds, Fault[PgTerminateSettings]):
         self.errors: list[str] = []
 
     def targets(self) -> list[str]:
-        return [pg_target(self.settings.dsn)]
+        return pg_targets(self.settings.dsn)
 
     def _select(self, conn: psycopg.Connection) -> list[int]:
         s = self.settings

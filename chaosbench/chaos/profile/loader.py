@@ -117,9 +117,10 @@ def _check_routes(doc: ProfileDoc, source: str, allow: Allowlist) -> None:
     for name, route in doc.proxy.routes.items():
         for attr in ("listen", "upstream"):
             value = getattr(route, attr)
-            if not allow.allows(value):
+            reason = allow.refusal(value)  # a name: every address it resolves to
+            if reason is not None:
                 raise AllowlistError(
-                    f"{source}: proxy.routes.{name}.{attr}: {value!r} is not on the allowlist "
+                    f"{source}: proxy.routes.{name}.{attr}: {reason.removeprefix('target ')} "
                     f"(allow: {', '.join(allow.describe())})"
                 )
         upstreams[_norm(route.upstream)] = f"proxy.routes.{name}.upstream"
@@ -332,11 +333,12 @@ def _check_targets(faults: list[FaultSpec], doc: ProfileDoc, source: str, allow:
             targets = fault.targets()
         except Exception as exc:  # a fault's own check of its settings
             raise ProfileError(f"{source}: {spec.where}: {exc}") from None
-        for target in targets:
-            if not allow.allows(target):
+        for target in targets:  # effective targets (environment, service files applied)
+            reason = allow.refusal(target)
+            if reason is not None:
                 raise AllowlistError(
-                    f"{source}: {spec.where} ({spec.name}): target {target!r} is not on the "
-                    f"allowlist (allow: {', '.join(allow.describe())})"
+                    f"{source}: {spec.where} ({spec.name}): {reason} "
+                    f"(allow: {', '.join(allow.describe())})"
                 )
 
 
