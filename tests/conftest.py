@@ -54,6 +54,21 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The test session's own chaos ledger (every harness start reverts the machine ledger's
+    leftovers: tests must neither see nor revert another session's entries). Tests about the
+    default location set XDG_STATE_HOME / CHAOSBENCH_LEDGER themselves."""
+    path = tmp_path_factory.mktemp("ledger") / "ledger.json"
+    saved = os.environ.get("CHAOSBENCH_LEDGER")
+    os.environ["CHAOSBENCH_LEDGER"] = str(path)
+    yield
+    if saved is None:
+        os.environ.pop("CHAOSBENCH_LEDGER", None)
+    else:
+        os.environ["CHAOSBENCH_LEDGER"] = saved
+
+
 @pytest.fixture(scope="session")
 def pg_dsn() -> str:
     return PG_DSN

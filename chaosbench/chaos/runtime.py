@@ -87,9 +87,16 @@ def start_proxy(profile: Profile, mode: str, api: str) -> ProxyHandle:
 
 
 def make_context(
-    profile: Profile, proxy_url: str, ledger: Any, state: RunState, run_id: str = ""
+    profile: Profile,
+    proxy_url: str,
+    ledger: Any,
+    state: RunState,
+    run_id: str = "",
+    *,
+    proxy_external: bool = True,
 ) -> FaultContext:
-    """The context of a run's faults; ``state`` is the run's shared state."""
+    """The context of a run's faults; ``state`` is the run's shared state; ``proxy_external``:
+    the proxy runs in another process (its toxics outlive this one: ledger entries)."""
     return FaultContext(
         proxy_url=proxy_url,
         routes=profile.route_table(),
@@ -97,6 +104,7 @@ def make_context(
         ledger=ledger,
         run_id=run_id,
         state=state,
+        proxy_external=proxy_external,
     )
 
 

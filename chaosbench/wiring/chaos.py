@@ -143,6 +143,9 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
         runner.register_message(SWITCHES_MESSAGE, _on_switches_message)
         runner.send_message(MARKS_REQUEST, None)  # a worker joining mid-run gets the history
         return
+    # Whatever the options (chaos on or off): revert what a killed harness left behind, before
+    # this run starts a proxy or adds anything.
+    _leftovers()
     if isinstance(runner, MasterRunner):
         runner.register_message(MARKS_REQUEST, _on_marks_request)
         events = h.state.events
@@ -165,7 +168,6 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
         h.disabled_reason = "enabled: false in the profile"
         log.info("chaos disabled (%s): every sample is phase 'idle'", h.disabled_reason)
     else:
-        _leftovers()
         h.exits.install()
         _report_run_time(profile, getattr(opts, "run_time", None))
     if web_ui is not None:
@@ -175,14 +177,11 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
 
 
 def _leftovers() -> None:
-    """Revert what a killed harness left in the ledger, before this run adds anything."""
-    try:
-        from chaosbench.chaos.ledger import default_ledger_path, revert_leftovers
+    """Revert what a killed harness left in the machine's ledger, and say what (never raises)."""
+    from chaosbench.chaos.ledger import revert_leftovers_at_start
 
-        for line in revert_leftovers(default_ledger_path()):
-            log.warning("chaos ledger: %s", line)
-    except ChaosbenchError as err:
-        log.error("chaos ledger: %s", err)
+    for line in revert_leftovers_at_start():
+        log.warning("%s", line)
 
 
 def _ledger() -> Any:
@@ -229,7 +228,8 @@ def on_test_start(environment: Any, **_kw: Any) -> None:
             log.error("chaosbench: %s (chaos not started)", err)
             return
     url = h.proxy.url if h.proxy is not None else ""
-    ctx = make_context(profile, url, _ledger(), h.state)
+    external = h.proxy is None or h.proxy.embedded is None  # toxics outlive this process
+    ctx = make_context(profile, url, _ledger(), h.state, proxy_external=external)
     h.state.timeline.clear()
     scheduler = Scheduler(
         profile,
