@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Flux's parser for the dashboards' queries, when .ci/run installed it (tests/test_grafana.py).
 export FLUX_LSP_DIR ?= $(CURDIR)/.ci/.npm/node_modules/@influxdata/flux-lsp-browser
 
-.PHONY: setup run sut test check lint format bench up down reset clean
+.PHONY: setup deps run sut test check lint format bench up down reset clean
 
 # The virtual environment, created when missing and refreshed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -26,7 +26,11 @@ run: $(STAMP)
 sut: $(STAMP)
 	$(BIN)/python -m chaosbench.sut
 
-test: $(STAMP)
+# What the tests need on this machine (servers, Debian and npm packages): installed when missing.
+deps:
+	@bash .ci/deps
+
+test: $(STAMP) deps
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
