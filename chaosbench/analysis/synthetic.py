@@ -197,12 +197,15 @@ def write_run_dir(run: RunData, path: Path) -> Path:
     """Write ``run`` as a real run directory with the recorder's own writer."""
     from chaosbench.analysis.recording.window import ClosedWindow
     from chaosbench.analysis.rundir import RunDirWriter
+    from chaosbench.ground.timeline import Phase, PhaseMark
 
     w = RunDirWriter(path)
     w.create()
     w.start(run.meta)
     for rec in run.journal:
         w.append_journal(rec)
+        if rec.kind == "phase":  # the recorder writes a mark with every phase record
+            w.append_mark(PhaseMark(rec.start, Phase(rec.type), rec.burst))
     w.append_windows(
         [
             ClosedWindow(
