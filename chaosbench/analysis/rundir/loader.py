@@ -226,6 +226,7 @@ def load_windows(
     lo, hi = _second_range(meta)
     groups: dict[tuple[int, str, str, str], list[tuple[int, Any]]] = {}
     seen: dict[tuple[int, str, str, str, int], int] = {}
+    lines_read = 0
     for n, obj in _jsonl(path):
         try:
             ident = _check_window(obj, lo, hi)
@@ -243,6 +244,13 @@ def load_windows(
                 "(journal truncated or from another run?)"
             )
         groups.setdefault(ident[:4], []).append((n, obj))
+        lines_read = n
+    recorded = meta.recorded.windows if meta is not None and meta.recorded is not None else None
+    if recorded is not None and recorded != lines_read:
+        raise RunDirError(
+            f"{path}: {lines_read} window lines but {fmt.META} records {recorded} written "
+            "(lines deleted, truncated or added?)"
+        )
     out: list[Window] = []
     for lines in groups.values():
         closed: list[ClosedWindow] = []
