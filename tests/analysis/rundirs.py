@@ -59,7 +59,7 @@ def judge(run_dir: Path, *args: str) -> Outcome:
             code: int | None = main([str(run_dir), "--out", str(report_dir), *args])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 2
-    except BaseException:  # noqa: BLE001 - what the fuzz counts as a traceback
+    except BaseException:  # what the fuzz counts as a traceback
         code = None
         err.write(traceback.format_exc())
     return Outcome(code, out.getvalue(), err.getvalue())

@@ -117,7 +117,7 @@ def test_regression_reads_in_ms_everywhere(ws_run: tuple[Verdict, Path, str]) ->
 
 
 def test_every_kinds_band_is_visible(ws_run: tuple[Verdict, Path, str]) -> None:
-    # The WebSocket chart's baseline band was invisible at its 0–500 ms scale.
+    # The WebSocket chart's baseline band was invisible at its 0-500 ms scale.
     _, out, _ = ws_run
     html = (out / "report.html").read_text()
     charts = re.findall(r"<svg.*?</svg>", html, flags=re.S)

@@ -333,7 +333,8 @@ def read_marks(run_dir: Path) -> list[PhaseMark]:
             wall, burst, faults = obj.get("wall"), obj.get("burst"), obj.get("faults", [])
             if not isinstance(wall, int | float) or isinstance(wall, bool):
                 raise ValueError("field 'wall' must be a number")
-            if obj.get("phase") not in set(Phase):
+            phase = obj.get("phase")
+            if not isinstance(phase, str) or phase not in {p.value for p in Phase}:
                 raise ValueError(
                     f"field 'phase' is not a phase ({short_repr(obj.get('phase'), 40)})"
                 )
@@ -389,6 +390,18 @@ def phases_from_journal(journal: list[JournalRecord], end: float | None) -> list
     return spans
 
 
+#: The counters the integrity criteria judge: an integrity.json without them is refused (a
+#: missing counter read as 0 would make "0 lost" a pass by absence).
+INTEGRITY_REQUIRED = (
+    "checked",
+    "orders_acknowledged",
+    "orders_lost",
+    "orders_duplicated",
+    "ws_messages",
+    "ws_gaps",
+)
+
+
 def _integrity(run_dir: Path, finished: bool) -> Integrity:
     path = run_dir / fmt.INTEGRITY
     if not path.exists():
@@ -398,6 +411,11 @@ def _integrity(run_dir: Path, finished: bool) -> Integrity:
     data = _read_json(path)
     if not isinstance(data, dict):
         raise RunDirError(f"{path}: not a JSON object")
+    missing = [k for k in INTEGRITY_REQUIRED if k not in data]
+    if missing:
+        raise RunDirError(
+            f"{path}: no {', '.join(map(repr, missing))}: not the integrity of a chaosbench run"
+        )
     known: dict[str, Any] = {}
     for f in fields(Integrity):
         if f.name not in data:
