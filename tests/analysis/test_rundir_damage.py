@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosbench.analysis.rundir import load
+from chaosbench.analysis.rundir import UnfinishedRunWarning, load
 from chaosbench.ground.errors import RunDirError
 from chaosbench.ground.text import MAX_LINE
 from tests.analysis.rundirs import copy_of, judge, write_small
@@ -204,3 +204,32 @@ def test_real_cli_refuses_duplicates_within_a_memory_limit(run: Path) -> None:
     assert p.returncode == 2 and not p.stdout, p.stdout + p.stderr
     (line,) = p.stderr.splitlines()
     assert "windows.jsonl:4: the same window as line 1" in line and "Traceback" not in p.stderr
+
+
+def test_run_killed_between_a_mark_and_its_journal_record_still_loads(run: Path) -> None:
+    """The recorder writes a phase's mark, then its journal record: a kill in between leaves a
+    last mark without its record. Such an unfinished run loads (with its warning); the same
+    directory claiming to have finished is refused."""
+    journal = run / "journal.jsonl"
+    lines = _lines(journal)
+    assert json.loads(lines[-1])["name"] == "cooldown"
+    journal.write_text("".join(lines[:-1]))
+    with pytest.raises(RunDirError, match=r"marks\.jsonl:\d+: phase 'cooldown' has no phase"):
+        load(run)
+    meta = json.loads((run / "meta.json").read_text())
+    meta["end"], meta["recorded"] = None, None
+    (run / "meta.json").write_text(json.dumps(meta))
+    with pytest.warns(UnfinishedRunWarning):
+        data = load(run)
+    assert any(w.key.phase == "cooldown" for w in data.windows)
+
+
+def test_chaosbench_analyze_refuses_a_deleted_journal(run: Path) -> None:
+    (run / "journal.jsonl").unlink()
+    exe = Path(sys.executable).with_name("chaosbench")
+    p = subprocess.run(
+        [str(exe), "analyze", str(run)], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert p.returncode == 2 and not p.stdout, p.stdout + p.stderr
+    (line,) = p.stderr.splitlines()
+    assert line.startswith(PREFIX) and "journal.jsonl: missing" in line

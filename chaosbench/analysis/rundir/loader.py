@@ -348,9 +348,15 @@ def read_marks(run_dir: Path) -> list[PhaseMark]:
     return out
 
 
-def check_marks(run_dir: Path, marks: list[PhaseMark], journal: list[JournalRecord]) -> None:
+def check_marks(
+    run_dir: Path, marks: list[PhaseMark], journal: list[JournalRecord], finished: bool = True
+) -> set[str]:
     """The marks and the journal's phase records tell the same timeline: every phase record has
-    its mark (same label, same time), every mark's phase is in the journal."""
+    its mark (same label, same time), every mark's phase is in the journal. Returns the phase
+    labels windows may carry.
+
+    The recorder writes a phase's mark before its journal record: a run killed between the two
+    (no end time) may end with marks that have no record yet; they are accepted."""
     path = run_dir / fmt.MARKS
     at = {(m.label, m.wall) for m in marks}
     phases = [r for r in journal if r.kind == "phase"]
@@ -360,13 +366,19 @@ def check_marks(run_dir: Path, marks: list[PhaseMark], journal: list[JournalReco
                 f"{path}: no mark for phase {short_repr(r.name, 40)} at {r.start} that "
                 f"{fmt.JOURNAL} records (marks deleted or truncated?)"
             )
-    labels = {r.name for r in phases}
+    labels = {r.name for r in phases} | {Phase.IDLE.value}
+    last = max((r.start for r in phases), default=-math.inf)
     for n, m in enumerate(marks, start=1):
-        if m.label not in labels:
-            raise RunDirError(
-                f"{path}:{n}: phase {m.label!r} has no phase record in {fmt.JOURNAL} "
-                "(journal truncated or from another run?)"
-            )
+        if m.label in labels:
+            continue
+        if not finished and m.wall >= last:
+            labels.add(m.label)  # written just before the kill
+            continue
+        raise RunDirError(
+            f"{path}:{n}: phase {m.label!r} has no phase record in {fmt.JOURNAL} "
+            "(journal truncated or from another run?)"
+        )
+    return labels
 
 
 def phases_from_journal(journal: list[JournalRecord], end: float | None) -> list[PhaseSpan]:
@@ -481,8 +493,7 @@ def _load(run_dir: Path) -> RunData:
             stacklevel=3,
         )
     journal = read_journal(run_dir)
-    check_marks(run_dir, read_marks(run_dir), journal)
-    labels = {r.name for r in journal if r.kind == "phase"} | {Phase.IDLE.value}
+    labels = check_marks(run_dir, read_marks(run_dir), journal, finished=ended is not None)
     windows = load_windows(run_dir, meta, labels)
     return RunData(
         run_id=meta.run_id,
