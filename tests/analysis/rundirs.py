@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import shutil
 import traceback
 from dataclasses import dataclass
@@ -32,6 +33,21 @@ SMALL = SyntheticSpec(
 
 def write_small(path: Path) -> Path:
     return write_run_dir(generate(SMALL), path)
+
+
+def set_field(path: Path, index: int | None, field: str, value: object) -> None:
+    """Set ``field`` of line ``index`` of a JSON-lines file (modulo its length), or of the JSON
+    file ``path`` when ``index`` is None; NaN and infinities are written as JSON extensions."""
+    if index is None:
+        obj = json.loads(path.read_text())
+        obj[field] = value
+        path.write_text(json.dumps(obj, indent=2) + "\n")
+        return
+    lines = path.read_bytes().split(b"\n")[:-1]
+    obj = json.loads(lines[index % len(lines)])
+    obj[field] = value
+    lines[index % len(lines)] = json.dumps(obj).encode()
+    path.write_bytes(b"".join(x + b"\n" for x in lines))
 
 
 def copy_of(template: Path, dest: Path) -> Path:

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chaosbench.ground.text import MAX_LINE
-from tests.analysis.rundirs import Outcome, copy_of, judge, write_small
+from tests.analysis.rundirs import Outcome, copy_of, judge, set_field, write_small
 
 PREFIX = "chaosbench: "
 HANG_S = 60.0  # an input that takes longer is a hang (a small directory judges in ~2 s)
@@ -163,19 +163,6 @@ def _write_lines(path: Path, lines: list[bytes]) -> None:
     path.write_bytes(b"".join(x + b"\n" for x in lines))
 
 
-def _set_field(path: Path, index: int | None, field: str, value: Any) -> None:
-    if index is None:  # a JSON file
-        obj = json.loads(path.read_text())
-        obj[field] = value
-        path.write_text(json.dumps(obj, indent=2) + "\n")
-        return
-    lines = _read_lines(path)
-    obj = json.loads(lines[index % len(lines)])
-    obj[field] = value
-    lines[index % len(lines)] = json.dumps(obj).encode()
-    _write_lines(path, lines)
-
-
 JSON_VALUES = st.recursive(
     st.none()
     | st.booleans()
@@ -225,7 +212,7 @@ def _swap_type(run: Path, data: st.DataObject) -> tuple[Expect, str]:
     field = data.draw(st.sampled_from(sorted(TYPED[name])), "field")
     value = data.draw(JSON_VALUES.filter(TYPED[name][field]), "value")
     index = data.draw(st.integers(0, 200), "line") if name in JSONL else None
-    _set_field(run / name, index, field, value)
+    set_field(run / name, index, field, value)
     return REFUSE[name], f"{name} line {index} {field} = {str(value)[:60]!r}"
 
 
@@ -311,21 +298,21 @@ CORPUS: list[tuple[str, Callable[[Path], None], Expect]] = [
     ("meta deleted", lambda r: (r / META).unlink(), REFUSE[META]),
     ("integrity deleted", lambda r: (r / INTEGRITY).unlink(), REFUSE[INTEGRITY]),
     ("every window x4000", _times(WINDOWS, 4000), REFUSE[WINDOWS]),
-    ("count as a string", lambda r: _set_field(r / WINDOWS, 2, "count", "40"), REFUSE[WINDOWS]),
-    ("second as a float", lambda r: _set_field(r / WINDOWS, 2, "second", 1.8e9), REFUSE[WINDOWS]),
-    ("errors as a list", lambda r: _set_field(r / WINDOWS, 2, "errors", [1]), REFUSE[WINDOWS]),
-    ("late as a list", lambda r: _set_field(r / WINDOWS, 2, "late", [1]), REFUSE[WINDOWS]),
-    ("late negative", lambda r: _set_field(r / WINDOWS, 2, "late", -1), REFUSE[WINDOWS]),
-    ("hdr_ok as a number", lambda r: _set_field(r / WINDOWS, 2, "hdr_ok", 5), REFUSE[WINDOWS]),
+    ("count as a string", lambda r: set_field(r / WINDOWS, 2, "count", "40"), REFUSE[WINDOWS]),
+    ("second as a float", lambda r: set_field(r / WINDOWS, 2, "second", 1.8e9), REFUSE[WINDOWS]),
+    ("errors as a list", lambda r: set_field(r / WINDOWS, 2, "errors", [1]), REFUSE[WINDOWS]),
+    ("late as a list", lambda r: set_field(r / WINDOWS, 2, "late", [1]), REFUSE[WINDOWS]),
+    ("late negative", lambda r: set_field(r / WINDOWS, 2, "late", -1), REFUSE[WINDOWS]),
+    ("hdr_ok as a number", lambda r: set_field(r / WINDOWS, 2, "hdr_ok", 5), REFUSE[WINDOWS]),
     (
         "hdr_ok damaged",
-        lambda r: _set_field(r / WINDOWS, 2, "hdr_ok", "HISTFAAAAx"),
+        lambda r: set_field(r / WINDOWS, 2, "hdr_ok", "HISTFAAAAx"),
         REFUSE[WINDOWS],
     ),
-    ("200 KB name", lambda r: _set_field(r / WINDOWS, 0, "name", "n" * 200_000), REFUSE[WINDOWS]),
+    ("200 KB name", lambda r: set_field(r / WINDOWS, 0, "name", "n" * 200_000), REFUSE[WINDOWS]),
     (
         "5 MB line",
-        lambda r: _set_field(r / WINDOWS, 0, "faults", ["f" * 5_000_000]),
+        lambda r: set_field(r / WINDOWS, 0, "faults", ["f" * 5_000_000]),
         REFUSE[WINDOWS],
     ),
     (
@@ -363,18 +350,18 @@ CORPUS: list[tuple[str, Callable[[Path], None], Expect]] = [
         lambda r: (r / JOURNAL).write_bytes((r / JOURNAL).read_text().encode("utf-16")),
         REFUSE[JOURNAL],
     ),
-    ("format version 2", lambda r: _set_field(r / META, None, "format_version", 2), REFUSE[META]),
+    ("format version 2", lambda r: set_field(r / META, None, "format_version", 2), REFUSE[META]),
     (
         "format version 200 KB",
-        lambda r: _set_field(r / META, None, "format_version", "9" * 200_000),
+        lambda r: set_field(r / META, None, "format_version", "9" * 200_000),
         REFUSE[META],
     ),
-    ("foreign format", lambda r: _set_field(r / META, None, "format", "k6-summary"), REFUSE[META]),
-    ("end before start", lambda r: _set_field(r / META, None, "end", 1.0), REFUSE[META]),
-    ("end as a string", lambda r: _set_field(r / META, None, "end", "later"), REFUSE[META]),
+    ("foreign format", lambda r: set_field(r / META, None, "format", "k6-summary"), REFUSE[META]),
+    ("end before start", lambda r: set_field(r / META, None, "end", 1.0), REFUSE[META]),
+    ("end as a string", lambda r: set_field(r / META, None, "end", "later"), REFUSE[META]),
     (
         "recorded windows off by one",
-        lambda r: _set_field(
+        lambda r: set_field(
             r / META, None, "recorded", {"samples": 1, "late_samples": 0, "windows": 1}
         ),
         REFUSE[WINDOWS],
@@ -415,7 +402,7 @@ CORPUS: list[tuple[str, Callable[[Path], None], Expect]] = [
     ),
     (
         "integrity counter a string",
-        lambda r: _set_field(r / INTEGRITY, None, "orders_lost", "2"),
+        lambda r: set_field(r / INTEGRITY, None, "orders_lost", "2"),
         REFUSE[INTEGRITY],
     ),
     (

@@ -15,7 +15,7 @@ import pytest
 from chaosbench.analysis.rundir import UnfinishedRunWarning, load
 from chaosbench.ground.errors import RunDirError
 from chaosbench.ground.text import MAX_LINE
-from tests.analysis.rundirs import copy_of, judge, write_small
+from tests.analysis.rundirs import copy_of, judge, set_field, write_small
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "chaosbench: "
@@ -79,12 +79,7 @@ def test_damaged_mark_line_is_refused_with_its_line(run: Path) -> None:
 
 
 def test_mark_with_a_string_for_its_time_is_refused(run: Path) -> None:
-    path = run / "marks.jsonl"
-    lines = _lines(path)
-    mark = json.loads(lines[1])
-    mark["wall"] = "soon"
-    lines[1] = json.dumps(mark) + "\n"
-    path.write_text("".join(lines))
+    set_field(run / "marks.jsonl", 1, "wall", "soon")
     refused(run, "marks.jsonl:2: field 'wall' must be a number")
 
 
@@ -105,37 +100,20 @@ def test_window_lines_duplicated_4000_times_are_refused_early(run: Path) -> None
 
 def test_string_where_a_number_belongs_names_file_line_and_field(run: Path) -> None:
     # Was "analysis failed: TypeError".
-    path = run / "windows.jsonl"
-    lines = _lines(path)
-    w = json.loads(lines[4])
-    w["late"] = "1"
-    lines[4] = json.dumps(w) + "\n"
-    path.write_text("".join(lines))
+    set_field(run / "windows.jsonl", 4, "late", "1")
     refused(run, "windows.jsonl:5: field 'late' must be an integer")
 
 
 def test_journal_record_with_a_string_time_is_refused(run: Path) -> None:
-    path = run / "journal.jsonl"
-    lines = _lines(path)
-    r = json.loads(lines[0])
-    r["start"] = "early"
-    lines[0] = json.dumps(r) + "\n"
-    path.write_text("".join(lines))
+    set_field(run / "journal.jsonl", 0, "start", "early")
     refused(run, "journal.jsonl:1: field 'start' has the wrong type")
 
 
 def test_a_200_kb_value_gives_a_bounded_line(run: Path) -> None:
     # Was a 200 KB "one-line" error.
-    path = run / "windows.jsonl"
-    lines = _lines(path)
-    w = json.loads(lines[0])
-    w["count"] = "9" * 200_000
-    lines[0] = json.dumps(w) + "\n"
-    path.write_text("".join(lines))
+    set_field(run / "windows.jsonl", 0, "count", "9" * 200_000)
     refused(run, "windows.jsonl:1: field 'count' must be an integer")
-    meta = json.loads((run / "meta.json").read_text())
-    meta["format_version"] = "x" * 200_000
-    (run / "meta.json").write_text(json.dumps(meta))
+    set_field(run / "meta.json", None, "format_version", "x" * 200_000)
     refused(run, "meta.json", "format version")
 
 
@@ -165,12 +143,7 @@ def test_window_line_removed_is_refused_by_the_recorded_count(run: Path) -> None
 
 
 def test_window_outside_the_run_is_refused(run: Path) -> None:
-    path = run / "windows.jsonl"
-    lines = _lines(path)
-    w = json.loads(lines[0])
-    w["second"] = 2**62
-    lines[0] = json.dumps(w) + "\n"
-    path.write_text("".join(lines))
+    set_field(run / "windows.jsonl", 0, "second", 2**62)
     refused(run, "windows.jsonl:1: field 'second'", "outside the run")
 
 
