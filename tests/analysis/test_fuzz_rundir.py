@@ -163,6 +163,10 @@ def _write_lines(path: Path, lines: list[bytes]) -> None:
     path.write_bytes(b"".join(x + b"\n" for x in lines))
 
 
+def _nest(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+
+
 JSON_VALUES = st.recursive(
     st.none()
     | st.booleans()
@@ -170,9 +174,7 @@ JSON_VALUES = st.recursive(
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=20)
     | st.sampled_from(["9" * 200_000, "x" * 200_000, "1", "", "NaN"]),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
+    _nest,
     max_leaves=6,
 )
 BAD_UTF8 = st.sampled_from(
