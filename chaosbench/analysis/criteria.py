@@ -8,7 +8,8 @@ A criterion reads the Analysis and its own config and returns a CriterionResult.
 criteria judge each cell (phase x scope): *fail* when the whole interval is over the limit,
 *pass* when the whole interval is within it, *inconclusive* otherwise; the criterion takes its
 worst cell. A criterion that cannot be computed says *error* (the run could not be measured),
-one that does not apply to this run says *skipped* unless the config marks it ``required``.
+one that does not apply to this run (nothing to check) says *n/a* unless the config marks it
+``required``.
 """
 
 from __future__ import annotations
@@ -123,9 +124,7 @@ def result(name: str, cfg: Criterion, unit: str, cells: list[Cell], **kw: Any) -
         return CriterionResult(
             name, title, Status.ERROR, None, cfg.limit, unit, detail=notes, cells=cells, **kw
         )
-    worst = max(
-        judged, key=lambda c: (SEVERITY[c.status], c.low if c.low is not None else c.value, c.value)
-    )
+    worst = max(judged, key=_badness)
     skipped = len(cells) - len(judged)
     if skipped:
         detail = (detail + "; " if detail else "") + f"{skipped} cell(s) not judged (few samples)"
@@ -141,8 +140,18 @@ def result(name: str, cfg: Criterion, unit: str, cells: list[Cell], **kw: Any) -
         where=worst.where,
         detail=detail,
         cells=cells,
+        reference=worst.reference,
+        current=worst.current,
         **kw,
     )
+
+
+def _badness(c: Cell) -> tuple[int, float, float]:
+    """The worst cell: the most severe status, then the largest effect (its point estimate,
+    not the low end of its interval: a noisy +1041 % is worse than a tight +1010 %)."""
+    value = c.value if not math.isnan(c.value) else -math.inf
+    high = c.high if c.high is not None and not math.isnan(c.high) else value
+    return SEVERITY[c.status], value, high
 
 
 def cannot_measure(name: str, cfg: Criterion, unit: str, why: str) -> CriterionResult:
@@ -174,7 +183,8 @@ def _ratio_cells(comps: list[Comparison], limit: float) -> list[Cell]:
             continue
         r = c.ratio
         v, lo, hi = r.value - 1, r.low - 1, r.high - 1
-        cells.append(Cell(where, v, lo, hi, judge_increase(v, lo, hi, limit)))
+        status = judge_increase(v, lo, hi, limit)
+        cells.append(Cell(where, v, lo, hi, status, reference=c.reference_ms, current=c.current_ms))
     return cells
 
 
@@ -320,8 +330,9 @@ def rto(a: Analysis, cfg: Rto) -> CriterionResult:
 @criterion("orders", "lost or duplicated acknowledged orders", Count)
 def orders(a: Analysis, cfg: Count) -> CriterionResult:
     name, i = "orders", a.integrity
-    if i.orders_acknowledged == 0 and not i.checked and i.canary_injected == 0:
-        return not_applicable(name, cfg, "count", "no orders were acknowledged")
+    if i.orders_acknowledged == 0 and i.canary_injected == 0:
+        # Nothing acknowledged, nothing planted: "0 lost" would be a pass by absence.
+        return not_applicable(name, cfg, "count", "no orders were acknowledged: nothing to check")
     if not i.checked:
         return cannot_measure(
             name,
@@ -352,7 +363,7 @@ def stream_data_loss(a: Analysis, cfg: Ratio) -> CriterionResult:
     name, i = "stream_data_loss", a.integrity
     ratio = i.stream_loss_ratio
     if ratio is None:
-        return not_applicable(name, cfg, "rate", "no WebSocket stream messages")
+        return not_applicable(name, cfg, "rate", "no WebSocket stream messages: nothing to check")
     st = Status.PASS if ratio <= cfg.limit else Status.FAIL
     detail = f"{i.ws_gaps} missing of {i.stream_expected} ({i.ws_resumes} resumes)"
     return result(name, cfg, "rate", [Cell("run", ratio, status=st)], detail=detail)

@@ -23,7 +23,12 @@ class Status(StrEnum):
     FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
     ERROR = "error"  # could not be measured
-    SKIPPED = "skipped"  # does not apply to this run (or disabled)
+    SKIPPED = "n/a"  # does not apply to this run (or disabled): "n/a" in every report
+
+    @property
+    def css(self) -> str:
+        """The status as a CSS class name (``n/a`` is not one)."""
+        return "na" if self is Status.SKIPPED else self.value
 
 
 SEVERITY = {Status.FAIL: 3, Status.ERROR: 2, Status.INCONCLUSIVE: 1, Status.PASS: 0}
@@ -37,6 +42,10 @@ class Cell:
     high: float | None = None
     status: Status = Status.PASS
     note: str = ""
+    #: A relative cell's absolute values, in ms: the reference's and the judged phase's
+    #: percentile (so a report can say "+301 ms, 1.3 → 302 ms, +23 707 %").
+    reference: float | None = None
+    current: float | None = None
 
 
 @dataclass(slots=True)
@@ -53,6 +62,8 @@ class CriterionResult:
     where: str = ""  # the worst cell
     detail: str = ""
     cells: list[Cell] = field(default_factory=list)
+    reference: float | None = None  # the worst cell's absolute values (ms), when it has them
+    current: float | None = None
 
 
 @dataclass(slots=True)

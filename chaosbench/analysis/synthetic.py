@@ -17,7 +17,7 @@ import numpy as np
 
 from chaosbench.analysis.hdr import from_values_us
 from chaosbench.analysis.model import Integrity, PhaseSpan, RunData, Window, WindowKey
-from chaosbench.analysis.rundir.record import RunRecord
+from chaosbench.analysis.rundir.record import RecordedCounts, RunRecord
 from chaosbench.ground.journal import JournalRecord
 
 
@@ -197,12 +197,15 @@ def write_run_dir(run: RunData, path: Path) -> Path:
     """Write ``run`` as a real run directory with the recorder's own writer."""
     from chaosbench.analysis.recording.window import ClosedWindow
     from chaosbench.analysis.rundir import RunDirWriter
+    from chaosbench.ground.timeline import Phase, PhaseMark
 
     w = RunDirWriter(path)
     w.create()
     w.start(run.meta)
     for rec in run.journal:
         w.append_journal(rec)
+        if rec.kind == "phase":  # the recorder writes a mark with every phase record
+            w.append_mark(PhaseMark(rec.start, Phase(rec.type), rec.burst))
     w.append_windows(
         [
             ClosedWindow(
@@ -226,7 +229,8 @@ def write_run_dir(run: RunData, path: Path) -> Path:
     w.write_integrity(run.integrity)
     w.write_injections(run.injections, {})
     if run.ended is not None:
-        w.finish(run.ended)
+        samples = sum(win.count for win in run.windows)
+        w.finish(run.ended, recorded=RecordedCounts(samples, 0, w.windows_written))
     else:
         w.close()
     return path

@@ -36,9 +36,7 @@ def print_verdict(v: Verdict, report: Path | None, out: TextIO | None = None) ->
     lines = [f"chaosbench verdict: {v.headline}"]
     for r in v.results:
         if r.status in (Status.FAIL, Status.ERROR, Status.INCONCLUSIVE):
-            what = (
-                f"{fmt.num(r.value, r.unit)} (limit {fmt.limit(r)})" if r.value is not None else ""
-            )
+            what = f"{fmt.value(r)} (limit {fmt.limit(r)})" if r.value is not None else ""
             where = f" at {r.where}" if r.where else ""
             tail = "; ".join(x for x in (what + where, r.detail) if x)
             lines.append(f"  {r.status.value:<12} {r.name}: {tail}")

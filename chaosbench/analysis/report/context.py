@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from chaosbench.analysis.analyze import Analysis
 from chaosbench.analysis.outcome import SEVERITY, CriterionResult, Status
 from chaosbench.analysis.recovery import BurstRecovery
+from chaosbench.analysis.report import fmt
 from chaosbench.analysis.stats import PhaseStats
 
 
@@ -21,6 +22,16 @@ class BurstRow:
     recovery: BurstRecovery | None
     status: Status = Status.SKIPPED  # worst verdict of the criteria's cells in this burst
     failed: list[str] | None = None  # criteria that did not pass in this burst
+    reference_ms: float | None = None  # the worst kind's baseline p95 and burst p95
+    current_ms: float | None = None
+
+    @property
+    def p95_text(self) -> str:
+        """ "+301 ms, 1.3 → 302 ms, +23 707 % (WS)", or "—" without a comparison."""
+        if self.p95_ratio is None:
+            return "—"
+        text = fmt.change(self.p95_ratio, self.reference_ms, self.current_ms)
+        return f"{text} ({self.p95_where})" if self.p95_where else text
 
 
 def burst_status(results: list[CriterionResult], burst: int) -> tuple[Status, list[str]]:
@@ -57,6 +68,8 @@ def burst_rows(a: Analysis, results: list[CriterionResult] | None = None) -> lis
                 faults=faults,
                 p95_ratio=worst.ratio.value - 1 if worst and worst.ratio else None,
                 p95_where=worst.scope if worst else "",
+                reference_ms=worst.reference_ms if worst else None,
+                current_ms=worst.current_ms if worst else None,
                 stats=overall.get(f"burst{b}"),
                 recovery=rec.get(b),
             )

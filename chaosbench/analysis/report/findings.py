@@ -46,6 +46,10 @@ class Finding:
     title: str
     evidence: str
     recommendation: str
+    #: A relative regression's absolute values (the worst cell's percentiles), ms; else null.
+    reference_ms: float | None = None
+    current_ms: float | None = None
+    delta_ms: float | None = None
 
 
 def _severity(r: CriterionResult) -> Severity:
@@ -63,7 +67,7 @@ def _severity(r: CriterionResult) -> Severity:
 
 
 def _evidence(r: CriterionResult) -> str:
-    parts = [f"{fmt.num(r.value, r.unit)} against {fmt.limit(r)}"]
+    parts = [f"{fmt.value(r)} against {fmt.limit(r)}"]
     if r.low is not None and r.high is not None and r.confidence is not None:
         parts.append(f"interval {fmt.interval(r)}")
     if r.where:
@@ -71,6 +75,13 @@ def _evidence(r: CriterionResult) -> str:
     if r.detail:
         parts.append(r.detail)
     return "; ".join(parts)
+
+
+def _absolute(r: CriterionResult) -> tuple[float | None, float | None, float | None]:
+    ref, cur = r.reference, r.current
+    if ref is None or cur is None or math.isnan(ref) or math.isnan(cur):
+        return None, None, None
+    return round(ref, 3), round(cur, 3), round(cur - ref, 3)
 
 
 def findings(v: Verdict) -> list[Finding]:
@@ -93,6 +104,7 @@ def findings(v: Verdict) -> list[Finding]:
                 f"{r.title}: {fmt.ICON[r.status]}",
                 _evidence(r),
                 rec,
+                *_absolute(r),
             )
         )
     a = v.analysis

@@ -31,7 +31,7 @@ def num(v: float | None, unit: str) -> str:
     if math.isinf(v):
         return "never" if unit == "s" else "∞"
     if unit == "ratio":
-        return f"{v * 100:+.1f} %"
+        return f"{grouped(v * 100, 1, sign=True)} %"
     if unit == "rate":
         return f"{v * 100:.2f} %"
     if unit == "ms":
@@ -39,6 +39,39 @@ def num(v: float | None, unit: str) -> str:
     if unit == "s":
         return f"{v:.1f} s"
     return f"{v:.0f}"
+
+
+def grouped(v: float, decimals: int, sign: bool = False) -> str:
+    """``v`` with a space between thousands (``23 707``); no decimals from 1 000 on."""
+    if abs(v) >= 1000:
+        decimals = 0
+    text = f"{v:{'+' if sign else ''},.{decimals}f}"
+    return text.replace(",", " ")
+
+
+def abs_ms(v: float, sign: bool = False) -> str:
+    """A latency in ms, as precise as it is readable: 0.42, 1.3, 302, 12 040."""
+    if math.isnan(v):
+        return "—"
+    a = abs(v)
+    return grouped(v, 0 if a >= 100 else 1 if a >= 1 else 2, sign)
+
+
+def change(value: float | None, reference: float | None, current: float | None) -> str:
+    """A relative change with its absolute values beside it: "+301 ms, 1.3 → 302 ms, +23 707 %"
+    (just the ratio when the absolute values are not known)."""
+    rel = num(value, "ratio")
+    if reference is None or current is None or math.isnan(reference) or math.isnan(current):
+        return rel
+    delta = abs_ms(current - reference, sign=True)
+    return f"{delta} ms, {abs_ms(reference)} → {abs_ms(current)} ms, {rel}"
+
+
+def value(r: CriterionResult) -> str:
+    """The criterion's (worst cell's) value; a relative one with its absolute values."""
+    if r.unit == "ratio" and r.value is not None:
+        return change(r.value, r.reference, r.current)
+    return num(r.value, r.unit)
 
 
 def limit(r: CriterionResult) -> str:

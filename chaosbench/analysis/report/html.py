@@ -30,7 +30,7 @@ h1{font-size:22px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #dd
 table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ddd;padding:3px 8px;
 text-align:left;font-size:13px} th{background:#f4f4f4} td.n{text-align:right}
 .pass{color:#1b7f3b}.fail{color:#b3261e}.inconclusive{color:#8a6d00}.error{color:#b3261e}
-.skipped{color:#777} .verdict{font-size:20px;font-weight:bold} svg{display:block;margin:8px 0}
+.na{color:#777} .verdict{font-size:20px;font-weight:bold} svg{display:block;margin:8px 0}
 """
 
 
@@ -72,7 +72,7 @@ def _phase_table(second: str, rows: list[list[str | Cell]]) -> Table:
 
 
 def _status(status: Status, after: str = "") -> Cell:
-    return Cell(fmt.WORD[status], css=status.value, after=after)
+    return Cell(fmt.WORD[status], css=status.css, after=after)
 
 
 @cache
@@ -163,7 +163,7 @@ def render_html(v: Verdict) -> str:
     criteria: list[list[str | Cell]] = [
         [
             r.title,
-            fmt.num(r.value, r.unit),
+            fmt.value(r),
             fmt.limit(r),
             fmt.interval(r),
             r.where,
@@ -190,7 +190,7 @@ def render_html(v: Verdict) -> str:
             [
                 str(b.burst),
                 ", ".join(b.faults),
-                fmt.num(b.p95_ratio, "ratio") + (f" ({b.p95_where})" if b.p95_where else ""),
+                b.p95_text,
                 fmt.pct(s.error_rate) if s else "—",
                 fmt.pct(s.miss_rate) if s else "—",
                 det,
@@ -223,6 +223,7 @@ def render_html(v: Verdict) -> str:
             f"p{c.percentile:g}",
             fmt.ms(c.reference_ms),
             fmt.ms(c.current_ms),
+            fmt.abs_ms(c.current_ms - c.reference_ms, sign=True),
             "—"
             if c.ratio is None or math.isnan(c.ratio.value)
             else f"{fmt.num(c.ratio.value - 1, 'ratio')} [{fmt.num(c.ratio.low - 1, 'ratio')} … "
@@ -265,7 +266,7 @@ def render_html(v: Verdict) -> str:
     return template.render(
         css=Markup(CSS),
         run_id=a.run.run_id,
-        status_css=v.status.value,
+        status_css=v.status.css,
         status_word=fmt.WORD[v.status],
         exit_code=v.exit_code,
         gate_source=a.gate.source,
@@ -295,7 +296,16 @@ def render_html(v: Verdict) -> str:
         phases=_phase_table("scope", top),
         names=_phase_table("name", names),
         regressions=_table(
-            ["phase", "kind", "percentile", "baseline ms", "phase ms", "change [interval]", "note"],
+            [
+                "phase",
+                "kind",
+                "percentile",
+                "baseline ms",
+                "phase ms",
+                "delta ms",
+                "change [interval]",
+                "note",
+            ],
             reg_rows,
             empty="No baseline samples.",
         ),

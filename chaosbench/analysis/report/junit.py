@@ -16,7 +16,7 @@ def render(v: Verdict) -> str:
     for r in v.results:
         counts["tests"] += 1
         case = ET.SubElement(suite, "testcase", classname="chaosbench.gate", name=r.name, time="0")
-        msg = f"{r.title}: {fmt.num(r.value, r.unit)} against {fmt.limit(r)}"
+        msg = f"{r.title}: {fmt.value(r)} against {fmt.limit(r)}"
         if r.where:
             msg += f" at {r.where}"
         text = "; ".join(x for x in (fmt.interval(r), r.detail) if x and x != "—")

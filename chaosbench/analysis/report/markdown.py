@@ -15,7 +15,7 @@ def _scorecard(v: Verdict) -> list[str]:
     for r in v.results:
         where = r.where or ("" if r.value is not None else r.detail)
         lines.append(
-            f"| {r.title} | {fmt.num(r.value, r.unit)} | {fmt.limit(r)} | {fmt.interval(r)} "
+            f"| {r.title} | {fmt.value(r)} | {fmt.limit(r)} | {fmt.interval(r)} "
             f"| {where} | {fmt.ICON[r.status]} |"
         )
     return lines
@@ -33,7 +33,7 @@ def _recovery(v: Verdict) -> list[str]:
     rows = burst_rows(a, v.results)
     for b in rows:
         s, r = b.stats, b.recovery
-        p95 = f"{fmt.num(b.p95_ratio, 'ratio')} ({b.p95_where})" if b.p95_ratio is not None else "—"
+        p95 = b.p95_text
         if r is None:
             det = rec = "—"
         else:

@@ -43,6 +43,13 @@ class Chart:
     shades: list[Shade] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
     band: tuple[float, float] | None = None  # baseline band (y range)
+    #: Logarithmic y axis: ``None`` chooses one when the band would be thinner than
+    #: ``MIN_BAND_PX`` on a linear axis (a 1.3 ms band under a 302 ms burst).
+    log: bool | None = None
+
+
+#: The thinnest band a chart draws on a linear axis before it switches to a log axis.
+MIN_BAND_PX = 8.0
 
 
 def _nice(v: float) -> float:
@@ -50,6 +57,12 @@ def _nice(v: float) -> float:
         return 1.0
     e = 10 ** math.floor(math.log10(v))
     return next(m * e for m in (1, 2, 2.5, 5, 10) if m * e >= v)
+
+
+def _thin(band: tuple[float, float], y_max: float, ph: float) -> bool:
+    """The band would be drawn thinner than ``MIN_BAND_PX`` on a linear axis to ``y_max``."""
+    lo, hi = band
+    return (min(hi, y_max) - lo) / y_max * ph < MIN_BAND_PX
 
 
 def _fmt(v: float) -> str:
@@ -66,11 +79,27 @@ def render(c: Chart) -> str:
         y_top = max(y_top, c.band[1])
     y_max = _nice(y_top * 1.05)
     pw, ph = W - ML - MR, H - MT - MB
+    log = c.log
+    if log is None:
+        log = bool(c.band) and c.band is not None and _thin(c.band, y_max, ph)
+    # The axis starts a decade at most below the band (seconds faster than the baseline's
+    # fastest sit on the bottom edge), else below the fastest second.
+    lows = [float(f[f > 0].min()) for f in finite if (f > 0).any()]
+    if c.band and c.band[0] > 0:
+        lows = [c.band[0]]
+    y_min = 10 ** math.floor(math.log10(min(lows))) if log and lows else 0.0
+    log = log and y_min > 0
+    y_max = 10 ** math.ceil(math.log10(y_top * 1.05)) if log else y_max
 
     def px(x: float) -> float:
         return ML + pw * x / x_max
 
     def py(y: float) -> float:
+        if log:
+            f = (math.log10(min(max(y, y_min), y_max)) - math.log10(y_min)) / (
+                math.log10(y_max) - math.log10(y_min)
+            )
+            return MT + ph * (1 - f)
         return MT + ph * (1 - min(y, y_max) / y_max)
 
     out = [
@@ -96,8 +125,11 @@ def render(c: Chart) -> str:
             'fill="#2a9d8f" fill-opacity="0.15" stroke="#2a9d8f" stroke-dasharray="4 3">'
             "<title>baseline band</title></rect>"
         )
-    for i in range(5):
-        y = y_max * i / 4
+    decades = round(math.log10(y_max / y_min)) if log else 0
+    ticks = (
+        [y_min * 10**i for i in range(decades + 1)] if log else [y_max * i / 4 for i in range(5)]
+    )
+    for y in ticks:
         out.append(
             f'<line x1="{ML}" x2="{W - MR}" y1="{py(y):.1f}" y2="{py(y):.1f}" stroke="#ddd"/>'
             f'<text x="{ML - 6}" y="{py(y) + 4:.1f}" font-size="10" text-anchor="end">'
@@ -111,7 +143,8 @@ def render(c: Chart) -> str:
             f"{t:.0f}s</text>"
         )
         t += step
-    out.append(f'<text x="10" y="{MT + ph / 2:.0f}" font-size="10">{escape(c.unit)}</text>')
+    unit = f"{c.unit} (log)" if log else c.unit
+    out.append(f'<text x="10" y="{MT + ph / 2:.0f}" font-size="10">{escape(unit)}</text>')
     for ln in c.lines:
         out.append(_path(xs, ln, px, py))
     for m in c.marks:
