@@ -25,9 +25,10 @@ def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("run", "validate", "plan", "analyze", "reset", "proxy", "sut"):
+    names = ("run", "validate", "plan", "analyze", "reset", "proxy", "sut", "options")
+    for name in names:
         assert f"\n  {name} " in out
-    assert set(COMMANDS) == {"run", "validate", "plan", "analyze", "reset", "proxy", "sut"}
+    assert set(COMMANDS) == set(names)
 
 
 @pytest.mark.parametrize(

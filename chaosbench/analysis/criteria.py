@@ -389,7 +389,8 @@ def ws_duplicates(a: Analysis, cfg: Count) -> CriterionResult:
 def baseline_run(a: Analysis, cfg: BaselineRun) -> CriterionResult:
     name = "baseline_run"
     if a.baseline_table is None:
-        return not_applicable(name, cfg, "ratio", "no baseline run given (--baseline)")
+        hint = "--baseline-run in a Locust run, --baseline in chaosbench analyze"
+        return not_applicable(name, cfg, "ratio", f"no baseline run given ({hint})")
     conf = family_confidence(a.gate.confidence, a.cells(cfg.phases, cfg.scope, stored=True))
     comps = a.versus(cfg.phases, cfg.scope, cfg.percentile, stored=True, confidence=conf)
     if not comps:

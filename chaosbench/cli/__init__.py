@@ -1,4 +1,5 @@
-"""The command line: ``chaosbench run|validate|plan|analyze|reset|proxy|sut`` (the console script).
+"""The command line: ``chaosbench run|validate|plan|analyze|reset|proxy|sut|options`` (the console
+script).
 
 Each subcommand hands its arguments to the part's own entry point, which ``python -m
 chaosbench.<part>`` runs too. Nothing heavy is imported before the subcommand is known:
@@ -44,6 +45,12 @@ def _proxy(argv: list[str]) -> int:
     return main(argv, prog="chaosbench proxy")
 
 
+def _options(argv: list[str]) -> int:
+    from chaosbench.wiring.reference import main
+
+    return main(argv, prog="chaosbench options")
+
+
 def _sut(argv: list[str]) -> int:
     from gevent import monkey
 
@@ -65,6 +72,8 @@ COMMANDS: dict[str, tuple[str, Entry]] = {
               "fault proxy too)", _chaos("reset")),
     "proxy": ("the embedded Toxiproxy-compatible fault proxy on its own", _proxy),
     "sut": ("the reference system under test, in the foreground", _sut),
+    "options": ("every option chaosbench adds to Locust's: flag, variable, locust.conf key "
+                "(--markdown: docs/options.md)", _options),
 }  # fmt: skip
 
 

@@ -61,7 +61,8 @@ def add_options(parser: Any) -> None:
         env_var="LOCUST_CHAOS_PROFILE",
         include_in_web_ui=False,
         help="Chaos profile (YAML path, or a bundled profile's name); 'none' disables chaos. "
-        "Default: the bundled profiles/default.yaml",
+        "Default: the bundled profiles/default.yaml. Not Locust's own --profile (a label that "
+        "groups test runs)",
     )
     group.add_argument(
         "--no-chaos",

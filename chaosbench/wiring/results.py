@@ -92,27 +92,42 @@ def add_options(parser: Any) -> None:
         include_in_web_ui=False,
         help="chaosbench: InfluxDB token (or INFLUX_TOKEN); never printed nor stored",
     )
-    a("--influx-timeout", type=float, default=5.0, help="chaosbench: InfluxDB write timeout, s")
+    a(
+        "--influx-timeout",
+        type=float,
+        default=5.0,
+        env_var="LOCUST_INFLUX_TIMEOUT",
+        help="chaosbench: InfluxDB write timeout, s",
+    )
     a(
         "--influx-drain-timeout",
         type=float,
         default=5.0,
+        env_var="LOCUST_INFLUX_DRAIN_TIMEOUT",
         help="chaosbench: at the end, wait at most this long (s) for InfluxDB before giving up",
     )
     a(
         "--influx-spool-max-mb",
         type=int,
         default=512,
+        env_var="LOCUST_INFLUX_SPOOL_MAX_MB",
         help="chaosbench: bound of the on-disk spool of undelivered InfluxDB data, MB",
     )
     a(
         "--window-grace",
         type=float,
         default=2.0,
+        env_var="LOCUST_WINDOW_GRACE",
         help="chaosbench: seconds a per-second window stays open for requests still in flight",
     )
     a("--gate", default=None, env_var="LOCUST_GATE", help="chaosbench: gate config (YAML)")
-    a("--baseline-run", default=None, help="chaosbench: compare with this earlier run directory")
+    a(
+        "--baseline-run",
+        default=None,
+        env_var="LOCUST_BASELINE_RUN",
+        help="chaosbench: compare with this earlier run directory "
+        "(chaosbench analyze calls it --baseline)",
+    )
 
 
 def _fail(message: str) -> None:
