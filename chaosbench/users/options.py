@@ -116,7 +116,7 @@ def options_from_parsed(parsed: Any, host: str | None = None) -> LoadOptions:
     except (TypeError, ValueError):
         raise OptionError(f"--pacing-rate: {short_repr(rate_raw)} is not a number") from None
     if not (math.isfinite(rate) and rate >= 0):
-        raise OptionError(f"--pacing-rate: {rate} must be 0 (closed model) or a finite rate")
+        raise OptionError(f"--pacing-rate: {rate} must be 0 (closed model) or more, and finite")
     prefix = str(_opt(parsed, "redis_prefix", DEFAULT_REDIS_PREFIX))
     schema = str(_opt(parsed, "pg_schema", DEFAULT_PG_SCHEMA))
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):

@@ -46,12 +46,13 @@ def test_console_lines_show_no_secret(caplog: pytest.LogCaptureFixture) -> None:
         kind="inject", name="pg", type="pg_lock_contention", target="127.0.0.1:1",
         status="error", error="dsn 'host=127.0.0.1 password=s3cr3t': bad",
     )  # fmt: skip
-    console.on_injected(bad)
+    con = console.Console()
+    con.on_injected(bad)
     ok = JournalRecord(
         kind="revert", name="pg", type="pg_lock_contention", target="127.0.0.1:1",
         details={"note": "postgresql://u:s3cr3t@127.0.0.1/x"},
     )  # fmt: skip
-    console.on_reverted(ok)
+    con.on_reverted(ok)
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2 and all("s3cr3t" not in ln for ln in lines), lines
     assert "password=***" in lines[0] and "u:***@" in lines[1]

@@ -183,7 +183,8 @@ def test_kill_9_then_reset_from_another_folder_with_the_machine_ledger(
     ledger under $XDG_STATE_HOME, 0600 in a 0700 folder."""
     r, maxmemory, _policy = original_memory
     env = {k: v for k, v in os.environ.items() if k != "CHAOSBENCH_LEDGER"}
-    env.update(XDG_STATE_HOME=str(tmp_path / "state"), PYTHONPATH=str(ROOT))
+    # empty: not set (spawn() starts from the test session's environment, which has its own)
+    env.update(CHAOSBENCH_LEDGER="", XDG_STATE_HOME=str(tmp_path / "state"), PYTHONPATH=str(ROOT))
     here, there = tmp_path / "a", tmp_path / "b"
     here.mkdir()
     there.mkdir()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import AfterValidator
 
@@ -45,7 +45,7 @@ def check_redis_url(url: str) -> str:
         port = parts.port
     except ValueError:
         raise ValueError("the Redis URL's port is not a number from 1 to 65535") from None
-    if not parts.hostname:
+    if not parts.hostname and "host" not in parse_qs(parts.query):  # redis-py reads ?host= too
         raise ValueError(f"the Redis URL has no host ({scheme}://HOST:PORT/DB)")
     if port == 0:
         raise ValueError("the Redis URL's port is not a number from 1 to 65535")
