@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 
 from chaosbench import bundled
 from chaosbench.analysis.criteria import CRITERIA
-from chaosbench.analysis.limits import Bootstrap, Criterion, RecoveryTime, Strict
+from chaosbench.analysis.limits import Bootstrap, Criterion, DriftControl, RecoveryTime, Strict
 from chaosbench.ground.errors import GateConfigError
 from chaosbench.ground.redact import redact
 from chaosbench.ground.text import did_you_mean, short_repr, shorten
@@ -42,6 +42,7 @@ class GateConfig(Strict):
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     min_samples: int = Field(default=50, ge=1)  # fewer samples in a phase cell: not judged
     bootstrap: Bootstrap = Bootstrap()
+    drift: DriftControl = DriftControl()
     criteria: Criteria = Criteria()
     source: str = "defaults"
 

@@ -1,8 +1,20 @@
-"""Regression of phases against a reference: percentile ratios with bootstrap intervals.
+"""Regression of phases against a reference: the change of a percentile, drift-controlled,
+in absolute ms and relative to the reference, each with a bootstrap interval.
 
-The reference is the run's own baseline phase, or the same phase of a stored baseline run.
-A ratio of 1.0 is no change; the interval says how sure the ratio is, so a verdict can be
-pass (the whole interval within budget), fail (the whole interval over) or inconclusive.
+Host drift (the machine getting slower between the baseline and a burst) moves unaffected
+traffic as much as affected traffic, so a burst cell is judged, in this order of preference:
+
+- **control**: against kinds that ran at the same time and that the burst's faults do not touch
+  (``chaosbench.analysis.cohorts``), as a difference in differences: the kind's change from the
+  baseline minus the control cohort's change over the same phases, in ms. Resamples of a phase
+  draw the same seconds for the kind and its control, so a slow second shared by both cancels;
+- **bracket**: without a control, against a reference on both sides of the burst in time: the
+  mean of the percentile before it (the baseline, or the previous recovery's settled seconds)
+  and after it (this recovery's settled seconds), so that slow drift cancels;
+- **baseline**: the baseline phase alone (recovery phases without control; drift control off).
+
+With ``--baseline RUN`` a phase is compared with the same phase of the stored run (no drift
+control: the two runs did not run at the same time).
 """
 
 from __future__ import annotations
@@ -10,15 +22,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from chaosbench.analysis.stats import (
+    Cohort,
     Interval,
     Scope,
+    SecondBlock,
     WindowTable,
-    percentile_ratio,
     phase_order,
     rng_for,
 )
-from chaosbench.analysis.stats.bootstrap import resampled
+from chaosbench.analysis.stats.bootstrap import confidence_interval, resampled
 
 
 @dataclass(slots=True)
@@ -26,17 +41,32 @@ class Comparison:
     phase: str  # phase label in the run being judged (burst1)
     scope: str  # overall, a kind, or "KIND name"
     percentile: float
-    reference: str  # "baseline", or "baseline run burst1"
+    reference: str  # what the phase was judged against, in words
     current_ms: float
     reference_ms: float
     n_current: int
     n_reference: int
-    ratio: Interval | None  # None when there were too few samples to judge
+    ratio: Interval | None  # 1 + the relative effect; None when too few samples to judge
+    effect_ms: Interval | None = None  # the absolute effect (drift-controlled), ms
+    method: str = "baseline"  # control | bracket | baseline | baseline run
+    drift_ms: float = 0.0  # the change of the control (or the bracket's after - before), ms
     note: str = ""
 
     @property
     def judged(self) -> bool:
         return self.ratio is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Blocks:
+    """What one comparison reads: the phase and its reference for the judged scope, and the
+    control cohort's (both None without a control); ``after``: the bracket's second side."""
+
+    current: SecondBlock
+    reference: SecondBlock
+    control_current: SecondBlock | None = None
+    control_reference: SecondBlock | None = None
+    after: SecondBlock | None = None
 
 
 def phase_kind(label: str) -> str:
@@ -66,6 +96,14 @@ class Settings:
     seed: int
 
 
+def _enough(b: SecondBlock | None, s: Settings) -> bool:
+    return b is not None and b.total >= s.min_samples and b.n >= 2
+
+
+def _pct(b: SecondBlock, pct: float) -> float:
+    return float(b.hist.merged_percentile(pct)) / 1000
+
+
 def compare(
     table: WindowTable,
     label: str,
@@ -75,41 +113,124 @@ def compare(
     s: Settings,
     ref_name: str,
 ) -> Comparison:
-    """``label`` of ``table`` against ``ref_label`` of ``reference``, for one scope."""
-    cur = table.select(scope, [label])
-    ref = reference.select(scope, [ref_label])
+    """``label`` of ``table`` against ``ref_label`` of ``reference``, for one scope, plainly."""
+    blocks = Blocks(table.select(scope, [label]), reference.select(scope, [ref_label]))
+    return judge_blocks(
+        blocks, label, scope.label, s, ref_name, "baseline run", reference.resamples
+    )
+
+
+def judge_blocks(
+    b: Blocks,
+    label: str,
+    scope: str,
+    s: Settings,
+    ref_name: str,
+    method: str,
+    cache: dict[tuple[object, ...], np.ndarray] | None = None,
+) -> Comparison:
+    """The effect of ``b.current`` over its reference (minus the control's change)."""
     pct = s.percentile
+    cur, ref = b.current, b.reference
     comp = Comparison(
         phase=label,
-        scope=scope.label,
+        scope=scope,
         percentile=pct,
         reference=ref_name,
-        current_ms=cur.hist.merged_percentile(pct) / 1000,
-        reference_ms=ref.hist.merged_percentile(pct) / 1000,
+        current_ms=_pct(cur, pct),
+        reference_ms=_pct(ref, pct),
         n_current=cur.total,
         n_reference=ref.total,
         ratio=None,
+        method=method,
     )
-    if min(cur.total, ref.total) < s.min_samples or min(cur.n, ref.n) < 2:
+    if b.after is not None and _enough(b.after, s):
+        comp.reference_ms = (comp.reference_ms + _pct(b.after, pct)) / 2
+        comp.n_reference += b.after.total
+    if not (_enough(cur, s) and _enough(ref, s)):
         comp.note = (
             f"too few samples ({cur.total} in {label}, {ref.total} in {ref_name}; "
             f"at least {s.min_samples} over 2 seconds needed)"
         )
         return comp
-    key = (scope.label, ref_label, pct, s.resamples, s.seed)
-    ref_samples = reference.resamples.get(key)
-    if ref_samples is None:
-        ref_rng = rng_for(s.seed, "reference", ref_name, scope.label, str(pct))
-        ref_samples = resampled(ref, pct, rng=ref_rng, resamples=s.resamples)
-        reference.resamples[key] = ref_samples
-    rng = rng_for(s.seed, label, ref_name, scope.label, str(pct))
-    comp.ratio = percentile_ratio(
-        cur,
-        ref,
-        pct,
-        rng=rng,
-        resamples=s.resamples,
-        confidence=s.confidence,
-        reference_samples=ref_samples,
+
+    def draws(block: SecondBlock, side: str) -> np.ndarray:
+        # The same labels for the judged scope and its control: the same seconds are drawn.
+        # A reference's draws do not depend on the phase judged: computed once, shared.
+        who = (label, side) if side == "current" else (ref_name, side)
+        key = (id(block), pct, s.resamples, s.seed, *who)
+        got = None if cache is None else cache.get(key)
+        if got is None:
+            rng = rng_for(s.seed, *who)
+            got = resampled(block, pct, rng=rng, resamples=s.resamples) / 1000
+            if cache is not None:
+                cache[key] = got
+        return got
+
+    k1, k0 = draws(cur, "current"), draws(ref, "reference")
+    point = comp.current_ms - comp.reference_ms
+    if b.after is not None and _enough(b.after, s):
+        k0 = (k0 + draws(b.after, "after")) / 2
+        comp.drift_ms = _pct(b.after, pct) - _pct(ref, pct)
+    eff = k1 - k0
+    cc, cr = b.control_current, b.control_reference
+    if cc is not None and cr is not None:
+        comp.drift_ms = _pct(cc, pct) - _pct(cr, pct)
+        point -= comp.drift_ms
+        eff = eff - (draws(cc, "current") - draws(cr, "reference"))
+    n = min(cur.n, ref.n)
+    comp.effect_ms = confidence_interval(point, eff, s.confidence, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = eff / k0
+    base = comp.reference_ms
+    comp.ratio = confidence_interval(
+        1 + point / base if base > 0 else np.nan, 1 + rel, s.confidence, n
     )
     return comp
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket:
+    """The seconds on both sides of a burst that no fault effect reaches: [a, b) each."""
+
+    before: tuple[int, int]
+    after: tuple[int, int] | None
+
+
+def _span_words(span: tuple[int, int], t0: float) -> str:
+    return f"{span[0] - t0:.0f}..{span[1] - t0:.0f} s"
+
+
+def controlled(
+    table: WindowTable,
+    label: str,
+    scope: Scope,
+    s: Settings,
+    control: list[str],
+    bracket: Bracket | None,
+    t0: float,
+) -> Comparison:
+    """``label`` against the baseline phase, drift-controlled: minus the change of the
+    ``control`` kinds over the same phases, or (no control) against ``bracket``."""
+    cur = table.select(scope, [label])
+    base = table.select(scope, ["baseline"])
+    cache = table.resamples
+    if control:
+        coh = Cohort(tuple(control))
+        cc, cr = table.select(coh, [label]), table.select(coh, ["baseline"])
+        if _enough(cc, s) and _enough(cr, s):
+            blocks = Blocks(cur, base, cc, cr)
+            return judge_blocks(
+                blocks, label, scope.label, s, f"baseline, control {coh.label}", "control", cache
+            )
+    if bracket is not None:
+        before = table.select(scope, span=bracket.before)
+        after = None if bracket.after is None else table.select(scope, span=bracket.after)
+        if _enough(before, s) and (after is None or _enough(after, s)):
+            words = f"bracket {_span_words(bracket.before, t0)}"
+            if after is not None:
+                words += f" and {_span_words(bracket.after or (0, 0), t0)}"
+            return judge_blocks(
+                Blocks(cur, before, after=after), label, scope.label, s, words, "bracket", cache
+            )
+    return judge_blocks(Blocks(cur, base), label, scope.label, s, "baseline", "baseline", cache)
