@@ -5,9 +5,10 @@ Host drift (the machine getting slower between the baseline and a burst) moves u
 traffic as much as affected traffic, so a burst cell is judged, in this order of preference:
 
 - **control**: against kinds that ran at the same time and that the burst's faults do not touch
-  (``chaosbench.analysis.cohorts``), as a difference in differences: the kind's change from the
-  baseline minus the control cohort's change over the same phases, in ms. Resamples of a phase
-  draw the same seconds for the kind and its control, so a slow second shared by both cancels;
+  (``chaosbench.analysis.cohorts``), as a difference in differences second by second: per
+  second, the kind's p95 minus the control cohort's p95 in that same second; the effect is the
+  mean of that over the phase's seconds minus the mean over the baseline's, in ms, so a slow
+  second both share cancels exactly;
 - **bracket**: without a control, against a reference on both sides of the burst in time: the
   mean of the percentile before it (the baseline, or the previous recovery's settled seconds)
   and after it (this recovery's settled seconds), so that slow drift cancels;
@@ -167,26 +168,71 @@ def judge_blocks(
                 cache[key] = got
         return got
 
-    k1, k0 = draws(cur, "current"), draws(ref, "reference")
-    point = comp.current_ms - comp.reference_ms
-    if b.after is not None and _enough(b.after, s):
-        k0 = (k0 + draws(b.after, "after")) / 2
-        comp.drift_ms = _pct(b.after, pct) - _pct(ref, pct)
-    eff = k1 - k0
     cc, cr = b.control_current, b.control_reference
+    paired = None
     if cc is not None and cr is not None:
-        comp.drift_ms = _pct(cc, pct) - _pct(cr, pct)
-        point -= comp.drift_ms
-        eff = eff - (draws(cc, "current") - draws(cr, "reference"))
-    n = min(cur.n, ref.n)
+        paired = _paired(cur, ref, cc, cr, pct, rng_for(s.seed, label, ref_name, "paired"), s)
+    if paired is not None:
+        point, eff, k0, base, comp.drift_ms = paired
+        n = min(cur.n, ref.n)
+    else:
+        k1, k0 = draws(cur, "current"), draws(ref, "reference")
+        point = comp.current_ms - comp.reference_ms
+        if b.after is not None and _enough(b.after, s):
+            k0 = (k0 + draws(b.after, "after")) / 2
+            comp.drift_ms = _pct(b.after, pct) - _pct(ref, pct)
+        eff = k1 - k0
+        base = comp.reference_ms
+        n = min(cur.n, ref.n)
     comp.effect_ms = confidence_interval(point, eff, s.confidence, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = eff / k0
-    base = comp.reference_ms
     comp.ratio = confidence_interval(
         1 + point / base if base > 0 else np.nan, 1 + rel, s.confidence, n
     )
     return comp
+
+
+#: A second takes part in a paired comparison when both sides have this many requests in it.
+PAIR_MIN = 5
+
+
+def _diffs(kind: SecondBlock, control: SecondBlock, pct: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per second both report (PAIR_MIN requests each): the kind's p95 minus the control's,
+    and the kind's p95 (ms)."""
+    _, ik, ic = np.intersect1d(kind.seconds, control.seconds, return_indices=True)
+    keep = (kind.count[ik] >= PAIR_MIN) & (control.count[ic] >= PAIR_MIN)
+    pk = kind.hist.row_percentiles(pct)[ik][keep] / 1000
+    pc = control.hist.row_percentiles(pct)[ic][keep] / 1000
+    return pk - pc, pk
+
+
+def _paired(
+    cur: SecondBlock,
+    ref: SecondBlock,
+    cc: SecondBlock,
+    cr: SecondBlock,
+    pct: float,
+    rng: np.random.Generator,
+    s: Settings,
+) -> tuple[float, np.ndarray, np.ndarray, float, float] | None:
+    """The difference in differences second by second: the mean over the phase's seconds of
+    (kind's p95 - control's p95 in that second), minus the same over the reference's seconds.
+    A slow second that both share cancels in it exactly. Returns (effect, its bootstrap
+    samples, samples of the kind's reference level, that level, the control's change), or
+    None with fewer than 2 paired seconds on a side."""
+    d1, _ = _diffs(cur, cc, pct)
+    d0, k0 = _diffs(ref, cr, pct)
+    if d1.size < 2 or d0.size < 2:
+        return None
+    i1 = rng.integers(0, d1.size, size=(s.resamples, d1.size))
+    i0 = rng.integers(0, d0.size, size=(s.resamples, d0.size))
+    eff = d1[i1].mean(axis=1) - d0[i0].mean(axis=1)
+    level = k0[i0].mean(axis=1)
+    c1 = cc.hist.row_percentiles(pct) / 1000
+    c0 = cr.hist.row_percentiles(pct) / 1000
+    drift = float(np.mean(c1) - np.mean(c0))
+    return float(d1.mean() - d0.mean()), eff, level, float(k0.mean()), drift
 
 
 @dataclass(frozen=True, slots=True)
