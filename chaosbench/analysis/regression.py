@@ -182,6 +182,11 @@ def judge_blocks(
             k0 = (k0 + draws(b.after, "after")) / 2
             comp.drift_ms = _pct(b.after, pct) - _pct(ref, pct)
         eff = k1 - k0
+        if cc is not None and cr is not None:
+            # too few paired seconds: the difference of the phases' merged percentiles
+            comp.drift_ms = _pct(cc, pct) - _pct(cr, pct)
+            point -= comp.drift_ms
+            eff = eff - (draws(cc, "current") - draws(cr, "reference"))
         base = comp.reference_ms
         n = min(cur.n, ref.n)
     comp.effect_ms = confidence_interval(point, eff, s.confidence, n)

@@ -232,3 +232,18 @@ def test_without_a_control_the_reference_brackets_the_burst() -> None:
     pg = cells["burst2", "PG"]
     assert pg.method == "bracket" and pg.effect_ms is not None
     assert abs(pg.effect_ms.value) < 0.5, pg
+
+
+def test_a_sparse_kind_falls_back_to_merged_percentiles_against_its_control() -> None:
+    # 4 requests a second: no second pairs (5 needed); the control's change is still taken off.
+    # HTTP is declared a control in the gate (a plain nginx beside the Redis under test).
+    keys = [
+        KeySpec("HTTP", "GET /", 80, 2.0, affected=False),
+        KeySpec("REDIS", "GET", 4, 1.0, affected=True),
+    ]
+    spec = noisy(6, keys=keys, added_ms=20.0, lag_s=0, noise_share=0.0, drift_at_s=35)
+    a = analyze(generate(spec), gate_from_dict({"drift": {"control": ["HTTP"]}}))
+    c = next(x for x in a.versus(["burst"], "kind", 95.0) if x.scope == "REDIS")
+    assert c.method == "control" and "control HTTP" in c.reference and c.effect_ms is not None
+    assert c.drift_ms == pytest.approx(2.0, abs=0.5)
+    assert c.effect_ms.value == pytest.approx(20.0, abs=3.0)
