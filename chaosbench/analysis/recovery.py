@@ -126,18 +126,23 @@ def _control_excess(
     lo: int,
     hi: int,
     cfg: RecoveryTime,
+    levels: dict[tuple[str, ...], float | None],
 ) -> np.ndarray:
     """Per second in [lo, hi): how far the control cohort's p95 is above its baseline level
-    (0 where it is not, or has too few samples)."""
+    (0 where it is not, or has too few samples). ``levels``: baseline levels computed so far."""
     out = np.zeros(hi - lo)
     if not control:
         return out
     coh = Cohort(tuple(control))
-    base = table.select(coh, ["baseline"])
-    full = base.count >= cfg.min_second_samples
-    if not full.any():
+    if coh.kinds not in levels:
+        base = table.select(coh, ["baseline"])
+        full = base.count >= cfg.min_second_samples
+        levels[coh.kinds] = (
+            float(np.median(base.hist.row_percentiles(95)[full] / 1000)) if full.any() else None
+        )
+    level = levels[coh.kinds]
+    if level is None:
         return out
-    level = float(np.median(base.hist.row_percentiles(95)[full] / 1000))
     secs, p95, count, _ = _second_p95(table, coh, lo, hi)
     ok = count >= cfg.min_second_samples
     out[secs[ok] - lo] = np.maximum(p95[ok] - level, 0.0)
@@ -178,6 +183,7 @@ def burst_recovery(
     cfg: RecoveryTime,
     cohorts: Cohorts | None = None,
     cut: bool = False,
+    levels: dict[tuple[str, ...], float | None] | None = None,
 ) -> BurstRecovery:
     """``cohorts``: what the burst's faults touch (None: every kind); ``cut``: the run ended
     at ``until`` before the recovery phase was over."""
@@ -189,7 +195,7 @@ def burst_recovery(
     kinds: list[KindRecovery] = []
     for band in bands_:
         control = cohorts.control_for(band.kind, kinds_) if cohorts is not None else []
-        excess = _control_excess(table, control, lo, hi, cfg)
+        excess = _control_excess(table, control, lo, hi, cfg, {} if levels is None else levels)
         st = _states(table, band, lo, hi, cfg, excess)
         in_burst = int((st[:burst_secs] == BAD).sum())
         touched = cohorts is None or cohorts.touches(band.kind)
@@ -246,11 +252,12 @@ def recoveries(
     # The run was cut when no phase (the cooldown) followed the last burst's recovery.
     cut = not any(p.start >= bursts[-1].end and p.phase == "cooldown" for p in run.phases)
     out = []
+    levels: dict[tuple[str, ...], float | None] = {}
     for i, b in enumerate(bursts):
         nxt = i + 1 < len(bursts)
         until = bursts[i + 1].start if nxt else last
         coh = None if cohorts is None or b.burst is None else cohorts.get(b.burst)
-        out.append(burst_recovery(table, bands_, b, until, cfg, coh, cut=cut and not nxt))
+        out.append(burst_recovery(table, bands_, b, until, cfg, coh, cut and not nxt, levels))
     return out
 
 

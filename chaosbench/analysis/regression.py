@@ -171,7 +171,8 @@ def judge_blocks(
     cc, cr = b.control_current, b.control_reference
     paired = None
     if cc is not None and cr is not None:
-        paired = _paired(cur, ref, cc, cr, pct, rng_for(s.seed, label, ref_name, "paired"), s)
+        rng = rng_for(s.seed, label, ref_name, "paired")
+        paired = _paired(cur, ref, cc, cr, pct, rng, s, {} if cache is None else cache)
     if paired is not None:
         point, eff, k0, base, comp.drift_ms = paired
         n = min(cur.n, ref.n)
@@ -202,13 +203,29 @@ def judge_blocks(
 PAIR_MIN = 5
 
 
-def _diffs(kind: SecondBlock, control: SecondBlock, pct: float) -> tuple[np.ndarray, np.ndarray]:
+def _rows(
+    block: SecondBlock, pct: float, cache: dict[tuple[object, ...], np.ndarray]
+) -> np.ndarray:
+    """The ``pct`` percentile of each second of ``block`` (ms), computed once per block."""
+    key = (id(block), pct, "rows")
+    got = cache.get(key)
+    if got is None:
+        got = cache[key] = block.hist.row_percentiles(pct) / 1000
+    return got
+
+
+def _diffs(
+    kind: SecondBlock,
+    control: SecondBlock,
+    pct: float,
+    cache: dict[tuple[object, ...], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
     """Per second both report (PAIR_MIN requests each): the kind's p95 minus the control's,
     and the kind's p95 (ms)."""
     _, ik, ic = np.intersect1d(kind.seconds, control.seconds, return_indices=True)
     keep = (kind.count[ik] >= PAIR_MIN) & (control.count[ic] >= PAIR_MIN)
-    pk = kind.hist.row_percentiles(pct)[ik][keep] / 1000
-    pc = control.hist.row_percentiles(pct)[ic][keep] / 1000
+    pk = _rows(kind, pct, cache)[ik][keep]
+    pc = _rows(control, pct, cache)[ic][keep]
     return pk - pc, pk
 
 
@@ -220,23 +237,22 @@ def _paired(
     pct: float,
     rng: np.random.Generator,
     s: Settings,
+    cache: dict[tuple[object, ...], np.ndarray],
 ) -> tuple[float, np.ndarray, np.ndarray, float, float] | None:
     """The difference in differences second by second: the mean over the phase's seconds of
     (kind's p95 - control's p95 in that second), minus the same over the reference's seconds.
     A slow second that both share cancels in it exactly. Returns (effect, its bootstrap
     samples, samples of the kind's reference level, that level, the control's change), or
     None with fewer than 2 paired seconds on a side."""
-    d1, _ = _diffs(cur, cc, pct)
-    d0, k0 = _diffs(ref, cr, pct)
+    d1, _ = _diffs(cur, cc, pct, cache)
+    d0, k0 = _diffs(ref, cr, pct, cache)
     if d1.size < 2 or d0.size < 2:
         return None
     i1 = rng.integers(0, d1.size, size=(s.resamples, d1.size))
     i0 = rng.integers(0, d0.size, size=(s.resamples, d0.size))
     eff = d1[i1].mean(axis=1) - d0[i0].mean(axis=1)
     level = k0[i0].mean(axis=1)
-    c1 = cc.hist.row_percentiles(pct) / 1000
-    c0 = cr.hist.row_percentiles(pct) / 1000
-    drift = float(np.mean(c1) - np.mean(c0))
+    drift = float(np.mean(_rows(cc, pct, cache)) - np.mean(_rows(cr, pct, cache)))
     return float(d1.mean() - d0.mean()), eff, level, float(k0.mean()), drift
 
 
