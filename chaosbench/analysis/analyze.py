@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from chaosbench.analysis.cohorts import Cohorts, cohorts
 from chaosbench.analysis.integrity import IntegritySummary, summarize_integrity
-from chaosbench.analysis.limits import Bootstrap, RecoveryTime
+from chaosbench.analysis.limits import Bootstrap, DriftControl, RecoveryTime
 from chaosbench.analysis.model import RunData
 from chaosbench.analysis.recovery import BurstRecovery, RtoRecord, recoveries, rtos
-from chaosbench.analysis.regression import Comparison, Settings, compare, labels_of, scopes_of
+from chaosbench.analysis.regression import (
+    Bracket,
+    Comparison,
+    Settings,
+    compare,
+    controlled,
+    labels_of,
+    phase_kind,
+    scopes_of,
+)
 from chaosbench.analysis.stats import PhaseStats, Scope, Series, WindowTable, series, summarize
 
 
@@ -28,6 +39,8 @@ class GateView(Protocol):
     def bootstrap(self) -> Bootstrap: ...
     @property
     def recovery_time(self) -> RecoveryTime: ...
+    @property
+    def drift(self) -> DriftControl: ...
 
 
 @dataclass(slots=True)
@@ -42,6 +55,8 @@ class Analysis:
     rtos: list[RtoRecord]
     integrity: IntegritySummary
     overall: Series  # per-second, all requests (charts)
+    cohorts: dict[int, Cohorts] = field(default_factory=dict)  # per burst: what its faults touch
+    brackets: dict[int, Bracket] = field(default_factory=dict)  # per burst: unaffected seconds
     _memo: dict[tuple[str, str, str, float, float], Comparison] = field(default_factory=dict)
 
     def settings(self, percentile: float, confidence: float | None = None) -> Settings:
@@ -89,11 +104,29 @@ class Analysis:
             for sc in scopes_of(self.table, scope):
                 key = (label, ref_name, sc.label, pct, conf)
                 if key not in self._memo:
-                    self._memo[key] = compare(
-                        self.table, label, ref, ref_label, sc, self.settings(pct, conf), ref_name
-                    )
+                    st = self.settings(pct, conf)
+                    if stored:
+                        got = compare(self.table, label, ref, ref_label, sc, st, ref_name)
+                    else:
+                        got = self._controlled(label, sc, st)
+                    self._memo[key] = got
                 out.append(self._memo[key])
         return out
+
+    def _controlled(self, label: str, sc: Scope, st: Settings) -> Comparison:
+        """``label`` against the baseline with drift control (docs/analysis.md)."""
+        burst = next((p.burst for p in self.run.phases if p.label == label), None)
+        coh = self.cohorts.get(burst) if burst is not None else None
+        on = self.gate.drift.enabled
+        control = (
+            coh.control_for(sc.kind, self.table.kinds())
+            if on and coh is not None and sc.kind is not None
+            else []
+        )
+        bracket = (
+            self.brackets.get(burst) if on and burst and phase_kind(label) == "burst" else None
+        )
+        return controlled(self.table, label, sc, st, control, bracket, self.run.started or 0.0)
 
     def regressions(self) -> list[Comparison]:
         """Burst and recovery phases vs the baseline phase, p95 and p99 per kind (reports)."""
@@ -106,8 +139,35 @@ class Analysis:
         return any(s.phase == "baseline" and s.count > 0 for s in self.stats)
 
 
+def _brackets(run: RunData, recs: list[BurstRecovery], hold: int) -> dict[int, Bracket]:
+    """Per burst, the unaffected seconds on both sides: before it, the baseline (burst 1) or the
+    settled seconds of the previous recovery; after it, this recovery's settled seconds (from
+    its recovery plus the hold on; none when it did not recover)."""
+    by_label = {p.label: p for p in run.phases}
+    settled: dict[int, tuple[int, int] | None] = {}
+    for r in recs:
+        phase = by_label.get(f"recovery{r.burst}")
+        if phase is None or not r.recovered or r.recovery_s is None:
+            settled[r.burst] = None
+            continue
+        a, b = math.ceil(r.end + r.recovery_s) + hold, math.floor(phase.end)
+        settled[r.burst] = (a, b) if b - a >= 2 else None
+    base = by_label.get("baseline")
+    out: dict[int, Bracket] = {}
+    for r in recs:
+        before = settled.get(r.burst - 1)
+        if before is None and base is not None:
+            before = (math.ceil(base.start), math.floor(base.end))
+        if before is not None:
+            out[r.burst] = Bracket(before, settled.get(r.burst))
+    return out
+
+
 def analyze(run: RunData, gate: GateView, baseline: RunData | None = None) -> Analysis:
     table = WindowTable(run)
+    bursts = sorted({p.burst for p in run.phases if p.phase == "burst" and p.burst is not None})
+    coh = {b: cohorts(run.journal, b, gate.drift.control) for b in bursts}
+    recs = recoveries(table, run, gate.recovery_time, coh if gate.drift.enabled else None)
     a = Analysis(
         run=run,
         gate=gate,
@@ -115,9 +175,11 @@ def analyze(run: RunData, gate: GateView, baseline: RunData | None = None) -> An
         baseline=baseline,
         baseline_table=WindowTable(baseline) if baseline is not None else None,
         stats=summarize(run, table),
-        recoveries=recoveries(table, run, gate.recovery_time),
+        recoveries=recs,
         rtos=rtos(run),
         integrity=summarize_integrity(run.integrity),
         overall=series(table, Scope()),
+        cohorts=coh,
+        brackets=_brackets(run, recs, gate.recovery_time.hold_s),
     )
     return a

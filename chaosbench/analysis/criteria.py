@@ -92,18 +92,31 @@ def judge_interval(value: float, low: float, high: float, limit: float) -> Statu
     return Status.INCONCLUSIVE
 
 
-def judge_increase(value: float, low: float, high: float, limit: float) -> Status:
-    """A relative increase against its budget, as Kayenta's judge: innocent until shown guilty.
+def judge_effect(
+    rel: tuple[float, float], ms: tuple[float, float], limit: float, min_ms: float
+) -> Status:
+    """A latency increase against two budgets: ``limit`` (relative) and ``min_ms`` (absolute).
 
-    fail: the whole interval is over the budget; pass: the whole interval is within it, or the
-    interval holds "no change at all" (low <= 0: no regression shown, whatever the noise);
-    inconclusive: an increase shown to be real that may or may not exceed the budget.
+    ``rel`` and ``ms`` are the (low, high) ends of the effect's interval in both senses.
+
+    - fail: the change is shown to be large in both senses: the low end exceeds both budgets;
+    - pass: the change is shown to be small in at least one sense: the high end is within the
+      relative budget or within the absolute one (then it cannot be large in both); or no
+      increase is shown (the low end is at or below 0 in either sense) by an interval sharp
+      enough to have shown one of twice the budget (its high end within twice a budget);
+    - inconclusive: anything else: an interval that holds both "no change" and twice the
+      budget in both senses (the noise hides whether it is a regression: never a pass by
+      absence), or a real increase that may or may not exceed the budgets.
     """
-    if not (math.isfinite(low) and math.isfinite(high)):
+    lo_r, hi_r = rel
+    lo_ms, hi_ms = ms
+    if not all(math.isfinite(x) for x in (lo_r, hi_r, lo_ms, hi_ms)):
         return Status.INCONCLUSIVE
-    if low > limit:
+    if lo_r > limit and lo_ms > min_ms:
         return Status.FAIL
-    if high <= limit or low <= 0:
+    if hi_r <= limit or hi_ms <= min_ms:
+        return Status.PASS
+    if (lo_r <= 0 or lo_ms <= 0) and (hi_r <= 2 * limit or hi_ms <= 2 * min_ms):
         return Status.PASS
     return Status.INCONCLUSIVE
 
@@ -127,7 +140,8 @@ def result(name: str, cfg: Criterion, unit: str, cells: list[Cell], **kw: Any) -
     worst = max(judged, key=_badness)
     skipped = len(cells) - len(judged)
     if skipped:
-        detail = (detail + "; " if detail else "") + f"{skipped} cell(s) not judged (few samples)"
+        why = "not measurable" if any("not measurable" in c.note for c in cells) else "few samples"
+        detail = (detail + "; " if detail else "") + f"{skipped} cell(s) not judged ({why})"
     return CriterionResult(
         name,
         title,
@@ -174,17 +188,33 @@ def _no_baseline(a: Analysis, name: str, cfg: Criterion, unit: str) -> Criterion
     return cannot_measure(name, cfg, unit, why)
 
 
-def _ratio_cells(comps: list[Comparison], limit: float) -> list[Cell]:
+def _ratio_cells(comps: list[Comparison], limit: float, min_ms: float) -> list[Cell]:
     cells = []
     for c in comps:
         where = f"{c.phase} {c.scope}"
-        if c.ratio is None:
+        if c.ratio is None or c.effect_ms is None:
             cells.append(Cell(where, math.nan, status=Status.SKIPPED, note=c.note))
             continue
-        r = c.ratio
+        r, e = c.ratio, c.effect_ms
         v, lo, hi = r.value - 1, r.low - 1, r.high - 1
-        status = judge_increase(v, lo, hi, limit)
-        cells.append(Cell(where, v, lo, hi, status, reference=c.reference_ms, current=c.current_ms))
+        status = judge_effect((lo, hi), (e.low, e.high), limit, min_ms)
+        note = f"{e.value:+.1f} ms [{e.low:+.1f} … {e.high:+.1f}] vs {c.reference}"
+        if c.method == "control":
+            note += f" (the control's {c.drift_ms:+.1f} ms taken off)"
+        elif c.method == "bracket":
+            note += f" (after - before {c.drift_ms:+.1f} ms)"
+        cells.append(
+            Cell(
+                where,
+                v,
+                lo,
+                hi,
+                status,
+                note=note,
+                reference=c.reference_ms,
+                current=c.current_ms,
+            )
+        )
     return cells
 
 
@@ -197,7 +227,8 @@ def p95_regression(a: Analysis, cfg: LatencyRegression) -> CriterionResult:
     comps = a.versus(cfg.phases, cfg.scope, cfg.percentile, confidence=conf)
     if not comps:
         return not_applicable(name, cfg, "ratio", f"no {'/'.join(cfg.phases)} phases in the run")
-    return result(name, cfg, "ratio", _ratio_cells(comps, cfg.limit), confidence=conf)
+    cells = _ratio_cells(comps, cfg.limit, cfg.min_effect_ms)
+    return result(name, cfg, "ratio", cells, confidence=conf)
 
 
 @criterion("p99_ceiling", "p99 ceiling in bursts", LatencyCeiling)
@@ -298,13 +329,18 @@ def recovery_time(a: Analysis, cfg: RecoveryTime) -> CriterionResult:
     cells = []
     for r in a.recoveries:
         where = f"burst{r.burst}"
+        if not r.measurable:
+            cells.append(Cell(where, math.nan, status=Status.SKIPPED, note=r.note))
+            continue
         if not r.recovered:
             cells.append(Cell(where, math.inf, status=Status.FAIL, note=f"not recovered: {r.note}"))
             continue
         v = r.recovery_s or 0.0
-        # One-second resolution: within a second of the limit is a pass, beyond it a fail.
+        # The resolution is r.resolution_s (one second): the interval says so.
         status = Status.PASS if v <= cfg.limit else Status.FAIL
-        cells.append(Cell(where, v, max(v - 1, 0), v + 1, status, note=r.slowest))
+        step = r.resolution_s
+        note = f"{r.slowest} (affected: {', '.join(r.affected) or 'none'}; resolution {step:g} s)"
+        cells.append(Cell(where, v, max(v - step, 0), v + step, status, note=note))
     res = result(name, cfg, "s", cells)
     if res.value is not None and math.isinf(res.value):
         res.detail = next(c.note for c in cells if math.isinf(c.value))
@@ -395,4 +431,5 @@ def baseline_run(a: Analysis, cfg: BaselineRun) -> CriterionResult:
     comps = a.versus(cfg.phases, cfg.scope, cfg.percentile, stored=True, confidence=conf)
     if not comps:
         return cannot_measure(name, cfg, "ratio", "the baseline run has none of this run's phases")
-    return result(name, cfg, "ratio", _ratio_cells(comps, cfg.limit), confidence=conf)
+    cells = _ratio_cells(comps, cfg.limit, cfg.min_effect_ms)
+    return result(name, cfg, "ratio", cells, confidence=conf)

@@ -14,7 +14,14 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationError, create_
 
 from chaosbench import bundled
 from chaosbench.analysis.criteria import CRITERIA
-from chaosbench.analysis.limits import MAX_SAMPLES, Bootstrap, Criterion, RecoveryTime, Strict
+from chaosbench.analysis.limits import (
+    MAX_SAMPLES,
+    Bootstrap,
+    Criterion,
+    DriftControl,
+    RecoveryTime,
+    Strict,
+)
 from chaosbench.ground.errors import GateConfigError
 from chaosbench.ground.redact import redact
 from chaosbench.ground.text import did_you_mean, short_repr, shorten
@@ -65,6 +72,7 @@ class GateConfig(Strict):
         default=50, ge=1, le=MAX_SAMPLES
     )
     bootstrap: Bootstrap = Bootstrap()
+    drift: DriftControl = DriftControl()
     criteria: Criteria = Criteria()
     source: str = "defaults"
 

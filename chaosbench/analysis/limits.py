@@ -33,9 +33,11 @@ class Criterion(Strict):
 
 
 class LatencyRegression(Criterion):
-    """p95 of the burst phases over the run's own baseline phase: at most ``1 + limit`` times."""
+    """p95 of the burst phases over the run's own baseline phase (drift-controlled): fails only
+    when the increase is over ``limit`` (relative) and over ``min_effect_ms`` (absolute)."""
 
     limit: float = Field(default=0.15, ge=0)  # allowed relative increase (0.15 = +15 %)
+    min_effect_ms: float = Field(default=5.0, ge=0)  # allowed absolute increase (ms)
     percentile: float = Field(default=95.0, gt=0, le=100)
     scope: ScopeName = "kind"
     phases: list[PhaseKind] = Field(default=["burst"], min_length=1)
@@ -67,11 +69,14 @@ class BaselineErrorRate(RateCeiling):
 
 
 class RecoveryTime(Criterion):
-    """Seconds from a burst's end until p95 and error rate are back in the baseline's band."""
+    """Seconds from a burst's end until the kinds it affected are back in the baseline's band."""
 
     limit: float = Field(default=30.0, gt=0)  # s
     hold_s: int = Field(default=5, ge=1, le=MAX_HOLD_S)  # how long they must stay in band
-    p95_tolerance: float = Field(default=0.25, ge=0)  # band: slowest baseline p95 x (1 + this)
+    hold_misses: int = Field(default=1, ge=0)  # out-of-band seconds the hold tolerates
+    band_quantile: float = Field(default=0.95, gt=0, le=1)  # of the baseline's per-second p95s
+    p95_tolerance: float = Field(default=0.25, ge=0)  # band: that quantile x (1 + this) ...
+    p95_margin_ms: float = Field(default=1.0, ge=0)  # ... + this (ms)
     error_tolerance: float = Field(default=0.05, ge=0)  # band: baseline error rate + this
     min_second_samples: int = Field(default=5, ge=1, le=MAX_SAMPLES)  # fewer: unknown
 
@@ -94,9 +99,18 @@ class BaselineRun(Criterion):
     """Each phase's p95 against the same phase of a stored baseline run (``--baseline``)."""
 
     limit: float = Field(default=0.15, ge=0)
+    min_effect_ms: float = Field(default=5.0, ge=0)
     percentile: float = Field(default=95.0, gt=0, le=100)
     scope: ScopeName = "kind"
     phases: list[PhaseKind] = Field(default=["baseline", "burst"], min_length=1)
+
+
+class DriftControl(Strict):
+    """Drift control: judge a burst against traffic that ran at the same time (a control cohort
+    of kinds its faults do not touch), else against a reference that brackets it in time."""
+
+    enabled: bool = True
+    control: list[str] = []  # kinds no fault touches (e.g. [HTTP]: a plain nginx beside them)
 
 
 class Bootstrap(Strict):

@@ -1,8 +1,21 @@
-"""Regression of phases against a reference: percentile ratios with bootstrap intervals.
+"""Regression of phases against a reference: the change of a percentile, drift-controlled,
+in absolute ms and relative to the reference, each with a bootstrap interval.
 
-The reference is the run's own baseline phase, or the same phase of a stored baseline run.
-A ratio of 1.0 is no change; the interval says how sure the ratio is, so a verdict can be
-pass (the whole interval within budget), fail (the whole interval over) or inconclusive.
+Host drift (the machine getting slower between the baseline and a burst) moves unaffected
+traffic as much as affected traffic, so a burst cell is judged, in this order of preference:
+
+- **control**: against kinds that ran at the same time and that the burst's faults do not touch
+  (``chaosbench.analysis.cohorts``), as a difference in differences second by second: per
+  second, the kind's p95 minus the control cohort's p95 in that same second; the effect is the
+  mean of that over the phase's seconds minus the mean over the baseline's, in ms, so a slow
+  second both share cancels exactly;
+- **bracket**: without a control, against a reference on both sides of the burst in time: the
+  mean of the percentile before it (the baseline, or the previous recovery's settled seconds)
+  and after it (this recovery's settled seconds), so that slow drift cancels;
+- **baseline**: the baseline phase alone (recovery phases without control; drift control off).
+
+With ``--baseline RUN`` a phase is compared with the same phase of the stored run (no drift
+control: the two runs did not run at the same time).
 """
 
 from __future__ import annotations
@@ -10,15 +23,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from chaosbench.analysis.stats import (
+    Cohort,
     Interval,
     Scope,
+    SecondBlock,
     WindowTable,
-    percentile_ratio,
     phase_order,
     rng_for,
 )
-from chaosbench.analysis.stats.bootstrap import resampled
+from chaosbench.analysis.stats.bootstrap import confidence_interval, resampled
 
 
 @dataclass(slots=True)
@@ -26,17 +42,32 @@ class Comparison:
     phase: str  # phase label in the run being judged (burst1)
     scope: str  # overall, a kind, or "KIND name"
     percentile: float
-    reference: str  # "baseline", or "baseline run burst1"
+    reference: str  # what the phase was judged against, in words
     current_ms: float
     reference_ms: float
     n_current: int
     n_reference: int
-    ratio: Interval | None  # None when there were too few samples to judge
+    ratio: Interval | None  # 1 + the relative effect; None when too few samples to judge
+    effect_ms: Interval | None = None  # the absolute effect (drift-controlled), ms
+    method: str = "baseline"  # control | bracket | baseline | baseline run
+    drift_ms: float = 0.0  # the change of the control (or the bracket's after - before), ms
     note: str = ""
 
     @property
     def judged(self) -> bool:
         return self.ratio is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Blocks:
+    """What one comparison reads: the phase and its reference for the judged scope, and the
+    control cohort's (both None without a control); ``after``: the bracket's second side."""
+
+    current: SecondBlock
+    reference: SecondBlock
+    control_current: SecondBlock | None = None
+    control_reference: SecondBlock | None = None
+    after: SecondBlock | None = None
 
 
 def phase_kind(label: str) -> str:
@@ -66,6 +97,14 @@ class Settings:
     seed: int
 
 
+def _enough(b: SecondBlock | None, s: Settings) -> bool:
+    return b is not None and b.total >= s.min_samples and b.n >= 2
+
+
+def _pct(b: SecondBlock, pct: float) -> float:
+    return float(b.hist.merged_percentile(pct)) / 1000
+
+
 def compare(
     table: WindowTable,
     label: str,
@@ -75,41 +114,190 @@ def compare(
     s: Settings,
     ref_name: str,
 ) -> Comparison:
-    """``label`` of ``table`` against ``ref_label`` of ``reference``, for one scope."""
-    cur = table.select(scope, [label])
-    ref = reference.select(scope, [ref_label])
+    """``label`` of ``table`` against ``ref_label`` of ``reference``, for one scope, plainly."""
+    blocks = Blocks(table.select(scope, [label]), reference.select(scope, [ref_label]))
+    return judge_blocks(
+        blocks, label, scope.label, s, ref_name, "baseline run", reference.resamples
+    )
+
+
+def judge_blocks(
+    b: Blocks,
+    label: str,
+    scope: str,
+    s: Settings,
+    ref_name: str,
+    method: str,
+    cache: dict[tuple[object, ...], np.ndarray] | None = None,
+) -> Comparison:
+    """The effect of ``b.current`` over its reference (minus the control's change)."""
     pct = s.percentile
+    cur, ref = b.current, b.reference
     comp = Comparison(
         phase=label,
-        scope=scope.label,
+        scope=scope,
         percentile=pct,
         reference=ref_name,
-        current_ms=cur.hist.merged_percentile(pct) / 1000,
-        reference_ms=ref.hist.merged_percentile(pct) / 1000,
+        current_ms=_pct(cur, pct),
+        reference_ms=_pct(ref, pct),
         n_current=cur.total,
         n_reference=ref.total,
         ratio=None,
+        method=method,
     )
-    if min(cur.total, ref.total) < s.min_samples or min(cur.n, ref.n) < 2:
+    if b.after is not None and _enough(b.after, s):
+        comp.reference_ms = (comp.reference_ms + _pct(b.after, pct)) / 2
+        comp.n_reference += b.after.total
+    if not (_enough(cur, s) and _enough(ref, s)):
         comp.note = (
             f"too few samples ({cur.total} in {label}, {ref.total} in {ref_name}; "
             f"at least {s.min_samples} over 2 seconds needed)"
         )
         return comp
-    key = (scope.label, ref_label, pct, s.resamples, s.seed)
-    ref_samples = reference.resamples.get(key)
-    if ref_samples is None:
-        ref_rng = rng_for(s.seed, "reference", ref_name, scope.label, str(pct))
-        ref_samples = resampled(ref, pct, rng=ref_rng, resamples=s.resamples)
-        reference.resamples[key] = ref_samples
-    rng = rng_for(s.seed, label, ref_name, scope.label, str(pct))
-    comp.ratio = percentile_ratio(
-        cur,
-        ref,
-        pct,
-        rng=rng,
-        resamples=s.resamples,
-        confidence=s.confidence,
-        reference_samples=ref_samples,
+
+    def draws(block: SecondBlock, side: str) -> np.ndarray:
+        # The same labels for the judged scope and its control: the same seconds are drawn.
+        # A reference's draws do not depend on the phase judged: computed once, shared.
+        who = (label, side) if side == "current" else (ref_name, side)
+        key = (id(block), pct, s.resamples, s.seed, *who)
+        got = None if cache is None else cache.get(key)
+        if got is None:
+            rng = rng_for(s.seed, *who)
+            got = resampled(block, pct, rng=rng, resamples=s.resamples) / 1000
+            if cache is not None:
+                cache[key] = got
+        return got
+
+    cc, cr = b.control_current, b.control_reference
+    paired = None
+    if cc is not None and cr is not None:
+        rng = rng_for(s.seed, label, ref_name, "paired")
+        paired = _paired(cur, ref, cc, cr, pct, rng, s, {} if cache is None else cache)
+    if paired is not None:
+        point, eff, k0, base, comp.drift_ms = paired
+        n = min(cur.n, ref.n)
+    else:
+        k1, k0 = draws(cur, "current"), draws(ref, "reference")
+        point = comp.current_ms - comp.reference_ms
+        if b.after is not None and _enough(b.after, s):
+            k0 = (k0 + draws(b.after, "after")) / 2
+            comp.drift_ms = _pct(b.after, pct) - _pct(ref, pct)
+        eff = k1 - k0
+        if cc is not None and cr is not None:
+            # too few paired seconds: the difference of the phases' merged percentiles
+            comp.drift_ms = _pct(cc, pct) - _pct(cr, pct)
+            point -= comp.drift_ms
+            eff = eff - (draws(cc, "current") - draws(cr, "reference"))
+        base = comp.reference_ms
+        n = min(cur.n, ref.n)
+    comp.effect_ms = confidence_interval(point, eff, s.confidence, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = eff / k0
+    comp.ratio = confidence_interval(
+        1 + point / base if base > 0 else np.nan, 1 + rel, s.confidence, n
     )
     return comp
+
+
+#: A second takes part in a paired comparison when both sides have this many requests in it.
+PAIR_MIN = 5
+
+
+def _rows(
+    block: SecondBlock, pct: float, cache: dict[tuple[object, ...], np.ndarray]
+) -> np.ndarray:
+    """The ``pct`` percentile of each second of ``block`` (ms), computed once per block."""
+    key = (id(block), pct, "rows")
+    got = cache.get(key)
+    if got is None:
+        got = cache[key] = block.hist.row_percentiles(pct) / 1000
+    return got
+
+
+def _diffs(
+    kind: SecondBlock,
+    control: SecondBlock,
+    pct: float,
+    cache: dict[tuple[object, ...], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per second both report (PAIR_MIN requests each): the kind's p95 minus the control's,
+    and the kind's p95 (ms)."""
+    _, ik, ic = np.intersect1d(kind.seconds, control.seconds, return_indices=True)
+    keep = (kind.count[ik] >= PAIR_MIN) & (control.count[ic] >= PAIR_MIN)
+    pk = _rows(kind, pct, cache)[ik][keep]
+    pc = _rows(control, pct, cache)[ic][keep]
+    return pk - pc, pk
+
+
+def _paired(
+    cur: SecondBlock,
+    ref: SecondBlock,
+    cc: SecondBlock,
+    cr: SecondBlock,
+    pct: float,
+    rng: np.random.Generator,
+    s: Settings,
+    cache: dict[tuple[object, ...], np.ndarray],
+) -> tuple[float, np.ndarray, np.ndarray, float, float] | None:
+    """The difference in differences second by second: the mean over the phase's seconds of
+    (kind's p95 - control's p95 in that second), minus the same over the reference's seconds.
+    A slow second that both share cancels in it exactly. Returns (effect, its bootstrap
+    samples, samples of the kind's reference level, that level, the control's change), or
+    None with fewer than 2 paired seconds on a side."""
+    d1, _ = _diffs(cur, cc, pct, cache)
+    d0, k0 = _diffs(ref, cr, pct, cache)
+    if d1.size < 2 or d0.size < 2:
+        return None
+    i1 = rng.integers(0, d1.size, size=(s.resamples, d1.size))
+    i0 = rng.integers(0, d0.size, size=(s.resamples, d0.size))
+    eff = d1[i1].mean(axis=1) - d0[i0].mean(axis=1)
+    level = k0[i0].mean(axis=1)
+    drift = float(np.mean(_rows(cc, pct, cache)) - np.mean(_rows(cr, pct, cache)))
+    return float(d1.mean() - d0.mean()), eff, level, float(k0.mean()), drift
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket:
+    """The seconds on both sides of a burst that no fault effect reaches: [a, b) each."""
+
+    before: tuple[int, int]
+    after: tuple[int, int] | None
+
+
+def _span_words(span: tuple[int, int], t0: float) -> str:
+    return f"{span[0] - t0:.0f}..{span[1] - t0:.0f} s"
+
+
+def controlled(
+    table: WindowTable,
+    label: str,
+    scope: Scope,
+    s: Settings,
+    control: list[str],
+    bracket: Bracket | None,
+    t0: float,
+) -> Comparison:
+    """``label`` against the baseline phase, drift-controlled: minus the change of the
+    ``control`` kinds over the same phases, or (no control) against ``bracket``."""
+    cur = table.select(scope, [label])
+    base = table.select(scope, ["baseline"])
+    cache = table.resamples
+    if control:
+        coh = Cohort(tuple(control))
+        cc, cr = table.select(coh, [label]), table.select(coh, ["baseline"])
+        if _enough(cc, s) and _enough(cr, s):
+            blocks = Blocks(cur, base, cc, cr)
+            return judge_blocks(
+                blocks, label, scope.label, s, f"baseline, control {coh.label}", "control", cache
+            )
+    if bracket is not None:
+        before = table.select(scope, span=bracket.before)
+        after = None if bracket.after is None else table.select(scope, span=bracket.after)
+        if _enough(before, s) and (after is None or _enough(after, s)):
+            words = f"bracket {_span_words(bracket.before, t0)}"
+            if after is not None:
+                words += f" and {_span_words(bracket.after or (0, 0), t0)}"
+            return judge_blocks(
+                Blocks(cur, before, after=after), label, scope.label, s, words, "bracket", cache
+            )
+    return judge_blocks(Blocks(cur, base), label, scope.label, s, "baseline", "baseline", cache)

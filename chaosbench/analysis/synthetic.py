@@ -6,6 +6,11 @@ wobble (so seconds are not perfectly alike, as on a real machine). During a burs
 ``lag_s`` seconds after it ends, affected keys get exactly ``added_ms`` more latency and
 ``burst_error_rate`` more failures; recovery is therefore complete ``lag_s`` seconds after the
 burst's end. Used by the tests and by ``bench/analysis_time.py``.
+
+A noisy machine, reproducible by seed (its own generator, so a quiet spec's windows do not
+change): *host drift* makes every kind ``drift_ms`` slower from ``drift_at_s`` seconds after
+the start on (not aligned with the bursts); *neighbour noise* makes a random ``noise_share`` of
+the seconds ``noise_ms`` slower on every kind (a CPU hog, another client's burst).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ class KeySpec:
     error_rate: float = 0.0
     deadline_ms: float = 500.0
     affected: bool = True  # the bursts act on this key
+    slow_share: float = 0.0  # noise of this key alone: this share of its seconds ...
+    slow_ms: float = 0.0  # ... is this much slower
 
 
 def default_keys() -> list[KeySpec]:
@@ -59,6 +66,12 @@ class SyntheticSpec:
     integrity: Integrity = field(default_factory=Integrity)
     rto_s: list[float] = field(default_factory=list)  # one kill-and-restart fault per burst
     fault: str = "pg-latency"
+    target: str = "sut_pg"  # the fault's target (route) in the journal
+    inject: bool = True  # False: the profile has no faults (``faults: []``), bursts are empty
+    drift_ms: float = 0.0  # host drift: every kind this much slower ...
+    drift_at_s: int = 0  # ... from this many seconds after the start on
+    noise_share: float = 0.0  # neighbour noise: this share of the seconds ...
+    noise_ms: float = 0.0  # ... is this much slower on every kind
 
     def added(self, burst: int) -> float:
         if isinstance(self.added_ms, list):
@@ -98,7 +111,7 @@ def _journal(spec: SyntheticSpec, spans: list[PhaseSpan]) -> list[JournalRecord]
                 end=s.start,
             )
         )
-        if s.phase == "burst" and s.burst is not None:
+        if s.phase == "burst" and s.burst is not None and spec.inject:
             rto = spec.rto_s[(s.burst - 1) % len(spec.rto_s)] if spec.rto_s else None
             ftype = "kill_restart" if spec.rto_s else "latency"
             out.append(
@@ -106,7 +119,7 @@ def _journal(spec: SyntheticSpec, spans: list[PhaseSpan]) -> list[JournalRecord]
                     "inject",
                     spec.fault,
                     ftype,
-                    "sut_pg",
+                    spec.target,
                     s.burst,
                     s.start,
                     s.start,
@@ -117,7 +130,7 @@ def _journal(spec: SyntheticSpec, spans: list[PhaseSpan]) -> list[JournalRecord]
             )
             out.append(
                 JournalRecord(
-                    "revert", spec.fault, ftype, "sut_pg", s.burst, s.end, s.end, s.end + 0.01
+                    "revert", spec.fault, ftype, spec.target, s.burst, s.end, s.end, s.end + 0.01
                 )
             )
     return out
@@ -132,9 +145,13 @@ def generate(spec: SyntheticSpec | None = None) -> RunData:
         if s.phase == "burst" and s.burst is not None:
             for sec in range(int(s.start), int(s.end) + spec.lag_s):
                 effect[sec] = s.burst
+    noise_rng = np.random.default_rng([spec.seed, 7])
     windows: list[Window] = []
     for s in spans:
         for sec in range(int(s.start), int(s.end)):
+            host = spec.drift_ms if sec >= spec.start + spec.drift_at_s else 0.0
+            if spec.noise_share and noise_rng.random() < spec.noise_share:
+                host += spec.noise_ms
             for k in spec.keys:
                 n = int(rng.poisson(k.rate))
                 if n == 0:
@@ -146,6 +163,11 @@ def generate(spec: SyntheticSpec | None = None) -> RunData:
                 if burst is not None:
                     ms = ms + spec.added(burst)
                     err += spec.burst_error_rate
+                extra = host
+                if k.slow_share and noise_rng.random() < k.slow_share:
+                    extra += k.slow_ms
+                if extra:
+                    ms = ms + extra
                 failures = int(rng.binomial(n, min(err, 1.0)))
                 windows.append(
                     Window(
@@ -171,6 +193,18 @@ def generate(spec: SyntheticSpec | None = None) -> RunData:
         started=float(spec.start),
         ended=spans[-1].end,
     )
+
+
+def cut(run: RunData, at: float) -> RunData:
+    """``run`` as if it had ended ``at`` seconds after its start (a short ``--run-time``)."""
+    end = run.started + at
+    run.phases = [p for p in run.phases if p.start < end]
+    for p in run.phases:
+        p.end = min(p.end, end)
+    run.windows = [w for w in run.windows if w.second < end]
+    run.journal = [r for r in run.journal if r.start < end]
+    run.ended = end
+    return run
 
 
 def one_hour(seed: int = 1) -> SyntheticSpec:

@@ -59,14 +59,17 @@ def test_a_kind_that_goes_silent_has_not_recovered() -> None:
 
 
 def test_hold_period_restarts_on_a_relapse() -> None:
-    run = generate(SyntheticSpec(seed=10, added_ms=0.0))
+    run = generate(SyntheticSpec(seed=10, lag_s=0))
     end = int(next(p for p in run.phases if p.label == "burst1").end)
-    # A single slow second 3 s after the burst: recovery is only confirmed after it.
+    # One slow second 3 s after the burst: a hold that tolerates one bad second (the default)
+    # is not broken by it; one that tolerates none confirms recovery only after it.
     for w in run.windows:
-        if w.second == end + 3 and w.key.request_type == "HTTP":
+        if w.second in (end + 3, end + 4) and w.key.request_type == "HTTP":
             w.histogram = from_values_us([500_000] * w.count)
-    recs = recoveries(WindowTable(run), run, RecoveryTime(hold_s=5))
-    assert recs[0].recovery_s == pytest.approx(4.0)
+    recs = recoveries(WindowTable(run), run, RecoveryTime(hold_s=5, hold_misses=0))
+    assert recs[0].recovery_s == pytest.approx(5.0)
+    recs = recoveries(WindowTable(run), run, RecoveryTime(hold_s=5, hold_misses=2))
+    assert recs[0].recovery_s == pytest.approx(0.0)
 
 
 def test_rto_from_the_journal() -> None:

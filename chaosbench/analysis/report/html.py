@@ -92,6 +92,8 @@ def _charts(a: Analysis) -> list[str]:
     for r in a.recoveries:
         if r.recovered and r.recovery_s is not None:
             marks.append(Mark(r.end + r.recovery_s - t0, f"recovered +{r.recovery_s:.0f}s"))
+        elif not r.measurable:
+            marks.append(Mark(r.end - t0, "not measurable"))
         else:
             marks.append(Mark(r.end - t0, "not recovered", "#b3261e"))
     o = a.overall
@@ -181,8 +183,10 @@ def render_html(v: Verdict) -> str:
             "—"
             if r is None
             else (
-                f"{r.recovery_s:.1f} s / {limit:g} s"
+                f"{r.recovery_s:.1f} s / {limit:g} s (±{r.resolution_s:g} s)"
                 if r.recovered and r.recovery_s is not None
+                else "not measurable (the run ended)"
+                if not r.measurable
                 else Cell("not recovered", css="fail")
             )
         )
@@ -228,6 +232,10 @@ def render_html(v: Verdict) -> str:
             if c.ratio is None or math.isnan(c.ratio.value)
             else f"{fmt.num(c.ratio.value - 1, 'ratio')} [{fmt.num(c.ratio.low - 1, 'ratio')} … "
             f"{fmt.num(c.ratio.high - 1, 'ratio')}]",
+            "—"
+            if c.effect_ms is None
+            else f"{c.effect_ms.value:+.1f} ms [{c.effect_ms.low:+.1f} … {c.effect_ms.high:+.1f}]",
+            c.reference,
             c.note,
         ]
         for c in a.regressions()
@@ -304,6 +312,8 @@ def render_html(v: Verdict) -> str:
                 "phase ms",
                 "delta ms",
                 "change [interval]",
+                "effect, drift-controlled [interval]",
+                "judged against",
                 "note",
             ],
             reg_rows,

@@ -39,8 +39,10 @@ def _recovery(v: Verdict) -> list[str]:
         else:
             det = "not detected" if r.detection_s is None else f"{r.detection_s:.1f} s"
             rec = (
-                f"{r.recovery_s:.1f} s / {limit:g} s"
+                f"{r.recovery_s:.1f} s / {limit:g} s (±{r.resolution_s:g} s)"
                 if r.recovered and r.recovery_s is not None
+                else "not measurable (the run ended)"
+                if not r.measurable
                 else "**not recovered**"
             )
         lines.append(

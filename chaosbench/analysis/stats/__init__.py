@@ -9,10 +9,11 @@ from chaosbench.analysis.stats.bootstrap import (
 )
 from chaosbench.analysis.stats.series import Series, series
 from chaosbench.analysis.stats.summary import PhaseStats, phase_order, summarize
-from chaosbench.analysis.stats.table import OVERALL, Scope, SecondBlock, WindowTable
+from chaosbench.analysis.stats.table import OVERALL, Cohort, Scope, SecondBlock, WindowTable
 
 __all__ = [
     "OVERALL",
+    "Cohort",
     "Interval",
     "PhaseStats",
     "Scope",

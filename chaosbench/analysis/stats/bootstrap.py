@@ -94,6 +94,11 @@ def _interval(point: float, samples: np.ndarray, confidence: float, n: int) -> I
     return Interval(point, float(lo), float(hi), confidence)
 
 
+def confidence_interval(point: float, samples: np.ndarray, confidence: float, n: int) -> Interval:
+    """The expanded percentile interval of bootstrap ``samples`` over ``n`` resampled units."""
+    return _interval(point, samples, confidence, n)
+
+
 def resampled(
     block: SecondBlock, pct: float, *, rng: np.random.Generator, resamples: int
 ) -> np.ndarray:

@@ -33,6 +33,20 @@ class Scope:
         return self.name is None or key.name == self.name
 
 
+@dataclass(frozen=True, slots=True)
+class Cohort:
+    """Several kinds together (a control cohort): every request of any of ``kinds``."""
+
+    kinds: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return "+".join(self.kinds)
+
+    def matches(self, key: WindowKey) -> bool:
+        return key.request_type in self.kinds
+
+
 @dataclass(slots=True)
 class Row:
     second: int
@@ -100,7 +114,10 @@ class WindowTable:
         return list(self._names)
 
     def select(
-        self, scope: Scope, phases: Iterable[str] | None = None, span: tuple[int, int] | None = None
+        self,
+        scope: Scope | Cohort,
+        phases: Iterable[str] | None = None,
+        span: tuple[int, int] | None = None,
     ) -> SecondBlock:
         """Windows of ``scope`` in ``phases`` (labels) and/or seconds ``span`` [a, b)."""
         key = (scope, None if phases is None else tuple(phases), span)
@@ -110,7 +127,7 @@ class WindowTable:
         return block
 
     def _select(
-        self, scope: Scope, phases: tuple[str, ...] | None, span: tuple[int, int] | None
+        self, scope: Scope | Cohort, phases: tuple[str, ...] | None, span: tuple[int, int] | None
     ) -> SecondBlock:
         rows = self.rows if phases is None else [r for p in phases for r in self.by_phase[p]]
         by_sec: dict[int, list[Row]] = defaultdict(list)
