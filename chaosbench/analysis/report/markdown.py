@@ -30,7 +30,7 @@ def _recovery(v: Verdict) -> list[str]:
         "| status |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    rows = burst_rows(a, v.results)
+    rows = burst_rows(a.bursts, v.results)
     for b in rows:
         s, r = b.stats, b.recovery
         p95 = f"{fmt.num(b.p95_ratio, 'ratio')} ({b.p95_where})" if b.p95_ratio is not None else "—"
