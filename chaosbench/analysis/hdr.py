@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
@@ -46,6 +47,7 @@ def bin_values() -> tuple[IntArray, IntArray]:
     return lo, hi
 
 
+@cache
 def counts_len() -> int:
     return len(bin_values()[1])
 
@@ -128,21 +130,25 @@ def percentile_of_cum(cum: np.ndarray, pct: float, values: np.ndarray) -> np.nda
 class DenseBlock:
     """Histograms of several units (seconds) over a shared set of bins: rows x bins.
 
-    Kept as sparse entries (row, bin index, count): percentiles of the merge or of each row are
-    taken from them directly (no rows x bins array); ``values`` and ``counts`` (the dense
-    layout over the bins used, which the bootstrap needs) are built on first use, once.
+    Kept as sparse entries (row, bin index, count), compact (int32 rows and counts, int16
+    bins): percentiles of the merge or of each row are taken from them directly, with integer
+    (exact) running sums; the dense layout over the bins used (``counts``) is built only when
+    asked for. Entries are sorted by (row, bin) once, in place, when a per-row statistic first
+    needs it.
     """
 
-    __slots__ = ("_bin", "_count", "_counts", "_order", "_row", "_used", "n_rows")
+    __slots__ = ("_bin", "_col", "_count", "_counts", "_row", "_used", "n_rows", "samples")
 
     def __init__(self, n_rows: int, row: IntArray, bin_index: IntArray, count: np.ndarray) -> None:
         self.n_rows = n_rows
-        self._row = row  # int64 per entry: the row it belongs to (non-decreasing)
-        self._bin = bin_index  # int64 per entry: counts index of the standard layout
-        self._count = count  # float64 per entry, > 0
+        self._row = np.asarray(row, dtype=np.int32)  # the row of each entry
+        self._bin = np.asarray(bin_index, dtype=np.int16)  # counts index (< 23 552)
+        self._count = np.asarray(count, dtype=np.int32)  # > 0
         self._used: IntArray | None = None
+        self._col: IntArray | None = None  # column of each entry once sorted
         self._counts: np.ndarray | None = None
-        self._order: IntArray | None = None
+        #: bootstrap samples drawn from this block (``stats.bootstrap``), by settings and seed
+        self.samples: dict[tuple[object, ...], tuple[np.ndarray, dict[str, Any]]] = {}
 
     def _used_bins(self) -> IntArray:
         if self._used is None:
@@ -151,22 +157,24 @@ class DenseBlock:
             self._used = np.flatnonzero(flags)
         return self._used
 
-    def _sorted(self) -> IntArray:
-        """Entry order by (row, bin)."""
-        if self._order is None:
-            self._order = np.argsort(self._row * counts_len() + self._bin, kind="stable")
-        return self._order
-
     @property
     def n_bins(self) -> int:
         return int(self._used_bins().size)
 
-    def entries(self) -> tuple[IntArray, IntArray, np.ndarray]:
-        """(row, column, count) of every non-zero entry, sorted by row then column; the column
-        indexes ``values`` (the used bins)."""
-        order = self._sorted()
-        col = np.searchsorted(self._used_bins(), self._bin[order])
-        return self._row[order], col, self._count[order]
+    def entries(self) -> tuple[IntArray, IntArray, IntArray]:
+        """(row, column, count) of every entry, sorted by row then column; the column indexes
+        ``values`` (the used bins)."""
+        if self._col is None:
+            key = self._row.astype(np.int64) * counts_len() + self._bin
+            if key.size > 1 and not bool((key[1:] >= key[:-1]).all()):
+                order = np.argsort(key, kind="stable")
+                self._row, self._bin, self._count = (
+                    self._row[order],
+                    self._bin[order],
+                    self._count[order],
+                )
+            self._col = np.searchsorted(self._used_bins(), self._bin).astype(np.int32)
+        return self._row, self._col, self._count
 
     def row_totals(self) -> np.ndarray:
         return np.bincount(self._row, weights=self._count, minlength=self.n_rows)
@@ -176,7 +184,7 @@ class DenseBlock:
         (each between 1 and the row's total; rows with a total of 0 give 0)."""
         _, col, count = self.entries()
         totals = self.row_totals()
-        cum = np.cumsum(count)
+        cum = np.cumsum(count, dtype=np.int64)
         before = np.cumsum(totals) - totals
         live = totals > 0
         out = np.zeros(self.n_rows, dtype=np.int64)
@@ -196,7 +204,7 @@ class DenseBlock:
             col = np.zeros(counts_len(), dtype=np.int64)
             col[used] = np.arange(used.size)
             flat = np.bincount(
-                self._row * used.size + col[self._bin],
+                self._row.astype(np.int64) * used.size + col[self._bin],
                 weights=self._count,
                 minlength=self.n_rows * used.size,
             )
@@ -217,14 +225,10 @@ class DenseBlock:
         out = np.full(self.n_rows, np.nan)
         if self._bin.size == 0:
             return out
-        order = self._sorted()
-        cum = np.cumsum(self._count[order])
         totals = self.row_totals()
-        before = np.cumsum(totals) - totals
         live = totals > 0
-        target = before[live] + target_count(pct, totals[live])
-        pos = np.searchsorted(cum, target, side="left")
-        out[live] = bin_values()[1][self._bin[order][pos]].astype(np.float64)
+        col = self.first_column_reaching(np.where(live, target_count(pct, totals), 0))
+        out[live] = self.values[col[live]].astype(np.float64)
         return out
 
     def max_value(self) -> float:
@@ -253,12 +257,14 @@ _V2_COMPRESSION_COOKIE = 0x1C849304
 _V2_ENCODING_COOKIE = 0x1C849303
 
 
-def decode_sparse(text: str | bytes) -> Sparse:
+def decode_sparse(text: str | bytes, scratch: np.ndarray | None = None) -> Sparse:
     """The non-zero bins of one base64 V2-compressed HDR histogram (as ``HdrHistogram.encode``
     writes), without building an ``HdrHistogram`` (23 552 counters and an encoder each).
 
     ``ValueError`` says what is wrong: not base64, a foreign cookie or length, a zlib error,
     or a layout other than the standard one (1 µs .. 1 h, 3 significant digits).
+    ``scratch``: a zeroed int64 array of ``counts_len()`` to decode into (left zeroed), so that
+    decoding many histograms does not allocate 188 KB for each.
     """
     try:
         raw = base64.b64decode(text, validate=True)
@@ -292,17 +298,22 @@ def decode_sparse(text: str | bytes) -> Sparse:
         )
     if plen > len(data) - _PAYLOAD_HEADER.size:
         raise ValueError("payload shorter than its header says")
-    counts = np.zeros(counts_len(), dtype=np.int64)
+    counts = np.zeros(counts_len(), dtype=np.int64) if scratch is None else scratch
     try:
         done = varint_decode(data, _PAYLOAD_HEADER.size, counts.ctypes.data, counts.size, 8)
     except Exception as exc:  # the C decoder raises several types on bad input
+        counts[:] = 0
         raise ValueError(f"bad counts ({exc})") from None
     if not done["total"]:
+        counts[:] = 0
         empty = np.zeros(0, dtype=np.int64)
         return Sparse(empty, empty)
     lo, hi = int(done["min_nonzero_index"]), int(done["max_nonzero_index"])
-    idx = np.flatnonzero(counts[lo : hi + 1]) + lo
-    return Sparse(idx.astype(np.int64), counts[idx])
+    part = counts[lo : hi + 1]
+    idx = np.flatnonzero(part)
+    out = Sparse(idx + lo, part[idx])
+    part[:] = 0
+    return out
 
 
 def merge_sparse(parts: Sequence[Sparse]) -> Sparse:

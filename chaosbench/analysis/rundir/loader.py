@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from chaosbench.analysis.hdr import Sparse, decode_sparse, merge_sparse
+from chaosbench.analysis.hdr import Sparse, counts_len, decode_sparse, merge_sparse
 from chaosbench.analysis.model import Integrity, PhaseSpan, RunData, Window
 from chaosbench.analysis.recording.window import ClosedWindow
 from chaosbench.analysis.rundir import format as fmt
@@ -100,7 +100,7 @@ def merge_windows(closed: list[ClosedWindow]) -> list[Window]:
     return [merged[k] for k in sorted(merged)]
 
 
-def _sparse_window(path: Path, lines: list[tuple[int, Any]]) -> Window:
+def _sparse_window(path: Path, lines: list[tuple[int, Any]], scratch: np.ndarray) -> Window:
     """One Window from the lines of one (second, key), histograms decoded straight to their
     non-zero bins (``hdr.decode_sparse``), never to a full ``HdrHistogram``.
 
@@ -124,7 +124,7 @@ def _sparse_window(path: Path, lines: list[tuple[int, Any]]) -> Window:
                 if not isinstance(text, str):
                     raise ValueError(f"field {field!r} is not a string")
                 try:
-                    sp = decode_sparse(text)
+                    sp = decode_sparse(text, scratch)
                 except ValueError as exc:
                     raise ValueError(
                         f"field {field!r} is not a valid HDR histogram encoding ({exc})"
@@ -173,7 +173,8 @@ def load_windows(run_dir: Path) -> list[Window]:
             groups.setdefault(k, []).append((n, obj))
         except TypeError:  # a list or an object where a second or a name belongs
             raise RunDirError(f"{path}:{n}: invalid second, request_type, name or phase") from None
-    out = [_sparse_window(path, lines) for lines in groups.values()]
+    scratch = np.zeros(counts_len(), dtype=np.int64)
+    out = [_sparse_window(path, lines, scratch) for lines in groups.values()]
     out.sort(key=lambda w: (w.second, w.key.request_type, w.key.name, w.key.phase))
     return out
 

@@ -41,7 +41,25 @@ def _resampled_percentiles(
 ) -> np.ndarray:
     """The ``pct`` percentile of each bootstrap resample of the rows of ``hist``.
 
-    The percentile of a merge of histograms lies between the smallest and the largest
+    Kept per block for the generator's state: asked again (the same comparison at another
+    confidence, for another criterion or a report), the samples are the same, the generator is
+    moved on to where drawing them would have left it, and nothing is drawn twice.
+    """
+    key = (pct, resamples, str(rng.bit_generator.state))
+    hit = hist.samples.get(key)
+    if hit is not None:
+        rng.bit_generator.state = hit[1]
+        return hit[0]
+    out = _draw_percentiles(hist, pct, rng, resamples)
+    out.flags.writeable = False
+    hist.samples[key] = (out, rng.bit_generator.state)
+    return out
+
+
+def _draw_percentiles(
+    hist: DenseBlock, pct: float, rng: np.random.Generator, resamples: int
+) -> np.ndarray:
+    """The percentile of a merge of histograms lies between the smallest and the largest
     percentile of its parts, so only the bins in that range [lo, hi] take part: their
     cumulative counts per row (everything below lo included) are laid out from the sparse
     entries, and each resample's bin is found by bisection over them (``_first_reaching``).
@@ -79,8 +97,8 @@ def _resampled_percentiles(
 def _first_reaching(
     w: np.ndarray, cum: np.ndarray, t: np.ndarray, dtype: type[np.floating]
 ) -> np.ndarray:
-    """Per resample r, the first column k where its merged cumulative count ``w[r] @ cum[:, k]``
-    reaches ``t[r]`` (the number of columns where none does), by bisection.
+    """Per resample r, the first column k where its merged cumulative count
+    ``w[r] @ cum[:, k]`` reaches ``t[r]`` (the number of columns where none does), by bisection.
 
     The merged cumulative count rises with k, so bisection finds the column a scan of every
     column would, in log2(columns) steps of one (resamples x seconds) product each instead of
