@@ -14,7 +14,7 @@ import base64
 import binascii
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -148,7 +148,7 @@ class DenseBlock:
         self._col: IntArray | None = None  # column of each entry once sorted
         self._counts: np.ndarray | None = None
         #: bootstrap samples drawn from this block (``stats.bootstrap``), by settings and seed
-        self.samples: dict[tuple[object, ...], tuple[np.ndarray, dict[str, Any]]] = {}
+        self.samples: dict[tuple[object, ...], tuple[np.ndarray, Mapping[str, Any]]] = {}
 
     def _used_bins(self) -> IntArray:
         if self._used is None:

@@ -36,6 +36,12 @@ def _weights(rng: np.random.Generator, n: int, resamples: int) -> np.ndarray:
     return np.bincount(draws.ravel(), minlength=resamples * n).reshape(resamples, n).astype(float)
 
 
+def _sum_of(w: np.ndarray, per_unit: np.ndarray) -> np.ndarray:
+    """Per resample, the sum of ``per_unit`` over its draws (``w @ per_unit``) without BLAS,
+    whose threads spin for CPU on a shared machine (the counts are integers: exact either way)."""
+    return np.einsum("ij,j->i", w, per_unit)
+
+
 def _resampled_percentiles(
     hist: DenseBlock, pct: float, rng: np.random.Generator, resamples: int
 ) -> np.ndarray:
@@ -86,7 +92,7 @@ def _draw_percentiles(
     ).reshape(n, width)
     below = np.bincount(row[col < lo], weights=count[col < lo], minlength=n)
     cum = np.cumsum(sub, axis=1) + below[:, None]  # cumulative counts at bins lo .. hi
-    merged = w @ totals
+    merged = _sum_of(w, totals)
     t = np.maximum(np.floor(pct * merged / 100.0 + 0.5), 1)
     exact32 = merged.max() < 2**24  # every sum below is an integer under 2**24: float32 exact
     idx = lo + _first_reaching(w, cum, t, np.float32 if exact32 else np.float64)
@@ -195,5 +201,5 @@ def rate(
     point = float(numerator.sum()) / total if total else float("nan")
     w = _weights(rng, count.size, resamples)
     with np.errstate(invalid="ignore", divide="ignore"):
-        samples = (w @ numerator) / (w @ count)
+        samples = _sum_of(w, numerator) / _sum_of(w, count)
     return _interval(point, samples, confidence, int(count.size))
