@@ -137,7 +137,17 @@ class DenseBlock:
     needs it.
     """
 
-    __slots__ = ("_bin", "_col", "_count", "_counts", "_row", "_used", "n_rows", "samples")
+    __slots__ = (
+        "_bin",
+        "_col",
+        "_count",
+        "_counts",
+        "_row",
+        "_totals",
+        "_used",
+        "n_rows",
+        "samples",
+    )
 
     def __init__(self, n_rows: int, row: IntArray, bin_index: IntArray, count: np.ndarray) -> None:
         self.n_rows = n_rows
@@ -146,6 +156,7 @@ class DenseBlock:
         self._count = np.asarray(count, dtype=np.int32)  # > 0
         self._used: IntArray | None = None
         self._col: IntArray | None = None  # column of each entry once sorted
+        self._totals: np.ndarray | None = None
         self._counts: np.ndarray | None = None
         #: bootstrap samples drawn from this block (``stats.bootstrap``), by settings and seed
         self.samples: dict[tuple[object, ...], tuple[np.ndarray, Mapping[str, Any]]] = {}
@@ -173,11 +184,18 @@ class DenseBlock:
                     self._bin[order],
                     self._count[order],
                 )
-            self._col = np.searchsorted(self._used_bins(), self._bin).astype(np.int32)
+            used = self._used_bins()
+            column = np.zeros(counts_len(), dtype=np.int32)
+            column[used] = np.arange(used.size, dtype=np.int32)
+            self._col = column[self._bin]
         return self._row, self._col, self._count
 
     def row_totals(self) -> np.ndarray:
-        return np.bincount(self._row, weights=self._count, minlength=self.n_rows)
+        """(rows,) float64 count of each row."""
+        if self._totals is None:
+            self._totals = np.bincount(self._row, weights=self._count, minlength=self.n_rows)
+            self._totals.flags.writeable = False
+        return self._totals
 
     def first_column_reaching(self, ranks: np.ndarray) -> IntArray:
         """Per row, the first column where the row's running count reaches ``ranks[row]``
