@@ -153,7 +153,9 @@ class DenseBlock:
         self.n_rows = n_rows
         self._row = np.asarray(row, dtype=np.int32)  # the row of each entry
         self._bin = np.asarray(bin_index, dtype=np.int16)  # counts index (< 23 552)
-        self._count = np.asarray(count, dtype=np.int32)  # > 0
+        count = np.asarray(count)
+        small = count.size == 0 or int(count.max()) < 2**31
+        self._count = count.astype(np.int32 if small else np.int64)  # > 0
         self._used: IntArray | None = None
         self._col: IntArray | None = None  # column of each entry once sorted
         self._totals: np.ndarray | None = None

@@ -32,7 +32,8 @@ def rng_for(seed: int, *labels: str) -> np.random.Generator:
 
 def _weights(rng: np.random.Generator, n: int, resamples: int) -> np.ndarray:
     """(resamples, n) counts of how often each unit is drawn (n draws with replacement)."""
-    draws = rng.integers(0, n, size=(resamples, n)) + (np.arange(resamples) * n)[:, None]
+    draws = rng.integers(0, n, size=(resamples, n))
+    draws += (np.arange(resamples) * n)[:, None]  # in place: unit i of resample r is r * n + i
     return np.bincount(draws.ravel(), minlength=resamples * n).reshape(resamples, n).astype(float)
 
 
@@ -55,10 +56,9 @@ def _resampled_percentiles(
     hit = hist.samples.get(key)
     if hit is not None:
         rng.bit_generator.state = hit[1]
-        return hit[0]
+        return hit[0].copy()
     out = _draw_percentiles(hist, pct, rng, resamples)
-    out.flags.writeable = False
-    hist.samples[key] = (out, rng.bit_generator.state)
+    hist.samples[key] = (out.copy(), rng.bit_generator.state)
     return out
 
 
