@@ -10,14 +10,25 @@ cumulative count first reaches ``max(int(p * total / 100 + 0.5), 1)``), but with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+import binascii
+import struct
+import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
+from pyhdrh import decode as varint_decode  # hdrh's own C decoder of the counts
 
-from chaosbench.analysis.model import new_histogram
+from chaosbench.analysis.model import (
+    HDR_HIGHEST_US,
+    HDR_LOWEST_US,
+    HDR_SIGNIFICANT_DIGITS,
+    new_histogram,
+)
 from chaosbench.ground.errors import RunDirError
 
 IntArray = np.ndarray
@@ -36,6 +47,7 @@ def bin_values() -> tuple[IntArray, IntArray]:
     return lo, hi
 
 
+@cache
 def counts_len() -> int:
     return len(bin_values()[1])
 
@@ -53,6 +65,10 @@ class Sparse:
 
 
 def to_sparse(h: HdrHistogram, where: str = "histogram") -> Sparse:
+    """The non-zero bins of ``h``; a loaded (lazy) histogram gives the ones it holds."""
+    held = getattr(h, "_lz_sparse", None)
+    if isinstance(held, Sparse):
+        return held
     if h.counts_len != counts_len():
         raise RunDirError(
             f"{where}: HDR layout of {h.counts_len} bins, expected {counts_len()} "
@@ -111,39 +127,230 @@ def percentile_of_cum(cum: np.ndarray, pct: float, values: np.ndarray) -> np.nda
     return np.where(total > 0, out, np.nan)
 
 
-@dataclass(slots=True)
 class DenseBlock:
-    """Histograms of several units (seconds) over a shared set of bins: rows x bins."""
+    """Histograms of several units (seconds) over a shared set of bins: rows x bins.
 
-    values: np.ndarray  # (bins,) highest equivalent value of each used bin, µs
-    counts: np.ndarray  # (rows, bins) float64 counts
+    Kept as sparse entries (row, bin index, count), compact (int32 rows and counts, int16
+    bins): percentiles of the merge or of each row are taken from them directly, with integer
+    (exact) running sums; the dense layout over the bins used (``counts``) is built only when
+    asked for. Entries are sorted by (row, bin) once, in place, when a per-row statistic first
+    needs it.
+    """
+
+    __slots__ = (
+        "_bin",
+        "_col",
+        "_count",
+        "_counts",
+        "_row",
+        "_totals",
+        "_used",
+        "n_rows",
+        "samples",
+    )
+
+    def __init__(self, n_rows: int, row: IntArray, bin_index: IntArray, count: np.ndarray) -> None:
+        self.n_rows = n_rows
+        self._row = np.asarray(row, dtype=np.int32)  # the row of each entry
+        self._bin = np.asarray(bin_index, dtype=np.int16)  # counts index (< 23 552)
+        count = np.asarray(count)
+        small = count.size == 0 or int(count.max()) < 2**31
+        self._count = count.astype(np.int32 if small else np.int64)  # > 0
+        self._used: IntArray | None = None
+        self._col: IntArray | None = None  # column of each entry once sorted
+        self._totals: np.ndarray | None = None
+        self._counts: np.ndarray | None = None
+        #: bootstrap samples drawn from this block (``stats.bootstrap``), by settings and seed
+        self.samples: dict[tuple[object, ...], tuple[np.ndarray, Mapping[str, Any]]] = {}
+
+    def _used_bins(self) -> IntArray:
+        if self._used is None:
+            flags = np.zeros(counts_len(), dtype=bool)
+            flags[self._bin] = True
+            self._used = np.flatnonzero(flags)
+        return self._used
+
+    @property
+    def n_bins(self) -> int:
+        return int(self._used_bins().size)
+
+    def entries(self) -> tuple[IntArray, IntArray, IntArray]:
+        """(row, column, count) of every entry, sorted by row then column; the column indexes
+        ``values`` (the used bins)."""
+        if self._col is None:
+            key = self._row.astype(np.int64) * counts_len() + self._bin
+            if key.size > 1 and not bool((key[1:] >= key[:-1]).all()):
+                order = np.argsort(key, kind="stable")
+                self._row, self._bin, self._count = (
+                    self._row[order],
+                    self._bin[order],
+                    self._count[order],
+                )
+            used = self._used_bins()
+            column = np.zeros(counts_len(), dtype=np.int32)
+            column[used] = np.arange(used.size, dtype=np.int32)
+            self._col = column[self._bin]
+        return self._row, self._col, self._count
+
+    def row_totals(self) -> np.ndarray:
+        """(rows,) float64 count of each row."""
+        if self._totals is None:
+            self._totals = np.bincount(self._row, weights=self._count, minlength=self.n_rows)
+            self._totals.flags.writeable = False
+        return self._totals
+
+    def first_column_reaching(self, ranks: np.ndarray) -> IntArray:
+        """Per row, the first column where the row's running count reaches ``ranks[row]``
+        (each between 1 and the row's total; rows with a total of 0 give 0)."""
+        _, col, count = self.entries()
+        totals = self.row_totals()
+        cum = np.cumsum(count, dtype=np.int64)
+        before = np.cumsum(totals) - totals
+        live = totals > 0
+        out = np.zeros(self.n_rows, dtype=np.int64)
+        out[live] = col[np.searchsorted(cum, before[live] + ranks[live], side="left")]
+        return out
+
+    @property
+    def values(self) -> np.ndarray:
+        """(bins,) highest equivalent value of each used bin, µs."""
+        return bin_values()[1][self._used_bins()]
+
+    @property
+    def counts(self) -> np.ndarray:
+        """(rows, bins) float64 counts over the used bins."""
+        if self._counts is None:
+            used = self._used_bins()
+            col = np.zeros(counts_len(), dtype=np.int64)
+            col[used] = np.arange(used.size)
+            flat = np.bincount(
+                self._row.astype(np.int64) * used.size + col[self._bin],
+                weights=self._count,
+                minlength=self.n_rows * used.size,
+            )
+            self._counts = flat.reshape(self.n_rows, used.size)
+        return self._counts
 
     def merged_percentile(self, pct: float) -> float:
-        if self.counts.size == 0:
+        if self.n_rows == 0 or self._bin.size == 0:
             return float("nan")
-        cum = np.cumsum(self.counts.sum(axis=0))
-        return float(percentile_of_cum(cum, pct, self.values))
+        per_bin = np.bincount(self._bin, weights=self._count, minlength=counts_len())
+        used = self._used_bins()
+        cum = np.cumsum(per_bin[used])
+        return float(percentile_of_cum(cum, pct, bin_values()[1][used]))
 
     def row_percentiles(self, pct: float) -> np.ndarray:
-        if self.counts.shape[1] == 0:
-            return np.full(self.counts.shape[0], np.nan)
-        return percentile_of_cum(np.cumsum(self.counts, axis=1), pct, self.values)
+        """The percentile of each row (NaN for an empty row), as ``percentile_of_cum`` of each
+        row's cumulative counts: the first bin where a row's running count reaches the target."""
+        out = np.full(self.n_rows, np.nan)
+        if self._bin.size == 0:
+            return out
+        totals = self.row_totals()
+        live = totals > 0
+        col = self.first_column_reaching(np.where(live, target_count(pct, totals), 0))
+        out[live] = self.values[col[live]].astype(np.float64)
+        return out
 
     def max_value(self) -> float:
-        used = np.flatnonzero(self.counts.sum(axis=0))
-        return float(self.values[used[-1]]) if used.size else float("nan")
+        if self._bin.size == 0:
+            return float("nan")
+        return float(bin_values()[1][int(self._bin.max())])
 
 
 def dense(rows: list[list[Sparse]]) -> DenseBlock:
-    """Merge each row's sparse histograms and lay all rows out over the union of their bins."""
-    parts = [s for row in rows for s in row]
+    """Merge each row's sparse histograms: one row per list (the bins laid out on first use)."""
+    parts = [(i, s) for i, row in enumerate(rows) for s in row]
     if not parts:
-        return DenseBlock(np.zeros(0, dtype=np.int64), np.zeros((len(rows), 0)))
-    index = np.concatenate([s.index for s in parts])
-    count = np.concatenate([s.count for s in parts])
-    row_of = np.repeat(
-        np.repeat(np.arange(len(rows)), [len(r) for r in rows]), [s.index.size for s in parts]
+        empty = np.zeros(0, dtype=np.int64)
+        return DenseBlock(len(rows), empty, empty, np.zeros(0))
+    return DenseBlock(
+        len(rows),
+        np.concatenate([np.full(s.index.size, i, dtype=np.int64) for i, s in parts]),
+        np.concatenate([s.index for _, s in parts]),
+        np.concatenate([s.count for _, s in parts]).astype(np.float64),
     )
-    used, col = np.unique(index, return_inverse=True)
-    flat = np.bincount(row_of * used.size + col, weights=count, minlength=len(rows) * used.size)
-    return DenseBlock(bin_values()[1][used], flat.reshape(len(rows), used.size))
+
+
+_EXT_HEADER = struct.Struct(">II")  # cookie, length of the compressed payload
+_PAYLOAD_HEADER = struct.Struct(">IIIIQQd")  # cookie, payload length, offset, digits, lo, hi, ratio
+_V2_COMPRESSION_COOKIE = 0x1C849304
+_V2_ENCODING_COOKIE = 0x1C849303
+
+
+def decode_sparse(text: str | bytes, scratch: np.ndarray | None = None) -> Sparse:
+    """The non-zero bins of one base64 V2-compressed HDR histogram (as ``HdrHistogram.encode``
+    writes), without building an ``HdrHistogram`` (23 552 counters and an encoder each).
+
+    ``ValueError`` says what is wrong: not base64, a foreign cookie or length, a zlib error,
+    or a layout other than the standard one (1 µs .. 1 h, 3 significant digits).
+    ``scratch``: a zeroed int64 array of ``counts_len()`` to decode into (left zeroed), so that
+    decoding many histograms does not allocate 188 KB for each.
+    """
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"not base64 ({exc})") from None
+    if len(raw) < _EXT_HEADER.size:
+        raise ValueError("too short for an HDR histogram")
+    cookie, length = _EXT_HEADER.unpack_from(raw)
+    if cookie & ~0xF0 != _V2_COMPRESSION_COOKIE:
+        raise ValueError(f"not a compressed V2 HDR histogram (cookie {cookie:#x})")
+    if length != len(raw) - _EXT_HEADER.size:
+        raise ValueError(f"length {length} but {len(raw) - _EXT_HEADER.size} bytes follow")
+    try:
+        data = zlib.decompress(raw[_EXT_HEADER.size :])
+    except zlib.error as exc:
+        raise ValueError(f"zlib: {exc}") from None
+    if len(data) < _PAYLOAD_HEADER.size:
+        raise ValueError("decompressed payload too short")
+    cookie, plen, offset, digits, lowest, highest, _ = _PAYLOAD_HEADER.unpack_from(data)
+    if cookie & ~0xF0 != _V2_ENCODING_COOKIE:
+        raise ValueError(f"not a V2 HDR payload (cookie {cookie:#x})")
+    if (lowest, highest, digits, offset) != (
+        HDR_LOWEST_US,
+        HDR_HIGHEST_US,
+        HDR_SIGNIFICANT_DIGITS,
+        0,
+    ):
+        raise ValueError(
+            f"HDR layout {lowest} .. {highest}, {digits} digits, expected "
+            f"{HDR_LOWEST_US} .. {HDR_HIGHEST_US} µs, {HDR_SIGNIFICANT_DIGITS} significant digits"
+        )
+    if plen > len(data) - _PAYLOAD_HEADER.size:
+        raise ValueError("payload shorter than its header says")
+    counts = np.zeros(counts_len(), dtype=np.int64) if scratch is None else scratch
+    try:
+        done = varint_decode(data, _PAYLOAD_HEADER.size, counts.ctypes.data, counts.size, 8)
+    except Exception as exc:  # the C decoder raises several types on bad input
+        counts[:] = 0
+        raise ValueError(f"bad counts ({exc})") from None
+    if not done["total"]:
+        counts[:] = 0
+        empty = np.zeros(0, dtype=np.int64)
+        return Sparse(empty, empty)
+    lo, hi = int(done["min_nonzero_index"]), int(done["max_nonzero_index"])
+    part = counts[lo : hi + 1]
+    idx = np.flatnonzero(part)
+    out = Sparse(idx + lo, part[idx])
+    part[:] = 0
+    return out
+
+
+def merge_sparse(parts: Sequence[Sparse]) -> Sparse:
+    """One histogram holding all of ``parts``."""
+    if len(parts) == 1:
+        return parts[0]
+    index = np.concatenate([p.index for p in parts])
+    used, inv = np.unique(index, return_inverse=True)
+    count = np.bincount(inv, weights=np.concatenate([p.count for p in parts]), minlength=used.size)
+    return Sparse(used.astype(np.int64), count.astype(np.int64))
+
+
+def to_histogram(s: Sparse) -> HdrHistogram:
+    """A standard ``HdrHistogram`` holding ``s``."""
+    h = new_histogram()
+    if s.index.size:
+        arr = np.ctypeslib.as_array(h.counts)
+        arr[s.index] = s.count
+        h.set_internal_tacking_values(int(s.index[0]), int(s.index[-1]), int(s.count.sum()))
+    return h

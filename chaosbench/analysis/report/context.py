@@ -1,11 +1,14 @@
-"""Per-burst facts the reports share: faults, worst regression, recovery."""
+"""Per-burst facts the reports share: the analysis's burst summaries with the verdict's status.
+
+Reads only results: ``Analysis.bursts`` (computed once by the analysis) and the criteria's
+results; nothing here goes back into the statistics.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from chaosbench.analysis.analyze import Analysis
+from chaosbench.analysis.analyze import BurstSummary
 from chaosbench.analysis.outcome import SEVERITY, CriterionResult, Status
 from chaosbench.analysis.recovery import BurstRecovery
 from chaosbench.analysis.report import fmt
@@ -49,31 +52,22 @@ def burst_status(results: list[CriterionResult], burst: int) -> tuple[Status, li
     return status, failed
 
 
-def burst_rows(a: Analysis, results: list[CriterionResult] | None = None) -> list[BurstRow]:
-    bursts = sorted({p.burst for p in a.run.phases if p.phase == "burst" and p.burst is not None})
-    rec = {r.burst: r for r in a.recoveries}
-    overall = {s.phase: s for s in a.stats if s.scope == "overall"}
+def burst_rows(
+    bursts: list[BurstSummary], results: list[CriterionResult] | None = None
+) -> list[BurstRow]:
     rows = []
     for b in bursts:
-        faults = sorted({j.name for j in a.run.journal if j.kind == "inject" and j.burst == b})
-        comps = [
-            c
-            for c in a.regressions()
-            if c.phase == f"burst{b}" and c.percentile == 95.0 and c.ratio is not None
-        ]
-        worst = max(comps, key=lambda c: c.ratio.value if c.ratio else -math.inf, default=None)
-        rows.append(
-            BurstRow(
-                burst=b,
-                faults=faults,
-                p95_ratio=worst.ratio.value - 1 if worst and worst.ratio else None,
-                p95_where=worst.scope if worst else "",
-                reference_ms=worst.reference_ms if worst else None,
-                current_ms=worst.current_ms if worst else None,
-                stats=overall.get(f"burst{b}"),
-                recovery=rec.get(b),
-            )
+        row = BurstRow(
+            b.burst,
+            b.faults,
+            b.p95_ratio,
+            b.p95_where,
+            b.stats,
+            b.recovery,
+            reference_ms=b.reference_ms,
+            current_ms=b.current_ms,
         )
         if results is not None:
-            rows[-1].status, rows[-1].failed = burst_status(results, b)
+            row.status, row.failed = burst_status(results, b.burst)
+        rows.append(row)
     return rows

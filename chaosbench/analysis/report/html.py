@@ -11,18 +11,15 @@ import math
 from dataclasses import dataclass, field
 from functools import cache
 
-import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from chaosbench.analysis.analyze import Analysis
 from chaosbench.analysis.outcome import Status, Verdict
-from chaosbench.analysis.recovery import bands
 from chaosbench.analysis.report import findings as findings_mod
 from chaosbench.analysis.report import fmt
 from chaosbench.analysis.report.context import burst_rows
 from chaosbench.analysis.report.svg import Chart, Line, Mark, Shade, render
-from chaosbench.analysis.stats import Scope, series
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1180px}
@@ -98,12 +95,7 @@ def _charts(a: Analysis) -> list[str]:
             marks.append(Mark(r.end - t0, "not recovered", "#b3261e"))
     o = a.overall
     xs = o.seconds - t0 + 0.5
-    base = a.table.select(Scope(), ["baseline"])
-    band = None
-    tol = a.gate.recovery_time.p95_tolerance
-    if base.n:
-        p95 = base.hist.row_percentiles(95) / 1000
-        band = (float(np.nanmin(p95)), float(np.nanmax(p95)) * (1 + tol))
+    band = a.overall_chart.band if a.overall_chart else None
     out = [
         render(
             Chart(
@@ -139,20 +131,18 @@ def _charts(a: Analysis) -> list[str]:
             )
         ),
     ]
-    for b in bands(a.table, a.run, a.gate.recovery_time):
-        s = series(a.table, Scope(b.kind))
-        base_k = a.table.select(Scope(b.kind), ["baseline"])
-        lo = float(np.nanmin(base_k.hist.row_percentiles(95))) / 1000 if base_k.n else 0.0
+    for k in a.kind_charts:
+        s, kind = k.series, k.series.scope
         out.append(
             render(
                 Chart(
-                    f"p95 of {b.kind} (per second) and its recovery band",
+                    f"p95 of {kind} (per second) and its recovery band",
                     "ms",
                     s.seconds - t0 + 0.5,
-                    [Line(f"{b.kind} p95", "#e76f51", s.p95_ms)],
+                    [Line(f"{kind} p95", "#e76f51", s.p95_ms)],
                     shades,
                     marks,
-                    (lo, b.p95_high_ms),
+                    k.band,
                 )
             )
         )
@@ -176,7 +166,7 @@ def render_html(v: Verdict) -> str:
     ]
     limit = a.gate.recovery_time.limit
     rec_rows: list[list[str | Cell]] = []
-    for b in burst_rows(a, v.results):
+    for b in burst_rows(a.bursts, v.results):
         r, s = b.recovery, b.stats
         det = "—" if r is None or r.detection_s is None else f"{r.detection_s:.1f} s"
         rec: str | Cell = (
@@ -238,7 +228,7 @@ def render_html(v: Verdict) -> str:
             c.reference,
             c.note,
         ]
-        for c in a.regressions()
+        for c in a.regression_table
     ]
     i = a.integrity
     integ: list[list[str | Cell]] = [

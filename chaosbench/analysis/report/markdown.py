@@ -30,7 +30,7 @@ def _recovery(v: Verdict) -> list[str]:
         "| status |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    rows = burst_rows(a, v.results)
+    rows = burst_rows(a.bursts, v.results)
     for b in rows:
         s, r = b.stats, b.recovery
         p95 = b.p95_text

@@ -3,7 +3,8 @@
 A decoded ``HdrHistogram`` (1 µs .. 1 h, 3 digits) holds 23 552 eight-byte counters: 189 KB,
 whatever it counts. A 10-minute run with 10 keys has 6 000 windows: 1.1 GB if every window's
 histogram is decoded at once. ``LazyHistogram`` is an ``HdrHistogram`` (``isinstance`` holds,
-every method works) that stores the encoding (a few hundred bytes) and decodes on use into a
+every method works) that stores its non-zero bins (``chaosbench.analysis.hdr.Sparse``: what the
+statistics read, without decoding anything) and builds the full histogram on use into a
 bounded cache of the most recently used histograms, so memory stays bounded however many
 windows a run has. A histogram that is modified (``add``, ``record_value``, ...) is decoded for
 good and behaves as a plain ``HdrHistogram`` from then on.
@@ -16,6 +17,8 @@ from collections import OrderedDict
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
+
+from chaosbench.analysis.hdr import Sparse, to_histogram, to_sparse
 
 CACHE_SIZE = 64
 
@@ -35,8 +38,8 @@ _MUTATORS = frozenset(
 _cache: OrderedDict[int, tuple[weakref.ref[Any], HdrHistogram]] = OrderedDict()
 
 
-def _decode(encoded: bytes) -> HdrHistogram:
-    h = HdrHistogram.decode(encoded)
+def _decode(sparse: Sparse) -> HdrHistogram:
+    h = to_histogram(sparse)
     # the encoder refers back to its histogram: make it weak, so that a histogram leaving the
     # cache is freed at once instead of waiting for the cyclic garbage collector
     h.encoder.histogram = weakref.proxy(h)
@@ -53,19 +56,20 @@ def _materialize(lazy: LazyHistogram, pin: bool) -> HdrHistogram:
         _cache.move_to_end(key)
         h = hit[1]
     else:
-        h = _decode(object.__getattribute__(lazy, "_lz_encoded"))
+        h = _decode(object.__getattribute__(lazy, "_lz_sparse"))
         _cache[key] = (weakref.ref(lazy), h)
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     if pin:
         object.__setattr__(lazy, "_lz_pinned", h)
+        object.__setattr__(lazy, "_lz_sparse", None)  # modified from now on: not what it held
         _cache.pop(key, None)
     return h
 
 
 class LazyHistogram(HdrHistogram):
-    def __init__(self, encoded: bytes) -> None:  # no HdrHistogram.__init__: nothing allocated
-        object.__setattr__(self, "_lz_encoded", encoded)
+    def __init__(self, sparse: Sparse) -> None:  # no HdrHistogram.__init__: nothing allocated
+        object.__setattr__(self, "_lz_sparse", sparse)
         object.__setattr__(self, "_lz_pinned", None)
 
     def __getattribute__(self, name: str) -> Any:
@@ -77,9 +81,9 @@ class LazyHistogram(HdrHistogram):
         setattr(_materialize(self, True), name, value)
 
     def __repr__(self) -> str:
-        return f"<LazyHistogram of {len(object.__getattribute__(self, '_lz_encoded'))} bytes>"
+        return f"<LazyHistogram of {object.__getattribute__(self, '_lz_sparse').index.size} bins>"
 
 
 def compact(h: HdrHistogram) -> LazyHistogram:
     """A lazy copy of ``h`` (which may then be dropped)."""
-    return LazyHistogram(bytes(h.encode()))
+    return LazyHistogram(to_sparse(h))

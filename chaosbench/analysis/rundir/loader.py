@@ -11,10 +11,13 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from chaosbench.analysis.hdr import Sparse, counts_len, decode_sparse, merge_sparse
 from chaosbench.analysis.model import Integrity, PhaseSpan, RunData, Window
 from chaosbench.analysis.recording.window import ClosedWindow
 from chaosbench.analysis.rundir import format as fmt
-from chaosbench.analysis.rundir.lazyhist import compact
+from chaosbench.analysis.rundir.lazyhist import LazyHistogram
 from chaosbench.analysis.rundir.record import RunRecord
 from chaosbench.ground.errors import RunDirError
 from chaosbench.ground.journal import JournalRecord
@@ -155,6 +158,62 @@ def merge_windows(closed: list[ClosedWindow]) -> list[Window]:
     return [merged[k] for k in sorted(merged)]
 
 
+def _sparse_window(path: Path, lines: list[tuple[int, Any]], scratch: np.ndarray) -> Window:
+    """One Window from the lines of one (second, key), histograms decoded straight to their
+    non-zero bins (``hdr.decode_sparse``), never to a full ``HdrHistogram``.
+
+    Every field but the histograms is validated by ``ClosedWindow.from_json`` (given the line
+    without them), the histograms here, with the same messages."""
+    parts: list[Sparse] = []
+    count = failures = misses = 0
+    errors: dict[str, int] = {}
+    first: ClosedWindow | None = None
+    for n, obj in lines:
+        total = obj.get("count")
+        if "count" in obj and (not isinstance(total, int) or isinstance(total, bool)):
+            raise RunDirError(f"{path}:{n}: field 'count' has the wrong type")
+        held = 0
+        try:
+            cw = ClosedWindow.from_json({**obj, "hdr_ok": None, "hdr_err": None, "count": 0})
+            for field in ("hdr_ok", "hdr_err"):
+                text = obj.get(field)
+                if text is None:
+                    continue
+                if not isinstance(text, str):
+                    raise ValueError(f"field {field!r} is not a string")
+                try:
+                    sp = decode_sparse(text, scratch)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"field {field!r} is not a valid HDR histogram encoding ({exc})"
+                    ) from None
+                held += sp.total
+                parts.append(sp)
+            if "count" not in obj:
+                raise ValueError("missing field 'count'")
+            if held != total:
+                raise ValueError(f"histograms hold {held} samples but count is {total}")
+        except ValueError as exc:
+            raise RunDirError(f"{path}:{n}: {exc}") from None
+        first = first or cw
+        count += total
+        failures += cw.failures
+        misses += cw.deadline_misses
+        for e, c in cw.errors.items():
+            errors[e] = errors.get(e, 0) + c
+    assert first is not None
+    empty = Sparse(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    return Window(
+        second=first.second,
+        key=first.key,
+        count=count,
+        failures=failures,
+        deadline_misses=misses,
+        histogram=LazyHistogram(merge_sparse(parts) if parts else empty),
+        errors=errors,
+    )
+
+
 _INT_FIELDS = ("second", "count", "failures", "deadline_misses", "sum_us")
 _OPTIONAL_INT_FIELDS = ("deadline_misses_failed", "sum_us_failed", "late")
 _STR_FIELDS = ("request_type", "name", "phase")
@@ -219,8 +278,9 @@ def load_windows(
     Every line is checked first (field types, its second inside the run, its phase among
     ``labels`` when given, no line twice: a window line's identity is its second, key and late
     sequence), before any histogram is decoded: a damaged file is refused early. Lines are
-    grouped (as JSON); each group is then decoded, merged, and kept as a ``LazyHistogram`` (its
-    encoding), so that loading a long run does not hold one 189 KB decoded histogram per window.
+    grouped (as JSON); each group is then decoded to its non-zero bins, merged, and kept as a
+    ``LazyHistogram`` of them, so that loading a long run does not hold (or even build) one
+    189 KB decoded histogram per window.
     """
     path = run_dir / fmt.WINDOWS
     lo, hi = _second_range(meta)
@@ -251,19 +311,8 @@ def load_windows(
             f"{path}: {lines_read} window lines but {fmt.META} records {recorded} written "
             "(lines deleted, truncated or added?)"
         )
-    out: list[Window] = []
-    for lines in groups.values():
-        closed: list[ClosedWindow] = []
-        for n, obj in lines:
-            try:
-                closed.append(ClosedWindow.from_json(obj))
-            except ValueError as exc:
-                raise RunDirError(f"{path}:{n}: {exc}") from None
-        (window,) = merge_windows(closed)
-        full = window.histogram
-        window.histogram = compact(full)
-        full.encoder.histogram = None  # break the encoder cycle: freed now, not at the next GC
-        out.append(window)
+    scratch = np.zeros(counts_len(), dtype=np.int64)
+    out = [_sparse_window(path, lines, scratch) for lines in groups.values()]
     out.sort(key=lambda w: (w.second, w.key.request_type, w.key.name, w.key.phase))
     return out
 

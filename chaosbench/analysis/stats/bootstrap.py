@@ -11,8 +11,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
-from scipy.stats import t as student_t
+from scipy.special import ndtr, stdtrit  # what scipy.stats' t.ppf and norm.sf call
 
 from chaosbench.analysis.hdr import DenseBlock
 from chaosbench.analysis.stats.table import SecondBlock
@@ -33,8 +32,15 @@ def rng_for(seed: int, *labels: str) -> np.random.Generator:
 
 def _weights(rng: np.random.Generator, n: int, resamples: int) -> np.ndarray:
     """(resamples, n) counts of how often each unit is drawn (n draws with replacement)."""
-    draws = rng.integers(0, n, size=(resamples, n)) + (np.arange(resamples) * n)[:, None]
+    draws = rng.integers(0, n, size=(resamples, n))
+    draws += (np.arange(resamples) * n)[:, None]  # in place: unit i of resample r is r * n + i
     return np.bincount(draws.ravel(), minlength=resamples * n).reshape(resamples, n).astype(float)
+
+
+def _sum_of(w: np.ndarray, per_unit: np.ndarray) -> np.ndarray:
+    """Per resample, the sum of ``per_unit`` over its draws (``w @ per_unit``) without BLAS,
+    whose threads spin for CPU on a shared machine (the counts are integers: exact either way)."""
+    return np.einsum("ij,j->i", w, per_unit)
 
 
 def _resampled_percentiles(
@@ -42,17 +48,33 @@ def _resampled_percentiles(
 ) -> np.ndarray:
     """The ``pct`` percentile of each bootstrap resample of the rows of ``hist``.
 
-    The percentile of a merge of histograms lies between the smallest and the largest
-    percentile of its parts, so only the bins in that range (plus one column holding
-    everything below it) take part in the resampling: far fewer than all the bins.
+    Kept per block for the generator's state: asked again (the same comparison at another
+    confidence, for another criterion or a report), the samples are the same, the generator is
+    moved on to where drawing them would have left it, and nothing is drawn twice.
     """
-    counts = hist.counts
-    n = counts.shape[0]
+    key = (pct, resamples, str(rng.bit_generator.state))
+    hit = hist.samples.get(key)
+    if hit is not None:
+        rng.bit_generator.state = hit[1]
+        return hit[0].copy()
+    out = _draw_percentiles(hist, pct, rng, resamples)
+    hist.samples[key] = (out.copy(), rng.bit_generator.state)
+    return out
+
+
+def _draw_percentiles(
+    hist: DenseBlock, pct: float, rng: np.random.Generator, resamples: int
+) -> np.ndarray:
+    """The percentile of a merge of histograms lies between the smallest and the largest
+    percentile of its parts, so only the bins in that range [lo, hi] take part: their
+    cumulative counts per row (everything below lo included) are laid out from the sparse
+    entries, and each resample's bin is found by bisection over them (``_first_reaching``).
+    """
+    n = hist.n_rows
     w = _weights(rng, n, resamples)
-    if counts.shape[1] == 0:
+    if hist.n_bins == 0:
         return np.full(resamples, np.nan)
-    cum = np.cumsum(counts, axis=1)
-    totals = cum[:, -1]
+    totals = hist.row_totals()
     live = totals > 0
     if not live.any():
         return np.full(resamples, np.nan)
@@ -60,16 +82,47 @@ def _resampled_percentiles(
     # HdrHistogram's rounding of the target: floor(p * total / 100 + 0.5)).
     r_lo = np.maximum(np.ceil(pct * totals / 100.0 - 0.5), 1)
     r_hi = np.minimum(np.ceil(pct * totals / 100.0 + 0.5), totals)
-    pos_lo = (cum[live] < r_lo[live, None]).sum(axis=1)
-    pos_hi = (cum[live] < r_hi[live, None]).sum(axis=1)
-    lo = max(int(pos_lo.min()) - 1, 0)
-    hi = min(int(pos_hi.max()) + 1, counts.shape[1] - 1)
-    below = cum[:, lo - 1] if lo > 0 else np.zeros(n)
-    part = np.cumsum(w @ counts[:, lo : hi + 1], axis=1) + (w @ below)[:, None]
-    t = np.maximum(np.floor(pct * (w @ totals) / 100.0 + 0.5), 1)
-    idx = np.minimum(lo + (part < t[:, None]).sum(axis=1), counts.shape[1] - 1)
-    out = hist.values[idx].astype(np.float64)
-    return np.where(w @ totals > 0, out, np.nan)
+    lo = max(int(hist.first_column_reaching(r_lo)[live].min()) - 1, 0)
+    hi = min(int(hist.first_column_reaching(r_hi)[live].max()) + 1, hist.n_bins - 1)
+    row, col, count = hist.entries()
+    inside = (col >= lo) & (col <= hi)
+    width = hi - lo + 1
+    sub = np.bincount(
+        row[inside] * width + (col[inside] - lo), weights=count[inside], minlength=n * width
+    ).reshape(n, width)
+    below = np.bincount(row[col < lo], weights=count[col < lo], minlength=n)
+    cum = np.cumsum(sub, axis=1) + below[:, None]  # cumulative counts at bins lo .. hi
+    merged = _sum_of(w, totals)
+    t = np.maximum(np.floor(pct * merged / 100.0 + 0.5), 1)
+    exact32 = merged.max() < 2**24  # every sum below is an integer under 2**24: float32 exact
+    idx = lo + _first_reaching(w, cum, t, np.float32 if exact32 else np.float64)
+    out = hist.values[np.minimum(idx, hist.n_bins - 1)].astype(np.float64)
+    return np.where(merged > 0, out, np.nan)
+
+
+def _first_reaching(
+    w: np.ndarray, cum: np.ndarray, t: np.ndarray, dtype: type[np.floating]
+) -> np.ndarray:
+    """Per resample r, the first column k where its merged cumulative count
+    ``w[r] @ cum[:, k]`` reaches ``t[r]`` (the number of columns where none does), by bisection.
+
+    The merged cumulative count rises with k, so bisection finds the column a scan of every
+    column would, in log2(columns) steps of one (resamples x seconds) product each instead of
+    a (resamples x seconds) @ (seconds x columns) product. Counts are integers and every sum
+    stays exact in ``dtype`` (the caller checks), so the column is the same, bit for bit.
+    """
+    r, width = w.shape[0], cum.shape[1]
+    cum_t = np.ascontiguousarray(cum.T, dtype=dtype)  # (columns, seconds)
+    wd = w.astype(dtype)
+    left = np.zeros(r, dtype=np.int64)
+    right = np.full(r, width, dtype=np.int64)
+    for _ in range(int(width).bit_length()):
+        mid = np.minimum((left + right) // 2, width - 1)
+        reached = np.einsum("ij,ij->i", wd, cum_t[mid]) >= t
+        open_ = left < right
+        right = np.where(open_ & reached, mid, right)
+        left = np.where(open_ & ~reached, mid + 1, left)
+    return left
 
 
 def expanded_tail(confidence: float, n: int) -> float:
@@ -81,8 +134,8 @@ def expanded_tail(confidence: float, n: int) -> float:
     alpha = 1 - confidence
     if n < 2:
         return alpha / 2 * 100
-    z = math.sqrt(n / (n - 1)) * float(student_t.ppf(1 - alpha / 2, n - 1))
-    return float(norm.sf(z)) * 100
+    z = math.sqrt(n / (n - 1)) * float(stdtrit(n - 1, 1 - alpha / 2))
+    return float(ndtr(-z)) * 100
 
 
 def _interval(point: float, samples: np.ndarray, confidence: float, n: int) -> Interval:
@@ -153,5 +206,5 @@ def rate(
     point = float(numerator.sum()) / total if total else float("nan")
     w = _weights(rng, count.size, resamples)
     with np.errstate(invalid="ignore", divide="ignore"):
-        samples = (w @ numerator) / (w @ count)
+        samples = _sum_of(w, numerator) / _sum_of(w, count)
     return _interval(point, samples, confidence, int(count.size))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from chaosbench.analysis.hdr import DenseBlock, Sparse, dense, to_sparse
+from chaosbench.analysis.hdr import DenseBlock, Sparse, to_sparse
 from chaosbench.analysis.model import RunData, WindowKey
 
 OVERALL = "overall"
@@ -77,32 +76,62 @@ class SecondBlock:
 
 
 class WindowTable:
-    """All windows of a run, converted once to sparse histograms."""
+    """All windows of a run as columns: per window its second, key and counts, and all their
+    histograms' non-zero bins in one array (window ``i``'s are ``bins[offsets[i]:offsets[i+1]]``).
+
+    A selection is a mask over the windows and a gather of their bins: no per-window Python
+    work, and no dense bin layout until a statistic needs one. Selections are kept (the same
+    block serves every statistic of one phase and scope).
+    """
 
     def __init__(self, run: RunData) -> None:
-        self.rows: list[Row] = []
-        for w in run.windows:
-            where = f"window {w.second} {w.key.request_type} {w.key.name} {w.key.phase}"
-            self.rows.append(
-                Row(
-                    w.second,
-                    w.key,
-                    w.count,
-                    w.failures,
-                    w.deadline_misses,
-                    to_sparse(w.histogram, where),
-                )
+        windows = sorted(run.windows, key=lambda w: w.second)  # stable: load order within a second
+        self._windows = windows
+        sparse = [
+            to_sparse(
+                w.histogram, f"window {w.second} {w.key.request_type} {w.key.name} {w.key.phase}"
             )
-        self.rows.sort(key=lambda r: r.second)
+            for w in windows
+        ]
+        sizes = np.array([s.index.size for s in sparse], dtype=np.int64)
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        self._bins = np.concatenate([s.index for s in sparse]) if sparse else empty
+        self._bin_counts = (
+            np.concatenate([s.count for s in sparse]).astype(np.float64) if sparse else np.zeros(0)
+        )
+        self._second = np.array([w.second for w in windows], dtype=np.int64)
+        self._count = np.array([w.count for w in windows], dtype=np.float64)
+        self._failures = np.array([w.failures for w in windows], dtype=np.float64)
+        self._misses = np.array([w.deadline_misses for w in windows], dtype=np.float64)
+        self._phases = sorted({w.key.phase for w in windows})
+        self._kinds = sorted({w.key.request_type for w in windows})
+        self._names = sorted({(w.key.request_type, w.key.name) for w in windows})
+        ph = {p: i for i, p in enumerate(self._phases)}
+        kd = {k: i for i, k in enumerate(self._kinds)}
+        nm = {n: i for i, n in enumerate(self._names)}
+        self._phase_id = np.array([ph[w.key.phase] for w in windows], dtype=np.int64)
+        self._kind_id = np.array([kd[w.key.request_type] for w in windows], dtype=np.int64)
+        self._name_id = np.array(
+            [nm[(w.key.request_type, w.key.name)] for w in windows], dtype=np.int64
+        )
+        self._sparse = sparse
         self._blocks: dict[tuple[object, ...], SecondBlock] = {}
         #: bootstrap samples of reference blocks, shared by every comparison against them
         self.resamples: dict[tuple[object, ...], np.ndarray] = {}
-        self.by_phase: dict[str, list[Row]] = defaultdict(list)
-        for r in self.rows:
-            self.by_phase[r.key.phase].append(r)
-        self._phases = sorted(self.by_phase)
-        self._kinds = sorted({r.key.request_type for r in self.rows})
-        self._names = sorted({(r.key.request_type, r.key.name) for r in self.rows})
+
+    @property
+    def rows(self) -> list[Row]:
+        """Every window as a row, ascending by second."""
+        return [
+            Row(w.second, w.key, w.count, w.failures, w.deadline_misses, s)
+            for w, s in zip(self._windows, self._sparse, strict=True)
+        ]
+
+    @property
+    def last_second(self) -> int | None:
+        """The last second with a window."""
+        return int(self._second[-1]) if self._second.size else None
 
     def phases(self) -> list[str]:
         return list(self._phases)
@@ -126,22 +155,53 @@ class WindowTable:
             block = self._blocks[key] = self._select(scope, key[1], span)
         return block
 
+    def _mask(
+        self, scope: Scope | Cohort, phases: tuple[str, ...] | None, span: tuple[int, int] | None
+    ) -> np.ndarray:
+        mask = np.ones(self._second.size, dtype=bool)
+        if phases is not None:
+            ids = [i for i, p in enumerate(self._phases) if p in set(phases)]
+            mask &= np.isin(self._phase_id, ids)
+        if span is not None:
+            mask &= (self._second >= span[0]) & (self._second < span[1])
+        if isinstance(scope, Cohort):  # any of several kinds
+            ids = [i for i, k in enumerate(self._kinds) if k in scope.kinds]
+            mask &= np.isin(self._kind_id, ids)
+        elif scope.kind is not None:
+            if scope.name is None:
+                k = self._kinds.index(scope.kind) if scope.kind in self._kinds else -1
+                mask &= self._kind_id == k
+            else:
+                pair = (scope.kind, scope.name)
+                n = self._names.index(pair) if pair in self._names else -1
+                mask &= self._name_id == n
+        return mask
+
     def _select(
         self, scope: Scope | Cohort, phases: tuple[str, ...] | None, span: tuple[int, int] | None
     ) -> SecondBlock:
-        rows = self.rows if phases is None else [r for p in phases for r in self.by_phase[p]]
-        by_sec: dict[int, list[Row]] = defaultdict(list)
-        for r in rows:
-            if span is not None and not (span[0] <= r.second < span[1]):
-                continue
-            if scope.matches(r.key):
-                by_sec[r.second].append(r)
-        secs = sorted(by_sec)
-        groups = [by_sec[s] for s in secs]
+        win = np.flatnonzero(self._mask(scope, phases, span))
+        secs, row_of = np.unique(self._second[win], return_inverse=True)
+        n = secs.size
+
+        def per_second(values: np.ndarray) -> np.ndarray:
+            return np.bincount(row_of, weights=values[win], minlength=n).astype(np.float64)
+
+        starts, ends = self._offsets[win], self._offsets[win + 1]
+        lengths = ends - starts
+        total = int(lengths.sum())
+        # positions of every selected window's bins: its start plus 0 .. length - 1
+        first = np.cumsum(lengths) - lengths
+        pos = np.repeat(starts - first, lengths) + np.arange(total, dtype=np.int64)
         return SecondBlock(
-            seconds=np.array(secs, dtype=np.int64),
-            count=np.array([sum(r.count for r in g) for g in groups], dtype=np.float64),
-            failures=np.array([sum(r.failures for r in g) for g in groups], dtype=np.float64),
-            misses=np.array([sum(r.misses for r in g) for g in groups], dtype=np.float64),
-            hist=dense([[r.hist for r in g] for g in groups]),
+            seconds=secs.astype(np.int64),
+            count=per_second(self._count),
+            failures=per_second(self._failures),
+            misses=per_second(self._misses),
+            hist=DenseBlock(
+                n,
+                np.repeat(row_of.astype(np.int64), lengths),
+                self._bins[pos],
+                self._bin_counts[pos],
+            ),
         )
