@@ -30,7 +30,7 @@ REPORTS = ("findings.json", "junit.xml", "report.md", "report.html")
 # -- the straightforward path (what the analysis computed before it was made fast) ----------
 
 
-def _ref_load_windows(run_dir: Path) -> list:  # type: ignore[type-arg]
+def _ref_load_windows(run_dir: Path, *_checks: object) -> list:  # type: ignore[type-arg]
     return loader.merge_windows(loader.read_windows(run_dir))
 
 
@@ -178,6 +178,9 @@ def _add_late_and_failed_lines(path: Path) -> None:
     with (path / "windows.jsonl").open("a", encoding="utf-8") as fh:
         for cw in extra:
             fh.write(json.dumps(cw.to_json(), separators=(",", ":")) + "\n")
+    meta = json.loads((path / "meta.json").read_text())  # the writer counts every line it writes
+    meta["recorded"]["windows"] = len(lines) + len(extra)
+    (path / "meta.json").write_text(json.dumps(meta))
 
 
 # -- tests --------------------------------------------------------------------------------
