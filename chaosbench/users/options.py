@@ -233,15 +233,18 @@ def _add_arguments(parser: Any) -> None:
 
 
 def _fail(environment: Any, message: str) -> None:
-    """One clear line, exit code 2, and a run that stops before users flood errors."""
+    """One clear line, exit code 2, and a run that stops before users flood errors: a web UI
+    run stops its test (fix the form and start again), any other quits."""
     print(f"chaosbench: {message}", file=sys.stderr, flush=True)
     setattr(environment, _UNREACHABLE_ATTR, message)
     environment.process_exit_code = EXIT_CANNOT_MEASURE
     runner = environment.runner
     if runner is not None:
         import gevent
+        from locust.runners import LocalRunner
 
-        gevent.spawn_later(0, runner.quit)
+        web_ui = isinstance(runner, LocalRunner) and not _starts_at_once(environment)
+        gevent.spawn_later(0, runner.stop if web_ui else runner.quit)
 
 
 def _selected_classes(environment: Any) -> list[type]:
@@ -300,6 +303,7 @@ def preflight(environment: Any) -> str | None:
         return done.problem
     problem = _check(environment, targets=True, probe=_probes(environment))
     setattr(environment, _PREFLIGHT_ATTR, Preflight(problem))
+    setattr(environment, _UNREACHABLE_ATTR, None)  # a web UI start after a refused one
     if problem is not None:
         _fail(environment, problem)
     return problem
