@@ -15,8 +15,18 @@ and a field in the web UI:
     --deadlines       deadlines in ms, e.g. "PG=200,REDIS=50,POST /api/orders=300"
     --pacing-rate     open-model pacing: task iterations per second per user (0: each class's own)
 
-At test start the targets of the user classes that will run are probed once; an unreachable one
-stops the run with one line naming it and exit code 2.
+Every option and target is checked before any user spawns, and before the chaos scheduler and
+the recording start (``preflight``):
+
+- at ``init`` (the first init listener: ``chaosbench.harness`` installs these options first),
+  the options are parsed, every ``--user-mix`` class must exist and every target address of the
+  user classes must be well-formed; a headless (or autostarted) local run also probes every
+  target there, so a bad one ends the process before the chaos half starts anything;
+- at ``test_start`` (web UI runs, whose options may change; workers) the same check runs once
+  per test start: whichever listener asks ``preflight(environment)`` first runs it, the chaos
+  and results listeners ask before they start, and a refused start starts nothing.
+
+A problem is one line naming the option, exit code 2.
 """
 
 from __future__ import annotations
@@ -45,6 +55,14 @@ DEFAULT_WS_PATH = "/ws/feed"
 
 _ENV_ATTR = "_chaosbench_load_options"
 _UNREACHABLE_ATTR = "_chaosbench_unreachable"
+_PREFLIGHT_ATTR = "_chaosbench_preflight"
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """The check of one test start: ``problem`` is its one line (None: every target is fine)."""
+
+    problem: str | None
 
 
 @dataclass(frozen=True)
@@ -215,63 +233,126 @@ def _add_arguments(parser: Any) -> None:
 
 
 def _fail(environment: Any, message: str) -> None:
-    """One clear line, exit code 2, and a run that stops before users flood errors."""
+    """One clear line, exit code 2, and a run that stops before users flood errors: a web UI
+    run stops its test (fix the form and start again), any other quits."""
     print(f"chaosbench: {message}", file=sys.stderr, flush=True)
     setattr(environment, _UNREACHABLE_ATTR, message)
     environment.process_exit_code = EXIT_CANNOT_MEASURE
     runner = environment.runner
     if runner is not None:
         import gevent
+        from locust.runners import LocalRunner
 
-        gevent.spawn_later(0, runner.quit)
+        web_ui = isinstance(runner, LocalRunner) and not _starts_at_once(environment)
+        gevent.spawn_later(0, runner.stop if web_ui else runner.quit)
 
 
 def _selected_classes(environment: Any) -> list[type]:
     return list(environment.user_classes or [])
 
 
-def _on_test_start(environment: Any, **_kw: Any) -> None:
+def _check_mix(environment: Any, opts: LoadOptions) -> dict[str, Any]:
+    """The selected user classes by name; an unknown ``--user-mix`` class is an OptionError."""
+    by_name: dict[str, Any] = {c.__name__: c for c in _selected_classes(environment)}
+    for name in opts.user_mix:
+        if name not in by_name:
+            raise OptionError(
+                f"--user-mix: no user class {short_repr(name)} (have: {', '.join(sorted(by_name))})"
+            )
+    return by_name
+
+
+def _check_addresses(environment: Any, opts: LoadOptions) -> None:
+    """Every target of every selected class is a well-formed address (nothing is contacted)."""
+    for cls in _selected_classes(environment):
+        getter = getattr(cls, "targets", None)
+        if getter is not None:
+            getter(opts)
+
+
+def _probes(environment: Any) -> bool:
+    """Whether this process probes targets (masters run no users: their workers probe)."""
     from locust.runners import MasterRunner
 
+    return not isinstance(environment.runner, MasterRunner)
+
+
+def _check(environment: Any, targets: bool, probe: bool) -> str | None:
+    """The options; with ``targets`` the user mix and the target addresses too, with ``probe``
+    their reachability. The first problem as its one line, or None."""
     from chaosbench.users.targets import check_targets
 
     try:
         opts = _from_environment(environment)
+        if targets:
+            _check_mix(environment, opts)
+            _check_addresses(environment, opts)
     except ChaosbenchError as exc:
-        _fail(environment, str(exc))
-        return
+        return redact(str(exc))
     set_load_options(environment, opts)
-    classes = _selected_classes(environment)
-    by_name: dict[str, Any] = {c.__name__: c for c in classes}
-    for name, weight in opts.user_mix.items():
-        if name not in by_name:
-            _fail(
-                environment,
-                f"--user-mix: no user class {name!r} (have: {', '.join(sorted(by_name))})",
-            )
-            return
-        by_name[name].weight = weight
-    if isinstance(environment.runner, MasterRunner):
-        return
-    problem = check_targets(classes, opts)
-    if problem:
+    if targets and probe:
+        return check_targets(_selected_classes(environment), opts)
+    return None
+
+
+def preflight(environment: Any) -> str | None:
+    """The check of this test start (run by the first listener that asks; the others get its
+    result): the problem's one line, or None when every option and target is fine."""
+    done = getattr(environment, _PREFLIGHT_ATTR, None)
+    if isinstance(done, Preflight):
+        return done.problem
+    problem = _check(environment, targets=True, probe=_probes(environment))
+    setattr(environment, _PREFLIGHT_ATTR, Preflight(problem))
+    setattr(environment, _UNREACHABLE_ATTR, None)  # a web UI start after a refused one
+    if problem is not None:
         _fail(environment, problem)
+    return problem
+
+
+def _on_test_start(environment: Any, **_kw: Any) -> None:
+    if preflight(environment) is not None:
+        return
+    opts = load_options(environment)
+    by_name = _check_mix(environment, opts)
+    for name, weight in opts.user_mix.items():
+        by_name[name].weight = weight
+
+
+def _on_test_stop(environment: Any, **_kw: Any) -> None:
+    """The next test start (web UI) checks again: its options or host may have changed."""
+    if getattr(environment, _PREFLIGHT_ATTR, None) is not None:
+        setattr(environment, _PREFLIGHT_ATTR, None)
+
+
+def _starts_at_once(environment: Any) -> bool:
+    """A headless or autostarted run: its options are final at init."""
+    o = environment.parsed_options
+    return bool(getattr(o, "headless", False) or getattr(o, "autostart", False))
 
 
 def _on_init(environment: Any, **_kw: Any) -> None:
-    """Validate the options as soon as they are parsed: a bad one ends the process (code 2)."""
+    """Check the options (and, for a run that starts at once, the targets) as soon as they are
+    parsed: a problem ends the process with one line and code 2, before anything started."""
     if environment.parsed_options is None:
         return
-    try:
-        set_load_options(environment, _from_environment(environment))
-    except ChaosbenchError as exc:
-        print(f"chaosbench: {exc}", file=sys.stderr, flush=True)
+    from locust.runners import WorkerRunner
+
+    # a worker gets its host from the master, a web UI run its options from the form: both
+    # check their targets at test start
+    worker = isinstance(environment.runner, WorkerRunner)
+    at_once = _starts_at_once(environment) and not worker
+    problem = _check(environment, targets=at_once, probe=_probes(environment))
+    if problem is not None:
+        print(f"chaosbench: {problem}", file=sys.stderr, flush=True)
         sys.exit(EXIT_CANNOT_MEASURE)
+    if at_once:
+        setattr(environment, _PREFLIGHT_ATTR, Preflight(None))  # the first start is checked
 
 
 def install(events: Events) -> None:
     """Register the load options on Locust's ``init_command_line_parser`` and the listeners that
-    validate them (init) and probe the targets (test_start)."""
+    check them (init, and each test start through ``preflight``)."""
     events.init_command_line_parser.add_listener(_add_arguments)
     events.init.add_listener(_on_init)
     events.test_start.add_listener(_on_test_start)
+    events.test_stop.add_listener(_on_test_stop)

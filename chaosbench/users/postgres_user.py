@@ -171,6 +171,11 @@ class PostgresUser(LoadUser):
         key = (self.dsn_for(self.options), self.schema_name, type(self).__qualname__)
         if key in self._schema_ready:
             return
+        if not self.schema_sql:
+            # no tables of its own: nothing is created (no CREATE rights needed, no surprise
+            # schema in the owner's database); the search_path still names the schema
+            self._schema_ready.add(key)
+            return
         with self._schema_lock:
             if key in self._schema_ready:
                 return

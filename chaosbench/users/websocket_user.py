@@ -57,6 +57,38 @@ def with_since(url: str, since: int | None, param: str = "since") -> str:
     return urlunsplit(parts._replace(query=query))
 
 
+def drop_socket(ws: websocket.WebSocket) -> None:
+    """Shut the connection's socket down and close it at once (wakes a blocked receiver).
+
+    websocket-client's own ``abort()``/``shutdown()`` catch only ``OSError``/``AttributeError``,
+    so the ``GreenletExit`` Locust stops a user with goes through."""
+    try:
+        ws.abort()
+    finally:
+        ws.shutdown()
+
+
+def close_socket(ws: websocket.WebSocket, timeout: float) -> None:
+    """The closing handshake (close frame, wait up to ``timeout`` for the server's), then the
+    socket closed.
+
+    Not ``ws.close()``: it ends in a bare ``except: pass`` that swallows the ``GreenletExit``
+    Locust stops a user with, and a user killed while closing would never stop. Here only
+    ``Exception`` is caught; ``GreenletExit`` (a ``BaseException``) ends the user, and the socket
+    is closed on every path."""
+    try:
+        ws.send_close()
+        ws.settimeout(timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ws.recv_frame().opcode == ABNF.OPCODE_CLOSE:
+                break
+    except Exception:  # a broken or silent peer: the socket is closed below anyway
+        pass
+    finally:
+        drop_socket(ws)
+
+
 class WebSocketUser(LoadUser):
     """Abstract WebSocket feed user (websocket-client on gevent-patched sockets).
 
@@ -152,11 +184,7 @@ class WebSocketUser(LoadUser):
         ws, self.ws = self.ws, None
         self.connected.clear()
         if ws is not None:
-            try:
-                ws.abort()
-                ws.shutdown()
-            except Exception:
-                pass
+            drop_socket(ws)
 
     def _event(self, name: str, problem: BaseException) -> None:
         """A zero-duration stream failure (disconnect, gap, duplicate), reported as ``name``."""
@@ -321,8 +349,5 @@ class WebSocketUser(LoadUser):
                 timeout=self.connect_timeout,
                 enable_multithread=True,
             )
-            try:
-                ws.close(timeout=1.0)
-            finally:
-                ws.shutdown()
+            close_socket(ws, timeout=1.0)
         return m.ok

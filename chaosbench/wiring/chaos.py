@@ -7,8 +7,11 @@ Called once from ``locustfiles/_harness.py`` through ``install(events)``.
   the local runner the fault proxy is started (or checked) and the profile's routes are created,
   so the system under test reaches its dependencies from the warmup on. Workers only listen for
   phase marks.
-- ``test_start`` (master/local): a new scheduler starts walking the phases.
-- ``test_stop`` and ``quitting``: the scheduler stops and every fault is reverted.
+- ``test_start`` (master/local): once the start's check of every option and target passed
+  (``chaosbench.users.options.preflight``, whichever listener asks first runs it; a refused
+  start starts no scheduler), a new scheduler starts walking the phases.
+- ``test_stop`` and ``quitting``: the scheduler stops and every fault is reverted. The results
+  wiring calls ``revert_all`` before it judges, whatever the order of the quitting listeners.
 
 Everything of the run is on the environment's harness (``environment.chaosbench``, a
 ``chaosbench.wiring.harness.Harness``). On a distributed run the master sends every phase mark
@@ -41,6 +44,7 @@ from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, Optio
 from chaosbench.ground.journal import JournalRecord
 from chaosbench.ground.switches import SwitchSnapshot
 from chaosbench.ground.timeline import PhaseMark
+from chaosbench.users.options import preflight
 from chaosbench.wiring.harness import Harness
 
 log = logging.getLogger("chaosbench.chaos")
@@ -147,6 +151,7 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
     # Whatever the options (chaos on or off): revert what a killed harness left behind, before
     # this run starts a proxy or adds anything.
     _leftovers()
+    h.exits.install()  # signals: revert first; Ctrl-C without a traceback (also without chaos)
     if isinstance(runner, MasterRunner):
         runner.register_message(MARKS_REQUEST, _on_marks_request)
         events = h.state.events
@@ -169,7 +174,6 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
         h.disabled_reason = "enabled: false in the profile"
         log.info("chaos disabled (%s): every sample is phase 'idle'", h.disabled_reason)
     else:
-        h.exits.install()
         _report_run_time(profile, getattr(opts, "run_time", None))
     if web_ui is not None:
         from chaosbench.wiring import webui
@@ -215,6 +219,8 @@ def on_test_start(environment: Any, **_kw: Any) -> None:
         return
     if h.scheduler is not None and not h.scheduler.finished:
         return
+    if preflight(environment) is not None:
+        return  # one line printed, the run is quitting: no fault is injected
     opts = environment.parsed_options
     profile = h.profile
     try:
@@ -319,6 +325,18 @@ def _stop(h: Harness, reason: str) -> None:
 
 def on_test_stop(environment: Any, **_kw: Any) -> None:
     _stop(Harness.of(environment), "test_stop")
+
+
+def revert_all(h: Harness) -> None:
+    """Stop the scheduler and revert every fault now (returns when they are reverted and
+    journaled); the reason is the signal when one ended the run. Idempotent."""
+    signal_name = h.exits.signal_name
+    s = h.scheduler
+    if s is not None and signal_name is not None and not s.finished:
+        s.stop("signal", detail=signal_name)
+        h.last_status = s.status()
+    else:
+        _stop(h, "quitting")
 
 
 def _cleanup(h: Harness) -> None:

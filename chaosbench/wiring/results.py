@@ -5,6 +5,15 @@ Recording, run directory, streaming and the verdict: options, test_start/quittin
 Called once from ``locustfiles/_harness.py`` through ``install(events)``. The session is the
 environment's harness's (``environment.chaosbench.session``); it records against the run's
 timeline and, at the end, checks the run's integrity counters merged with every worker's.
+
+Order at the end (``quitting``, whatever the order of its listeners): every fault is reverted
+first (``chaosbench.wiring.chaos.revert_all``: the reverts are in the journal), then the
+recording is finished and the run judged. A run ended by SIGINT or SIGTERM is judged and
+reported like any other, but exits 2 (cannot measure) with one line saying so: it stopped before
+its profile ended, and an interrupted CI job must not pass its gate by accident.
+
+At ``test_start`` the recording starts only once the start's check of options and targets
+passed (``preflight``); a refused start leaves no run directory.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ from chaosbench.analysis.rundir.record import (
 )
 from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError
 from chaosbench.ground.integrity import CountersReport
+from chaosbench.users.options import preflight
+from chaosbench.wiring.chaos import revert_all
 from chaosbench.wiring.harness import Harness
 
 VERDICTS = {0: "pass", 1: "fail", 2: "cannot_measure"}
@@ -219,10 +230,14 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
 
     assert record is not None
     run_record = record
+
     # at test start: the seed of the profile the scheduler runs (the web UI may have changed it)
-    events.test_start.add_listener(
-        lambda **_: session.start(dataclasses.replace(run_record, seed=h.seed))
-    )
+    def on_test_start(environment: Any, **_: Any) -> None:
+        if preflight(environment) is not None:
+            return  # refused: no recording, and quitting removes the empty run directory
+        session.start(dataclasses.replace(run_record, seed=h.seed))
+
+    events.test_start.add_listener(on_test_start)
     chaos_events = h.state.events
     chaos_events.phase_changed.add_listener(session.on_phase_changed)
     chaos_events.fault_injected.add_listener(session.on_fault_injected)
@@ -230,6 +245,7 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     chaos_events.chaos_stopped.add_listener(session.on_chaos_stopped)
 
     def on_quitting(environment: Any, **_: Any) -> None:
+        revert_all(h)  # first: judged after every fault is reverted and journaled
         total = environment.stats.total
         try:
             session.finish(
@@ -248,6 +264,14 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
                 pass
             return
         code = _conclude(settings)
+        if h.exits.signal_name is not None:
+            print(
+                f"chaosbench: interrupted by {h.exits.signal_name}: faults reverted, the run is "
+                f"incomplete (exit {EXIT_CANNOT_MEASURE}; report in {settings.run_dir})",
+                file=sys.stderr,
+                flush=True,
+            )
+            code = EXIT_CANNOT_MEASURE
         environment.process_exit_code = code
         session.stream_verdict(code, VERDICTS.get(code, str(code)))
         session.drain()

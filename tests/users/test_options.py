@@ -113,3 +113,16 @@ def test_the_environments_host_comes_first() -> None:
     both = options_from_parsed(SimpleNamespace(host="http://a:1"), host="http://b:2")
     assert both.host == "http://b:2"
     assert options_from_parsed(SimpleNamespace(host="http://a:1")).host == "http://a:1"
+
+
+def test_the_check_of_a_test_start_runs_once_whoever_asks_first() -> None:
+    from tests.conftest import free_port
+    from tests.users.conftest import run_script
+
+    out = run_script("preflight_once", str(free_port()))
+    assert out["first"].startswith("HTTP API at 127.0.0.1:") and "or set --host" in out["first"]
+    n = out["per_check"]
+    assert n > 0 and out["same"] and out["asked_first_start"] == n  # the second ask: no check
+    assert out["third"] and out["asked_after_stop"] == 2 * n  # checked again after test_stop
+    assert out["unreachable"] == out["first"]
+    assert out["options_first"]

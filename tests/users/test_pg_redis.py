@@ -60,3 +60,22 @@ def test_pg_slow_queries_switch_slows_the_users_statements_in_the_server(r: dict
     assert r["slowed"] == [1] and r["unslowed"] == [1]
     assert r["slowed_ms"] >= 100  # pg_sleep(0.1) ran before the statement, in the same sample
     assert r["unslowed_ms"] < 100
+
+
+def test_pg_user_without_schema_sql_creates_no_schema(pg_dsn: str) -> None:
+    import uuid
+
+    import psycopg
+
+    schema = f"cbn_{uuid.uuid4().hex[:10]}"
+    query = "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s"
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        before = admin.execute(query, (schema,)).fetchone()
+        try:
+            out = run_script("pg_no_schema", pg_dsn, schema)
+            after = admin.execute(query, (schema,)).fetchone()
+        finally:
+            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    assert before == after == (0,)
+    assert out["read"] == [1] and out["failures"] == []
+    assert out["search_path"] == f"{schema},public"
