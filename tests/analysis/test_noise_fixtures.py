@@ -117,3 +117,27 @@ def test_the_known_truth_shows_in_the_windows(recorded: tuple[Truth, Path, RunDa
 def test_the_fifty_ms_truth_is_held_to_ten_percent() -> None:
     fifty = [t for t in truths() if t.latency_ms == 50]
     assert fifty and all(t.p50_delta_ms == (45.0, 55.0) for t in fifty)
+
+
+def test_the_default_gate_on_real_noise(recorded: tuple[Truth, Path, RunData]) -> None:
+    """Recorded under noise (CPU hogs, Redis and PostgreSQL neighbours): an A/A run does not fail
+    the default gate, a +10 ms or +50 ms Redis latency fails its p95 regression on REDIS, and
+    recovery (the fault's effect ends with the burst) is within 1 s. A baseline second stalled
+    to 1.6 s by the noise (aa/redis50 seed 11) must not flip the effect's sign."""
+    from chaosbench.analysis.gate import load_gate
+    from chaosbench.analysis.outcome import Status
+    from chaosbench.analysis.verdict import evaluate
+
+    truth, _, run = recorded
+    v = evaluate(run, load_gate(None), None)
+    by_name = {r.name: r for r in v.results}
+    p95 = by_name["p95_regression"]
+    if truth.latency_ms is None:
+        assert v.exit_code == 0, v.headline
+        assert p95.status is not Status.FAIL, p95.where
+        return
+    assert p95.status is Status.FAIL and p95.where.endswith(truth.kind), (p95.where, p95.value)
+    faulted = [c for c in p95.cells if c.where.endswith(truth.kind)]
+    assert faulted and all(c.status is Status.FAIL for c in faulted), [c.note for c in faulted]
+    recovery = by_name["recovery_time"]
+    assert recovery.status is Status.PASS and (recovery.value or 0.0) <= 1.0, recovery.value
