@@ -18,6 +18,7 @@ from chaosbench.chaos.faults import FaultContext
 from chaosbench.chaos.profile import load_profile
 from chaosbench.chaos.schedule import build_plan
 from chaosbench.chaos.scheduler import Scheduler
+from chaosbench.ground.events import ChaosEvents
 from chaosbench.ground.journal import JournalRecord
 from chaosbench.ground.timeline import PhaseTimeline
 from tests.conftest import PYTHON, Proc, free_port, wait_until
@@ -56,7 +57,7 @@ def _injects(journal: list[JournalRecord]) -> list[tuple[int | None, str, str, A
 def _replay(profile: Path, seed: int) -> list[tuple[int | None, str, str, Any]]:
     """The plan of ``profile`` with ``seed``, run by a dry-run scheduler in this process."""
     p = load_profile(str(profile), seed=seed, dry_run=True)
-    s = Scheduler(p, FaultContext(), timeline=PhaseTimeline())
+    s = Scheduler(p, FaultContext(), timeline=PhaseTimeline(), events=ChaosEvents())
     s.run()
     return _injects(s.journal)
 

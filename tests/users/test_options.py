@@ -64,8 +64,8 @@ def test_options_from_parsed_defaults_and_values() -> None:
         ("pg_schema", "x; drop", "--pg-schema: 'x; drop' is not a plain SQL identifier"),
         ("deadlines", "HTTP=0", "--deadlines: the deadline in 'HTTP=0' must be greater than 0"),
         ("deadlines", "HTTP=inf", "--deadlines: the deadline in 'HTTP=inf' must be greater"),
-        ("pacing_rate", "nan", "--pacing-rate: nan must be 0 (closed model) or a finite rate"),
-        ("pacing_rate", "inf", "--pacing-rate: inf must be 0 (closed model) or a finite rate"),
+        ("pacing_rate", "nan", "--pacing-rate: nan must be 0 (closed model) or more, and finite"),
+        ("pacing_rate", "inf", "--pacing-rate: inf must be 0 (closed model) or more, and finite"),
         ("user_mix", "A" * 200_000, "--user-mix: 'AAAAAAAAAA"),
     ],
 )
