@@ -65,14 +65,18 @@ def run_locust(
     run_id = f"e2e-{uuid.uuid4().hex[:8]}"
     args = [
         PYTHON, "-m", "locust", "-f", "locustfiles/gateway_api.py", "--headless",
-        "-u", "6", "-r", "6", "--host", target.url, "--only-summary",
+        "-u", "12", "-r", "12", "--host", target.url, "--only-summary",
         "--chaos-profile", str(profile), "--chaos-proxy-api", f"127.0.0.1:{free_port()}",
         "--gate", gate, "--results-dir", str(tmp_path / "runs"), "--run-id", run_id,
         "--sut-pg-schema", target.schema, "--pg-schema", f"{target.schema}_load",
     ]  # fmt: skip
-    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=180)
-    text = out.stdout + out.stderr
+    # one stream, as a terminal shows it (Locust's summary is on stderr, the verdict on stdout)
+    out = subprocess.run(
+        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=180
+    )
+    text = out.stdout
     assert "Traceback" not in text, text[-4000:]
+    (tmp_path / "console.txt").write_text(out.stdout)
     return out.returncode, tmp_path / "runs" / run_id, text
 
 
@@ -105,6 +109,13 @@ def test_latency_fault_fails_a_tight_gate(tmp_path: Path, target: Target) -> Non
 def test_latency_fault_passes_a_loose_gate(tmp_path: Path, target: Target) -> None:
     code, run_dir, text = run_locust(tmp_path, target, LATENCY, "gates/loose.yaml")
     assert code == 0, text[-4000:]
+    # the console ends with the verdict block, after Locust's summary, and the exit code it gave
+    lines = (tmp_path / "console.txt").read_text().rstrip().splitlines()
+    assert lines[-1] == "chaosbench: exit code 0 (the gate passed)", lines[-20:]
+    verdict = max(i for i, ln in enumerate(lines) if ln.startswith("chaosbench verdict: "))
+    summary = max(i for i, ln in enumerate(lines) if "Aggregated" in ln)
+    assert summary < verdict, lines[-40:]
+    assert all(ln.startswith(("  ", "chaosbench")) for ln in lines[verdict:]), lines[verdict:]
     findings = json.loads((run_dir / "findings.json").read_text())
     assert isinstance(findings, (list, dict))
 

@@ -163,6 +163,11 @@ class Scheduler:
         return self._done.is_set()
 
     @property
+    def started_wall(self) -> float | None:
+        """Wall clock of the run start (None before the walk began)."""
+        return self._wall0 or None
+
+    @property
     def active_faults(self) -> tuple[str, ...]:
         return tuple(self._active)
 

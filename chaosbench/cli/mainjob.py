@@ -38,9 +38,7 @@ from chaosbench.chaos.profile import load_profile
 from chaosbench.chaos.profile.model import Profile
 from chaosbench.ground import defaults
 from chaosbench.ground.cliargs import OneLineParser
-from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, OptionError
-
-EXIT_MEANING = {0: "the gate passed", 1: "the gate failed", 2: "could not run or measure"}
+from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, EXIT_MEANING, ChaosbenchError, OptionError
 
 #: How to get a missing server, per server: a local package, or docker compose from a checkout.
 GET_SERVER = {
@@ -327,7 +325,8 @@ def _run(j: Job, to: Targets) -> int:
         ]  # fmt: skip
         print("chaosbench: " + " ".join(cmd[2:]), flush=True)
         code = subprocess.call(cmd)
-        print(f"chaosbench: exit code {code} ({EXIT_MEANING.get(code, 'interrupted')})")
+        if code not in EXIT_MEANING:  # Locust's last line already says a verdict's exit code
+            print(f"chaosbench: exit code {code} (interrupted)")
         return code
     except KeyboardInterrupt:
         return 130

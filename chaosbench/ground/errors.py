@@ -84,3 +84,8 @@ class StreamError(ChaosbenchError):
 EXIT_PASS = 0
 EXIT_GATE_FAILED = 1
 EXIT_CANNOT_MEASURE = 2
+EXIT_MEANING = {
+    EXIT_PASS: "the gate passed",
+    EXIT_GATE_FAILED: "the gate failed",
+    EXIT_CANNOT_MEASURE: "could not run or measure",
+}

@@ -320,7 +320,6 @@ def _stop(h: Harness, reason: str) -> None:
     s = h.scheduler
     if s is not None:
         s.stop(reason)
-        h.last_status = s.status()
 
 
 def on_test_stop(environment: Any, **_kw: Any) -> None:
@@ -334,7 +333,6 @@ def revert_all(h: Harness) -> None:
     s = h.scheduler
     if s is not None and signal_name is not None and not s.finished:
         s.stop("signal", detail=signal_name)
-        h.last_status = s.status()
     else:
         _stop(h, "quitting")
 

@@ -33,9 +33,10 @@ class Harness:
         self.proxy: ProxyHandle | None = None
         self.scheduler: Scheduler | None = None
         self.disabled_reason: str | None = None
-        self.last_status: dict[str, Any] | None = None
         self.overrides: tuple[bool, int | None] = (False, None)
         self.session: RecordingSession | None = None
+        #: the verdict block, printed last (after Locust's summary, at Locust's ``quit``)
+        self.verdict_text = ""
 
     @classmethod
     def of(cls, environment: Any) -> Harness:

@@ -19,9 +19,10 @@ passed (``preflight``); a refused start leaves no run directory.
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
@@ -41,7 +42,7 @@ from chaosbench.analysis.rundir.record import (
     RunRecord,
     build_run_record,
 )
-from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError
+from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, EXIT_MEANING, ChaosbenchError
 from chaosbench.ground.integrity import CountersReport
 from chaosbench.users.options import preflight
 from chaosbench.wiring.chaos import revert_all
@@ -146,11 +147,11 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_CANNOT_MEASURE)
 
 
-def _conclude(settings: ResultsSettings) -> int:
+def _conclude(settings: ResultsSettings, out: TextIO) -> int:
     from chaosbench.analysis.verdict import conclude  # the statistics: on the master only
 
     try:
-        return int(conclude(settings.run_dir, settings.gate_path, settings.baseline))
+        return int(conclude(settings.run_dir, settings.gate_path, settings.baseline, out=out))
     except ChaosbenchError as exc:
         print(f"chaosbench: {exc}", file=sys.stderr)
         return EXIT_CANNOT_MEASURE
@@ -263,7 +264,9 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
             except OSError:
                 pass
             return
-        code = _conclude(settings)
+        verdict = io.StringIO()
+        code = _conclude(settings, verdict)
+        h.verdict_text = verdict.getvalue()
         if h.exits.signal_name is not None:
             print(
                 f"chaosbench: interrupted by {h.exits.signal_name}: faults reverted, the run is "
@@ -276,4 +279,10 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         session.stream_verdict(code, VERDICTS.get(code, str(code)))
         session.drain()
 
+    def on_quit(exit_code: int, **_: Any) -> None:
+        """Last, after Locust's summary: the verdict block and the exit code it gave."""
+        meaning = EXIT_MEANING.get(exit_code, "interrupted")
+        print(f"{h.verdict_text}chaosbench: exit code {exit_code} ({meaning})", flush=True)
+
     events.quitting.add_listener(on_quitting)
+    events.quit.add_listener(on_quit)
