@@ -267,7 +267,8 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         verdict = io.StringIO()
         code = _conclude(settings, verdict)
         h.verdict_text = verdict.getvalue()
-        if h.exits.signal_name is not None:
+        if h.exits.signal_name is not None:  # an incomplete run: its one line, not a verdict
+            h.verdict_text = ""
             print(
                 f"chaosbench: interrupted by {h.exits.signal_name}: faults reverted, the run is "
                 f"incomplete (exit {EXIT_CANNOT_MEASURE}; report in {settings.run_dir})",
@@ -280,9 +281,11 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         session.drain()
 
     def on_quit(exit_code: int, **_: Any) -> None:
-        """Last, after Locust's summary: the verdict block and the exit code it gave."""
-        meaning = EXIT_MEANING.get(exit_code, "interrupted")
-        print(f"{h.verdict_text}chaosbench: exit code {exit_code} ({meaning})", flush=True)
+        """Last, after Locust's summary: the verdict block and the exit code it gave (nothing
+        when nothing was judged: a refused or interrupted run has said its one line)."""
+        if h.verdict_text:
+            meaning = EXIT_MEANING.get(exit_code, "interrupted")
+            print(f"{h.verdict_text}chaosbench: exit code {exit_code} ({meaning})", flush=True)
 
     events.quitting.add_listener(on_quitting)
     events.quit.add_listener(on_quit)
