@@ -37,8 +37,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "sut": frozenset(),
 }
 
-#: Edges (importer, imported) that belong to another helper's open work and are tolerated until
-#: the lead merges it. Remove an entry when its circle is gone. Keep this empty otherwise.
+#: Edges (importer, imported) tolerated for now, each with a comment saying why; a test fails
+#: when one is no longer needed. Keep it empty.
 KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset()
 
 

@@ -146,7 +146,7 @@ def test_a_users_own_locustfile_imports_the_harness(installed: Installed) -> Non
 
 @pytest.fixture
 def names() -> Iterator[str]:
-    """PostgreSQL schemas and Redis prefixes of this test alone (helper C's), dropped after."""
+    """PostgreSQL schemas and Redis prefixes of this test alone, dropped after."""
     name = f"cbt_c_{uuid.uuid4().hex[:10]}"
     yield name
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
