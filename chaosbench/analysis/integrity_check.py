@@ -21,8 +21,8 @@ import psycopg
 from psycopg import sql
 
 from chaosbench.analysis.model import Integrity
-from chaosbench.analysis.rundir.meta import mask_secrets
 from chaosbench.ground.integrity import IntegrityCounters
+from chaosbench.ground.redact import redact
 
 
 @dataclass
@@ -68,7 +68,7 @@ def check_orders(
             ).fetchall()
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return OrderCheck(checked=False, reason=f"{mask_secrets(dsn)}: {reason}")
+        return OrderCheck(checked=False, reason=f"{redact(dsn)}: {reason}")
     intact = {str(r[0]) for r in found if str(r[1]) == acked.get(str(r[0]))}
     lost_ids = sorted(set(ids) - intact)
     damaged = set(lost_ids)

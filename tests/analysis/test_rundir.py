@@ -17,7 +17,7 @@ from chaosbench.analysis.rundir import (
     load,
     read_meta,
 )
-from chaosbench.analysis.rundir.meta import mask_secrets, sanitize_options
+from chaosbench.analysis.rundir.meta import sanitize_options
 from chaosbench.analysis.rundir.record import (
     FileDigest,
     LocustTotals,
@@ -28,6 +28,7 @@ from chaosbench.analysis.rundir.record import (
 )
 from chaosbench.ground.errors import RunDirError
 from chaosbench.ground.journal import JournalRecord
+from chaosbench.ground.redact import redact
 from chaosbench.ground.timeline import Phase, PhaseMark, PhaseTimeline
 
 T0 = 1_800_000_000.0
@@ -196,7 +197,7 @@ def test_secrets_are_removed_from_options() -> None:
         assert secret not in text
     assert out["users"] == 5 and "influx_token" not in out
     assert out["sut_pg_dsn"] == "postgresql://app:***@db:5432/x"
-    assert mask_secrets("postgresql://u@h/db") == "postgresql://u@h/db"
+    assert redact("postgresql://u@h/db") == "postgresql://u@h/db"
 
 
 def test_no_warning_for_finished_runs(tmp_path: Path) -> None:

@@ -3,61 +3,33 @@
 from __future__ import annotations
 
 import platform
-import re
 import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-_SECRET_NAME = re.compile(r"token|password|passwd|secret|api_?key|credential", re.I)
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@", re.I)
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)(\S+)", re.I)
-
-MASK = "***"
-
-
-def mask_secrets(text: str) -> str:
-    """Mask the password of every URL/DSN in ``text`` (``user:***@``) and ``password=`` pairs."""
-    from chaosbench.ground.redact import redact
-
-    return redact(text)
-
-
-def _strip_query_secrets(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if not parts.query:
-        return url
-    query = "&".join(
-        f"{k}={MASK}" if _SECRET_NAME.search(k) else f"{k}={v}"
-        for k, _, v in (p.partition("=") for p in parts.query.split("&"))
-    )
-    return urlunsplit(parts._replace(query=query))
+from chaosbench.ground.redact import is_secret_name, redact
 
 
 def _plain(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
-        return _strip_query_secrets(mask_secrets(value))
+        return redact(value)
     if isinstance(value, list | tuple | set):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items() if not _SECRET_NAME.search(str(k))}
+        return {str(k): _plain(v) for k, v in value.items() if not is_secret_name(str(k))}
     return _plain(str(value))
 
 
 def sanitize_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Locust options as plain JSON data: secret-named options dropped, DSN passwords masked."""
-    out: dict[str, Any] = {}
-    for name, value in sorted(options.items()):
-        if _SECRET_NAME.search(name) or callable(value):
-            continue
-        out[name] = _plain(value)
-    return out
+    """Locust options as plain JSON data: secret-named options dropped, the rest redacted."""
+    return {
+        name: _plain(value)
+        for name, value in sorted(options.items())
+        if not is_secret_name(name) and not callable(value)
+    }
 
 
 def versions() -> dict[str, str]:

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chaosbench.analysis.rundir import format as fmt
-from chaosbench.analysis.rundir.meta import git_revision, mask_secrets, sanitize_options, versions
+from chaosbench.analysis.rundir.meta import git_revision, sanitize_options, versions
 from chaosbench.ground.errors import RunDirError
+from chaosbench.ground.redact import redact
 
 Mode = Literal["local", "master"]
 #: Plain JSON data (options, a gate config): free-form by nature, written as given.
@@ -223,5 +224,5 @@ def file_digest(path: str | None) -> FileDigest | None:
         data = p.read_bytes()
     except OSError:
         return FileDigest(str(p), None, None)
-    text = mask_secrets(data.decode("utf-8", errors="replace"))
+    text = redact(data.decode("utf-8", errors="replace"))
     return FileDigest(str(p), hashlib.sha256(data).hexdigest(), text)
