@@ -9,6 +9,8 @@ nothing of a run lives at module level, so two Environments in one process never
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaosbench.chaos.safety import ExitHandlers, KillSwitch
@@ -21,6 +23,26 @@ if TYPE_CHECKING:
     from chaosbench.chaos.scheduler import Scheduler
 
 ATTR = "chaosbench"
+
+
+@dataclass
+class TestRun:
+    """One test of this Environment (one start in the web UI, or the one headless run): its own
+    run id, run directory and, once judged, its exit code and verdict block. The web UI shows
+    ``harness.runs[-1]``; findings.json and report.html are read from ``run_dir``."""
+
+    __test__ = False  # not a pytest class
+
+    run_id: str
+    run_dir: Path
+    started_at: float  # UNIX time
+    ended_at: float | None = None
+    exit_code: int | None = None  # None until judged
+    verdict_text: str = ""  # the console's verdict block ("" when not judged)
+
+    @property
+    def judged(self) -> bool:
+        return self.exit_code is not None
 
 
 class Harness:
@@ -37,6 +59,8 @@ class Harness:
         self.session: RecordingSession | None = None
         #: the verdict block, printed last (after Locust's summary, at Locust's ``quit``)
         self.verdict_text = ""
+        #: every test this Environment ran, oldest first (one run directory each)
+        self.runs: list[TestRun] = []
 
     @classmethod
     def of(cls, environment: Any) -> Harness:
