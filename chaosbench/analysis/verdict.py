@@ -18,6 +18,7 @@ from chaosbench.analysis.outcome import Status, Verdict, decide
 from chaosbench.analysis.report import fmt, write_reports
 from chaosbench.analysis.rundir import load
 from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError
+from chaosbench.ground.journal import UNJUDGEABLE_STOPS
 
 
 def evaluate(run: RunData, gate: GateConfig, baseline: RunData | None) -> Verdict:
@@ -27,6 +28,8 @@ def evaluate(run: RunData, gate: GateConfig, baseline: RunData | None) -> Verdic
     notes = []
     if run.ended is None:
         notes.append("the run did not finish (no end time in the run directory)")
+    if run.meta.chaos_stopped in UNJUDGEABLE_STOPS:
+        notes.append(UNJUDGEABLE_STOPS[run.meta.chaos_stopped])
     v = decide(results, gate.inconclusive_fails, notes)
     v.analysis = a
     return v

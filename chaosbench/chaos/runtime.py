@@ -1,10 +1,22 @@
-"""What a run needs besides the profile: the fault proxy (embedded or remote), its routes, and
-the FaultContext handed to every fault."""
+"""What a run needs besides the profile: the fault proxy, its routes, and the FaultContext handed
+to every fault.
+
+The fault proxy (``--chaos-proxy``) is one of:
+
+- ``process`` (the default): ``python -m chaosbench.proxy`` as a child of the harness
+  (``chaosbench.proxy.child``), on its own core: out of the load users' event loop and GIL. The
+  harness waits until its API answers, creates the routes, watches it (its death mid-run makes
+  the run unjudgeable) and stops it on every exit path; it cannot outlive the harness (stdin pipe
+  and ``PR_SET_PDEATHSIG``), so its toxics are not ledger entries;
+- ``embedded``: the same proxy in the harness's own process (greenlets of its hub);
+- a URL: a running Toxiproxy-compatible API (its toxics outlive the harness: ledger entries).
+"""
 
 from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +29,8 @@ from chaosbench.ground.state import RunState
 log = logging.getLogger("chaosbench.chaos")
 
 DEFAULT_PROXY_API = defaults.PROXY_API
+PROCESS, EMBEDDED = "process", "embedded"  # --chaos-proxy's own modes (else: a URL)
+DEFAULT_PROXY_MODE = PROCESS
 
 
 def needs_proxy(profile: Profile) -> bool:
@@ -32,10 +46,20 @@ def api_url(addr: str) -> str:
 
 @dataclass
 class ProxyHandle:
-    """The fault proxy of a run: its API URL, and the embedded proxy when we started it."""
+    """The fault proxy of a run: its API URL, and the proxy when we started it (embedded in this
+    process, or our child process)."""
 
     url: str
     embedded: Any = None  # chaos.proxy EmbeddedProxy, when started in this process
+    child: Any = None  # chaos.proxy.child ProxyProcess, when started as our child
+    #: one line when the child died while not stopped (the run cannot be judged)
+    death: str | None = None
+
+    @property
+    def outlives_harness(self) -> bool:
+        """Its toxics outlive this process (an external proxy): faults keep ledger entries.
+        Our child cannot outlive us (pipe EOF, PR_SET_PDEATHSIG)."""
+        return self.embedded is None and self.child is None
 
     def stop(self) -> None:
         if self.embedded is not None:
@@ -44,14 +68,31 @@ class ProxyHandle:
             except Exception:
                 log.exception("stopping the embedded fault proxy failed")
             self.embedded = None
+        if self.child is not None:
+            self.child.stop()  # never raises
+            self.child = None
 
 
-def start_proxy(profile: Profile, mode: str, api: str) -> ProxyHandle:
-    """Start the embedded proxy (``mode == "embedded"``) or check a running one at URL ``mode``,
-    then create the profile's routes on it. ProxyError/AllowlistError/OptionError on failure."""
+def start_proxy(
+    profile: Profile,
+    mode: str,
+    api: str,
+    on_death: Callable[[str], None] | None = None,
+) -> ProxyHandle:
+    """Start the proxy as our child (``mode == "process"``) or in this process (``"embedded"``),
+    or check a running one at URL ``mode``, then create the profile's routes on it.
+    ``on_death(line)``: called once if the child dies while not stopped (from a greenlet).
+    ProxyError/AllowlistError/OptionError on failure (nothing left running)."""
     from chaosbench.proxy.client import ProxySpec, ToxiproxyClient
 
-    if mode == "embedded":
+    if mode == PROCESS:
+        if not profile.allowlist.allows(api):
+            raise AllowlistError(f"--chaos-proxy-api: {api!r} is not on the profile's allowlist")
+        from chaosbench.proxy.child import ProxyProcess
+
+        child = ProxyProcess(api).start()
+        handle = ProxyHandle(child.url, child=child)
+    elif mode == EMBEDDED:
         host = api.rsplit(":", 1)[0].strip("[]")
         if not profile.allowlist.allows(api):
             raise AllowlistError(f"--chaos-proxy-api: {api!r} is not on the profile's allowlist")
@@ -83,6 +124,14 @@ def start_proxy(profile: Profile, mode: str, api: str) -> ProxyHandle:
     except (ProxyError, OptionError):
         handle.stop()
         raise
+    if handle.child is not None:
+
+        def died(line: str) -> None:
+            handle.death = line
+            if on_death is not None:
+                on_death(line)
+
+        handle.child.watch(died)
     return handle
 
 

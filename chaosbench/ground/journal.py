@@ -14,6 +14,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+#: Why the chaos stopped (``chaos_stopped`` in meta.json) when that makes the run unjudgeable:
+#: the analysis adds the note and the verdict is "cannot measure" (exit 2).
+PROXY_DIED = "fault_proxy_died"
+UNJUDGEABLE_STOPS: dict[str, str] = {
+    PROXY_DIED: "the fault proxy process died mid-run: its faults could not act",
+}
+
 RecordKind = Literal["phase", "inject", "revert"]
 RecordStatus = Literal["ok", "error", "dry_run", "skipped"]
 

@@ -118,11 +118,13 @@ class EmbeddedProxy:
         self.stop()
 
     def serve_forever(
-        self, stop_signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
+        self,
+        stop_signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM),
+        until: gevent.event.Event | None = None,
     ) -> None:
-        """For the command line (main thread, own hub): serve until one of ``stop_signals``,
-        then stop."""
-        done = gevent.event.Event()
+        """For the command line (main thread, own hub): serve until one of ``stop_signals``
+        (or ``until`` is set), then stop."""
+        done = until if until is not None else gevent.event.Event()
         handlers = [gevent.signal_handler(sig, done.set) for sig in stop_signals]
         try:
             done.wait()

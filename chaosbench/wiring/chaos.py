@@ -34,6 +34,7 @@ from chaosbench.chaos.profile import DEFAULT_PROFILE, format_duration, load_prof
 from chaosbench.chaos.profile.model import Profile
 from chaosbench.chaos.runtime import (
     DEFAULT_PROXY_API,
+    DEFAULT_PROXY_MODE,
     make_context,
     needs_proxy,
     start_proxy,
@@ -41,7 +42,7 @@ from chaosbench.chaos.runtime import (
 from chaosbench.chaos.schedule import cut_phases
 from chaosbench.chaos.scheduler import Scheduler
 from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError, OptionError
-from chaosbench.ground.journal import JournalRecord
+from chaosbench.ground.journal import PROXY_DIED, JournalRecord
 from chaosbench.ground.switches import SwitchSnapshot
 from chaosbench.ground.timeline import PhaseMark
 from chaosbench.users.options import preflight
@@ -79,18 +80,20 @@ def add_options(parser: Any) -> None:
     )
     group.add_argument(
         "--chaos-proxy",
-        default="embedded",
+        default=DEFAULT_PROXY_MODE,
         env_var="LOCUST_CHAOS_PROXY",
         include_in_web_ui=False,
-        help="'embedded' (start the fault proxy in this process) or the URL of a running "
-        "Toxiproxy-compatible API",
+        help="'process' (default: start the fault proxy as a child process, on its own core, "
+        "stopped with the harness), 'embedded' (in this process, sharing its event loop with "
+        "the users) or the URL of a running Toxiproxy-compatible API",
     )
     group.add_argument(
         "--chaos-proxy-api",
         default=DEFAULT_PROXY_API,
         env_var="LOCUST_CHAOS_PROXY_API",
         include_in_web_ui=False,
-        help=f"host:port of the embedded proxy's API (default {DEFAULT_PROXY_API})",
+        help="host:port (loopback) of the API of the fault proxy the harness starts "
+        f"('process' or 'embedded'; default {DEFAULT_PROXY_API})",
     )
     group.add_argument(
         "--chaos-dry-run",
@@ -166,7 +169,12 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
         profile = _load(h, opts)
         h.profile = profile
         if needs_proxy(profile):
-            h.proxy = start_proxy(profile, str(opts.chaos_proxy), str(opts.chaos_proxy_api))
+            h.proxy = start_proxy(
+                profile,
+                str(opts.chaos_proxy),
+                str(opts.chaos_proxy_api),
+                on_death=lambda line: _proxy_died(h, line),
+            )
     except ChaosbenchError as err:
         fail(err, h)
         return
@@ -235,7 +243,7 @@ def on_test_start(environment: Any, **_kw: Any) -> None:
             log.error("chaosbench: %s (chaos not started)", err)
             return
     url = h.proxy.url if h.proxy is not None else ""
-    external = h.proxy is None or h.proxy.embedded is None  # toxics outlive this process
+    external = h.proxy is None or h.proxy.outlives_harness  # toxics outlive this process
     ctx = make_context(profile, url, _ledger(), h.state, proxy_external=external)
     h.state.timeline.clear()
     scheduler = Scheduler(
@@ -255,6 +263,17 @@ def on_test_start(environment: Any, **_kw: Any) -> None:
         ", dry-run" if profile.dry_run else "",
     )
     scheduler.start()
+    if h.proxy is not None and h.proxy.death is not None:  # died before this test: unjudgeable
+        gevent.spawn(scheduler.stop, PROXY_DIED, h.proxy.death)
+
+
+def _proxy_died(h: Harness, line: str) -> None:
+    """The proxy child died while not stopped (its watcher): one line; the scheduler stops with
+    reason ``PROXY_DIED``, which the analysis turns into "cannot measure" (exit 2)."""
+    log.error("chaosbench: %s (exit 2)", line)
+    s = h.scheduler
+    if s is not None and not s.finished:
+        s.stop(PROXY_DIED, detail=line)
 
 
 def _send_mark(h: Harness, mark: PhaseMark) -> None:
