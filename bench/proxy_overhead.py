@@ -1,19 +1,33 @@
-"""Overhead of the embedded fault proxy with no toxic, against a direct connection, same run.
+"""Overhead of the fault proxy with no toxic, against a direct connection: the harness's default
+(the proxy as its own process) and the embedded one (in a gevent process with load users), side
+by side and interleaved in one run, with one core kept busy and without.
 
-    python -m bench.proxy_overhead [--pings 10000] [--rounds 3] [--requests 50000] [--seconds 1]
+    python -m bench.proxy_overhead [--pings 5000] [--rounds 3] [--requests 50000]
+                                   [--seconds 1] [--wrk-seconds 3] [--users 20]
 
-The proxy runs as ``python -m chaosbench.proxy`` in its own process (one gevent hub, one core), with
-two TCP routes: Redis (127.0.0.1:6379) and a bulk byte source started here. Figures:
+Paths, each measured in turn (A B C D A B C D ...) so that all see the same machine load:
 
-1. latency per hop at one connection: a raw-socket ``PING``/``+PONG`` ping-pong with Redis,
-   direct and proxied alternating in blocks of 50; median and p99 of each and the difference
-   (the proxy's added latency per hop; target: under 100 µs, Toxiproxy's own figure);
-2. request throughput at ten connections: ``redis-benchmark -c 10 -t ping`` direct and proxied,
-   alternating ``--rounds`` times, medians as a ratio;
-3. byte throughput at ten connections: ten readers draining the bulk source for ``--seconds``,
-   direct and proxied alternating ``--rounds`` times, medians as a ratio;
-4. an HTTP route (``protocol: http``, messages framed per request) with ``wrk`` against a tiny
-   local HTTP server: added median latency at one connection, request rate at ten as a ratio.
+- ``direct``: the client to the server;
+- ``process``: through ``python -m chaosbench.proxy`` started as the harness starts it
+  (``chaosbench.proxy.child.ProxyProcess``, the ``--chaos-proxy process`` default);
+- ``embedded``: through the same proxy embedded in a gevent-patched process that also runs
+  ``--users`` load greenlets (Redis PINGs every 10 ms each), as in Locust with
+  ``--chaos-proxy embedded``; the same users run in a process of their own for the other paths;
+- ``socat``: a C relay, when ``socat`` is installed.
+
+Conditions: ``quiet`` and ``one core busy`` (a CPU hog child spinning for the whole block).
+
+Figures (each through ``bench._figures.emit``, with the load average):
+
+1. added latency per hop at one connection: raw-socket ``PING``/``+PONG`` round trips with Redis
+   in blocks of 50 per path; median difference to direct (target < 50 µs with one core busy);
+2. request rate at ten connections: ``redis-benchmark -c 10 -t ping``, ratio of medians
+   (target >= 0.5 of direct);
+3. byte rate at ten connections: ten readers draining a local byte source for ``--seconds``,
+   ratio of medians (target >= 0.5 of direct);
+4. an HTTP route (``protocol: http``) with ``wrk`` against a tiny local HTTP server for
+   ``--wrk-seconds`` per run: added median latency at one connection, request rate at ten as a
+   ratio; the spread (min to max over the rounds) is printed with each.
 
 Only loopback; Redis sees PINGs only (no keys written).
 """
@@ -22,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import socket
@@ -31,10 +46,19 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._figures import Figure, emit, load_average  # noqa: E402
+from chaosbench.proxy.child import ProxyProcess  # noqa: E402
+
 REDIS = ("127.0.0.1", 6379)
+NAME = "proxy_overhead"
 
 SOURCE = r"""
 import socket, sys, threading
@@ -78,6 +102,33 @@ srv.start()
 print(srv.server_port, flush=True)
 srv.serve_forever()
 """
+
+#: A Locust-like gevent process: load users (Redis PINGs every 10 ms each) and, with an API
+#: address, the embedded proxy in the same hub. Ends at stdin EOF (or after an hour at most).
+USERS_HOST = r"""
+from gevent import monkey; monkey.patch_all()
+import os, socket, sys, time
+import gevent, gevent.os
+users, api = int(sys.argv[1]), sys.argv[2]
+if api != "-":
+    from chaosbench.proxy.server import EmbeddedProxy
+    EmbeddedProxy(api).start()
+end = time.monotonic() + 3600
+def user():
+    s = socket.create_connection(("127.0.0.1", 6379))
+    while time.monotonic() < end:
+        s.sendall(b"PING\r\n")
+        s.recv(64)
+        gevent.sleep(0.01)
+for _ in range(users):
+    gevent.spawn(user)
+print("ready", flush=True)
+os.set_blocking(0, False)
+while gevent.os.nb_read(0, 64):
+    pass
+"""
+
+HOG = "import time\nend = time.monotonic() + 3600\nwhile time.monotonic() < end:\n    pass\n"
 
 
 def free_port() -> int:
@@ -130,19 +181,6 @@ class Pinger:
 
     def close(self) -> None:
         self.sock.close()
-
-
-def ping_pong(direct: tuple[str, int], proxied: tuple[str, int], n: int) -> tuple[Pinger, Pinger]:
-    """``n`` pings on each path, alternating in blocks of 50 so both see the same machine load."""
-    a, b = Pinger(direct), Pinger(proxied)
-    try:
-        for _ in range(max(1, n // 50)):
-            a.ping(50)
-            b.ping(50)
-    finally:
-        a.close()
-        b.close()
-    return a, b
 
 
 def redis_benchmark(port: int, requests: int) -> float:
@@ -212,97 +250,238 @@ def bulk(addr: tuple[str, int], seconds: float, conns: int = 10) -> float:
     return sum(total) / (time.monotonic() - t) / 1e6
 
 
+@dataclass
+class Path_:
+    """One way to reach the servers: Redis, the byte source and the HTTP server addresses."""
+
+    name: str
+    redis: tuple[str, int]
+    bulk: tuple[str, int]
+    http: int | None  # port; None: no HTTP route on this path (socat)
+    samples: list[float] = field(default_factory=list)
+
+
+def wait_api(base: str, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(base + "/version", timeout=1).read()
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"the proxy at {base} did not start") from None
+            time.sleep(0.05)
+
+
+def proxy_path(name: str, base: str, redis: str, bulk_port: int, http_port: int) -> Path_:
+    return Path_(
+        name,
+        route(base, "redis", redis),
+        route(base, "bulk", f"127.0.0.1:{bulk_port}"),
+        route(base, "web", f"127.0.0.1:{http_port}", "http")[1],
+    )
+
+
+def socat(target: tuple[str, int]) -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
+    port = free_port()
+    proc = subprocess.Popen(
+        ["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr",
+         f"TCP:{target[0]}:{target[1]},nodelay"],
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, ("127.0.0.1", port)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError("socat did not start") from None
+            time.sleep(0.05)
+
+
+def spread(values: list[float], fmt: str = "{:.0f}") -> str:
+    return f"{fmt.format(min(values))}..{fmt.format(max(values))}"
+
+
+def interleaved(
+    paths: list[Path_], rounds: int, measure: Callable[[Path_], float]
+) -> dict[str, list[float]]:
+    """``measure`` each path in turn, ``rounds`` times (A B C A B C ...)."""
+    out: dict[str, list[float]] = {p.name: [] for p in paths}
+    for _ in range(rounds):
+        for p in paths:
+            out[p.name].append(measure(p))
+    return out
+
+
+def condition(label: str, paths: list[Path_], args: argparse.Namespace, wrk_ok: bool) -> None:
+    load = load_average()
+    print(f"-- {label} (load average {load}): paths {', '.join(p.name for p in paths)}")
+    direct = paths[0]
+
+    # 1. latency per hop, one connection, blocks of 50 per path
+    pingers = [Pinger(p.redis) for p in paths]
+    try:
+        for _ in range(max(1, args.pings // 50)):
+            for pinger in pingers:
+                pinger.ping(50)
+    finally:
+        for pinger in pingers:
+            pinger.close()
+    d50 = pct(pingers[0].samples, 0.5)
+    for p, pinger in zip(paths, pingers, strict=True):
+        m50, m99 = pct(pinger.samples, 0.5), pct(pinger.samples, 0.99)
+        print(f"  {p.name:<9} PING round trip median {m50:7.1f} µs  p99 {m99:8.1f} µs")
+        if p is direct:
+            continue
+        added = m50 - d50
+        emit(Figure(
+            NAME, f"added latency per hop, {p.name} proxy, 1 connection, median ({label})",
+            f"{added:+.1f} µs (direct {d50:.1f} µs, proxied {m50:.1f} µs, p99 {m99:.0f} µs)",
+            target="< 50 µs", met=added < 50, load=load,
+            command=f"raw-socket PING/+PONG to Redis, {len(pinger.samples)} per path in blocks "
+            "of 50, interleaved with direct",
+        ))  # fmt: skip
+
+    # 2. redis-benchmark -c 10 PING
+    if shutil.which("redis-benchmark"):
+        rates = interleaved(
+            paths, args.rounds, lambda p: redis_benchmark(p.redis[1], args.requests)
+        )
+        rd = statistics.median(rates[direct.name])
+        print(f"  direct    redis-benchmark {rd:9.0f} req/s ({spread(rates[direct.name])})")
+        for p in paths[1:]:
+            rp = statistics.median(rates[p.name])
+            emit(Figure(
+                NAME, f"redis-benchmark -c 10 PING, {p.name} / direct ({label})",
+                f"{rp / rd:.2f} ({rp:.0f} of {rd:.0f} req/s; {p.name} {spread(rates[p.name])})",
+                target=">= 0.50", met=rp / rd >= 0.5, load=load,
+                command=f"redis-benchmark -h 127.0.0.1 -p PORT -c 10 -n {args.requests} -t ping "
+                f"-q, {args.rounds} rounds interleaved",
+            ))  # fmt: skip
+    else:
+        print("  redis-benchmark: not installed, skipped")
+
+    # 3. bulk bytes, ten connections
+    mbs = interleaved(paths, args.rounds, lambda p: bulk(p.bulk, args.seconds))
+    bd = statistics.median(mbs[direct.name])
+    print(f"  direct    bulk {bd:8.0f} MB/s ({spread(mbs[direct.name])})")
+    for p in paths[1:]:
+        bp = statistics.median(mbs[p.name])
+        emit(Figure(
+            NAME, f"bulk bytes, 10 connections, {p.name} / direct ({label})",
+            f"{bp / bd:.2f} ({bp:.0f} of {bd:.0f} MB/s; {p.name} {spread(mbs[p.name])})",
+            target=">= 0.50", met=bp / bd >= 0.5, load=load,
+            command=f"10 reader threads recv_into 256 KiB for {args.seconds} s, "
+            f"{args.rounds} rounds interleaved",
+        ))  # fmt: skip
+
+    # 4. HTTP route, wrk
+    if not wrk_ok:
+        print("  HTTP route: wrk not installed, skipped")
+        return
+    web = [p for p in paths if p.http is not None]
+    lat = interleaved(web, args.rounds, lambda p: wrk(p.http or 0, 1, args.wrk_seconds)[1])
+    rps = interleaved(web, args.rounds, lambda p: wrk(p.http or 0, 10, args.wrk_seconds)[0])
+    md1, md10 = statistics.median(lat[direct.name]), statistics.median(rps[direct.name])
+    for p in web[1:]:
+        mp1, mp10 = statistics.median(lat[p.name]), statistics.median(rps[p.name])
+        emit(Figure(
+            NAME, f"HTTP route, added median latency, 1 connection, {p.name} ({label})",
+            f"{mp1 - md1:+.0f} µs (direct {md1:.0f} µs {spread(lat[direct.name])}, "
+            f"proxied {mp1:.0f} µs {spread(lat[p.name])})", load=load,
+            command=f"wrk -t1 -c1 -d{args.wrk_seconds}s --latency http://127.0.0.1:PORT/, "
+            f"{args.rounds} rounds interleaved",
+        ))  # fmt: skip
+        emit(Figure(
+            NAME, f"HTTP route, wrk -c 10, {p.name} / direct ({label})",
+            f"{mp10 / md10:.2f} ({mp10:.0f} of {md10:.0f} req/s; {p.name} "
+            f"{spread(rps[p.name])}, direct {spread(rps[direct.name])})", load=load,
+            command=f"wrk -t1 -c10 -d{args.wrk_seconds}s http://127.0.0.1:PORT/, "
+            f"{args.rounds} rounds interleaved",
+        ))  # fmt: skip
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.proxy_overhead")
-    ap.add_argument("--pings", type=int, default=10_000, help="pings per path")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating throughput runs")
+    ap.add_argument("--pings", type=int, default=5_000, help="pings per path and condition")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved throughput rounds")
     ap.add_argument("--requests", type=int, default=50_000, help="redis-benchmark -n")
     ap.add_argument("--seconds", type=float, default=1.0, help="bulk transfer time per run")
+    ap.add_argument("--wrk-seconds", type=int, default=3, help="wrk -d per run")
+    ap.add_argument("--users", type=int, default=20, help="load users next to each proxy")
+    ap.add_argument("--conditions", default="quiet,busy", help="quiet, busy (one core hogged)")
     args = ap.parse_args()
+    print(f"python -m bench.proxy_overhead {' '.join(sys.argv[1:])}".rstrip())
+    print(f"load average at start: {load_average()}; {os.cpu_count()} cores")
 
-    api_port = free_port()
-    proxy = subprocess.Popen(
-        [sys.executable, "-m", "chaosbench.proxy", "--api", f"127.0.0.1:{api_port}"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
-    source = subprocess.Popen([sys.executable, "-c", SOURCE], stdout=subprocess.PIPE, text=True)
-    http_up = subprocess.Popen(
-        [sys.executable, "-c", HTTP_UPSTREAM], stdout=subprocess.PIPE, text=True
-    )
+    procs: list[subprocess.Popen[Any]] = []
+
+    def start(cmd: list[str], **kw: Any) -> subprocess.Popen[str]:
+        proc: subprocess.Popen[str] = subprocess.Popen(cmd, cwd=ROOT, text=True, **kw)
+        procs.append(proc)
+        return proc
+
+    child = ProxyProcess(f"127.0.0.1:{free_port()}")
     try:
-        assert source.stdout is not None
-        source_port = int(source.stdout.readline())
-        base = f"http://127.0.0.1:{api_port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/version", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proxy.poll() is not None:
-                    print("bench.proxy_overhead: the proxy did not start", file=sys.stderr)
-                    return 2
-                time.sleep(0.1)
-        proxied_redis = route(base, "redis", "127.0.0.1:6379")
-        proxied_bulk = route(base, "bulk", f"127.0.0.1:{source_port}")
-        direct_bulk = ("127.0.0.1", source_port)
-
-        a, b = ping_pong(REDIS, proxied_redis, args.pings)
-        d50, d90, d99 = (pct(a.samples, q) for q in (0.5, 0.9, 0.99))
-        p50, p90, p99 = (pct(b.samples, q) for q in (0.5, 0.9, 0.99))
-        print(f"1 connection, PING round trip ({len(a.samples)} per path, interleaved):")
-        print(f"  direct   median {d50:8.1f} µs   p90 {d90:8.1f} µs   p99 {d99:8.1f} µs")
-        print(f"  proxied  median {p50:8.1f} µs   p90 {p90:8.1f} µs   p99 {p99:8.1f} µs")
-        print(
-            f"  added per hop: median {p50 - d50:+.1f} µs, p90 {p90 - d90:+.1f} µs, "
-            f"p99 {p99 - d99:+.1f} µs  (target: < 100 µs)"
-        )
-
-        if shutil.which("redis-benchmark"):
-            rds, rps = [], []
-            for _ in range(args.rounds):
-                rds.append(redis_benchmark(REDIS[1], args.requests))
-                rps.append(redis_benchmark(proxied_redis[1], args.requests))
-            rd, rp = statistics.median(rds), statistics.median(rps)
-            print(f"10 connections, redis-benchmark PING (median of {args.rounds} alternating):")
-            print(f"  direct {rd:10.0f} req/s   proxied {rp:10.0f} req/s   ratio {rp / rd:.2f}")
+        source = start([sys.executable, "-c", SOURCE], stdout=subprocess.PIPE)
+        http_up = start([sys.executable, "-c", HTTP_UPSTREAM], stdout=subprocess.PIPE)
+        assert source.stdout is not None and http_up.stdout is not None
+        bulk_port, http_port = int(source.stdout.readline()), int(http_up.stdout.readline())
+        child.start()  # the process proxy, as the harness starts it
+        embedded_api = f"127.0.0.1:{free_port()}"
+        hosts = [  # the users next to the process proxy; the embedded proxy with its users
+            start([sys.executable, "-c", USERS_HOST, str(args.users), "-"],
+                  stdin=subprocess.PIPE, stdout=subprocess.PIPE),
+            start([sys.executable, "-c", USERS_HOST, str(args.users), embedded_api],
+                  stdin=subprocess.PIPE, stdout=subprocess.PIPE),
+        ]  # fmt: skip
+        for host in hosts:
+            assert host.stdout is not None
+            if host.stdout.readline().strip() != "ready":
+                raise RuntimeError("a users host did not start")
+        wait_api(f"http://{embedded_api}", hosts[1])
+        paths = [
+            Path_("direct", REDIS, ("127.0.0.1", bulk_port), http_port),
+            proxy_path("process", child.url, "127.0.0.1:6379", bulk_port, http_port),
+            proxy_path("embedded", f"http://{embedded_api}", "127.0.0.1:6379", bulk_port,
+                       http_port),
+        ]  # fmt: skip
+        if shutil.which("socat"):
+            sr, redis_addr = socat(REDIS)
+            sb, bulk_addr = socat(("127.0.0.1", bulk_port))
+            procs += [sr, sb]
+            paths.append(Path_("socat", redis_addr, bulk_addr, None))
         else:
-            print("10 connections, redis-benchmark: not installed, skipped")
-
-        bds, bps = [], []
-        for _ in range(args.rounds):
-            bds.append(bulk(direct_bulk, args.seconds))
-            bps.append(bulk(proxied_bulk, args.seconds))
-        bd, bp = statistics.median(bds), statistics.median(bps)
-        print(f"10 connections, bulk bytes (median of {args.rounds} alternating):")
-        print(f"  direct {bd:8.0f} MB/s   proxied {bp:8.0f} MB/s   ratio {bp / bd:.2f}")
-
-        if shutil.which("wrk"):
-            assert http_up.stdout is not None
-            http_port = int(http_up.stdout.readline())
-            http_route = route(base, "web", f"127.0.0.1:{http_port}", "http")[1]
-            d1, p1, d10, p10 = [], [], [], []
-            for _ in range(args.rounds):
-                d1.append(wrk(http_port, 1, args.seconds)[1])
-                p1.append(wrk(http_route, 1, args.seconds)[1])
-                d10.append(wrk(http_port, 10, args.seconds)[0])
-                p10.append(wrk(http_route, 10, args.seconds)[0])
-            md1, mp1 = statistics.median(d1), statistics.median(p1)
-            md10, mp10 = statistics.median(d10), statistics.median(p10)
-            print(f"HTTP route (protocol http), wrk GET (median of {args.rounds} alternating):")
-            print(f"  1 connection: median direct {md1:.0f} µs, proxied {mp1:.0f} µs, "
-                  f"added {mp1 - md1:+.0f} µs")  # fmt: skip
-            print(f"  10 connections: direct {md10:.0f} req/s, proxied {mp10:.0f} req/s, "
-                  f"ratio {mp10 / md10:.2f}")  # fmt: skip
-        else:
-            print("HTTP route: wrk not installed, skipped")
+            print("socat: not installed, skipped")
+        print(f"process proxy: {' '.join(child.command())}")
+        print(f"embedded proxy: python -c USERS_HOST {args.users} {embedded_api} "
+              f"(gevent, {args.users} users in the same hub)")  # fmt: skip
+        wrk_ok = shutil.which("wrk") is not None
+        for cond in [c.strip() for c in args.conditions.split(",") if c.strip()]:
+            if cond == "busy":
+                hog = start([sys.executable, "-c", HOG])
+                try:
+                    condition("one core busy", paths, args, wrk_ok)
+                finally:
+                    hog.kill()
+                    hog.wait(10)
+            else:
+                condition("quiet", paths, args, wrk_ok)
         return 0
     finally:
-        for proc in (proxy, source, http_up):
-            proc.terminate()
-        for proc in (proxy, source, http_up):
-            proc.wait(10)
+        child.stop()
+        for proc in procs:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 if __name__ == "__main__":
