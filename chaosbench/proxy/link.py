@@ -30,6 +30,11 @@ class Route(Protocol):
     @property
     def links(self) -> set[Link]: ...
 
+    @property
+    def scratch(self) -> bytearray:
+        """The receive buffer of this route's readers (``reader.scratch_buffer``)."""
+        ...
+
     def upstream_addr(self) -> tuple[str, int]: ...
 
 
@@ -80,7 +85,11 @@ class Link:
         if self.proxy.protocol == "http":
             HttpSession(self).run()
         else:
-            self.readers = [Reader(self, self.client, self.up), Reader(self, up, self.down)]
+            scratch = self.proxy.scratch
+            self.readers = [
+                Reader(self, self.client, self.up, scratch),
+                Reader(self, up, self.down, scratch),
+            ]
             for reader in self.readers:
                 reader.start()
 

@@ -13,6 +13,7 @@ from chaosbench.proxy import errors
 from chaosbench.proxy.addr import join_hostport, loopback_listen, split_hostport
 from chaosbench.proxy.errors import ApiError
 from chaosbench.proxy.link import Link
+from chaosbench.proxy.reader import scratch_buffer
 from chaosbench.proxy.toxics.base import Toxic
 
 PROTOCOLS = ("tcp", "http")
@@ -59,6 +60,7 @@ class Proxy:
         self.enabled = False
         self.toxics: dict[str, Toxic] = {}
         self.links: set[Link] = set()
+        self.scratch = scratch_buffer()  # the receive buffer its TCP readers share
         self._listener: gevent.socket.socket | None = None
         self._acceptor: gevent.Greenlet | None = None
 

@@ -2,8 +2,10 @@
 with no toxic on its direction, sends it on at once (non-blocking). One callback per chunk and no
 greenlet switch is about twice as fast as a ``recv``/``sendall`` greenlet loop.
 
-Anything that could wait leaves the callback: a partial send pauses reading while a greenlet
-sends the rest; with toxics, chunks are queued to the direction's writer greenlet, and reading
+A chunk is received into a buffer the route's readers share (``recv_into``) and sent from it
+(a memoryview slice): no bytes object per chunk. Anything that could wait leaves the callback: a
+partial send pauses reading and the rest goes out from a write watcher's callback (no greenlet);
+with toxics, chunks are queued to the direction's writer greenlet, and reading
 pauses while ``direction.HIGH_WATER`` chunks are queued (back-pressure, e.g. under ``bandwidth``).
 """
 
@@ -22,7 +24,7 @@ from chaosbench.proxy.handles import Connection
 log = logging.getLogger("chaosbench.proxy")
 
 RECV_SIZE = 65536
-READ = 1
+READ, WRITE = 1, 2
 
 
 def _raw(sock: Any) -> socket.socket:
@@ -30,17 +32,37 @@ def _raw(sock: Any) -> socket.socket:
     return getattr(sock, "_sock", sock)
 
 
+def scratch_buffer() -> bytearray:
+    """The receive buffer the readers of one route share: callbacks of one hub never run at the
+    same time, and a chunk leaves it (sent, or copied into the queue) before the callback ends."""
+    return bytearray(RECV_SIZE)
+
+
 class Reader:
-    def __init__(self, link: Connection, src: Any, direction: Direction) -> None:
+    """Reads ``src`` into ``scratch`` (``recv_into``: no bytes object per chunk) and sends each
+    chunk on from the same memory when ``direction`` has no toxic; a send that does not take it
+    all keeps the rest (a copy) and waits for the destination with a write watcher, with reading
+    paused (no greenlet)."""
+
+    def __init__(
+        self, link: Connection, src: Any, direction: Direction, scratch: bytearray | None = None
+    ) -> None:
         self.link = link
         self.direction = direction
         self._src = _raw(src)
         self._dst = _raw(direction.dst)
-        self._watcher = gevent.get_hub().loop.io(self._src.fileno(), READ)
+        loop = gevent.get_hub().loop
+        self._watcher = loop.io(self._src.fileno(), READ)
+        self._writable = loop.io(self._dst.fileno(), WRITE)
+        self._buf = scratch if scratch is not None else scratch_buffer()
+        self._view = memoryview(self._buf)
+        self._recv_into = self._src.recv_into
+        self._send = self._dst.send
+        self._rest: memoryview | None = None
         self.active = False
 
     def start(self) -> None:
-        if not self.active and not self.link.closed:
+        if not self.active and not self.link.closed and self._rest is None:
             self.active = True
             self._watcher.start(self._on_readable)
 
@@ -52,6 +74,9 @@ class Reader:
     def close(self) -> None:
         self.pause()
         self._watcher.close()
+        self._writable.stop()
+        self._writable.close()
+        self._rest = None
 
     def _on_readable(self) -> None:
         try:
@@ -62,39 +87,53 @@ class Reader:
 
     def _read_once(self) -> None:
         try:
-            data = self._src.recv(RECV_SIZE)
+            n = self._recv_into(self._buf)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             self.link.close()
             return
         d = self.direction
-        if not data:
+        if not n:
             self.pause()
             d.finish()
             return
         if not d.chain and not d.pending:
+            view = self._view
             try:
-                sent = self._dst.send(data)
+                sent = self._send(view[:n])
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError:
                 self.link.close()
                 return
-            if sent < len(data):
+            if sent < n:
                 self.pause()
-                self.link.spawn(self._send_rest, data[sent:])
+                self._rest = memoryview(bytes(view[sent:n]))
+                self._writable.start(self._on_writable)
             return
         d.pending += 1
-        d.enqueue((data, time.monotonic()))
+        d.enqueue((bytes(self._view[:n]), time.monotonic()))
         if d.pending >= HIGH_WATER:
             self.pause()
             d.paused_reader = self
 
-    def _send_rest(self, rest: bytes) -> None:
+    def _on_writable(self) -> None:
+        rest = self._rest
+        if rest is None or self.link.closed:
+            self._writable.stop()
+            return
         try:
-            self.direction.dst.sendall(rest)
-        except OSError:
+            sent = self._send(rest)
+        except (BlockingIOError, InterruptedError):
+            return
+        except Exception:
+            self._writable.stop()
             self.link.close()
             return
+        if sent < len(rest):
+            self._rest = rest[sent:]
+            return
+        self._rest = None
+        self._writable.stop()
         self.start()
