@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import struct
 from typing import Any, Protocol
@@ -38,6 +39,23 @@ class Route(Protocol):
     def upstream_addr(self) -> tuple[str, int]: ...
 
 
+def connect(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> socket.socket:
+    """A connection to ``host:port``; an IP address is connected to at once (no resolver
+    round trip through gevent's thread pool on every new connection)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return gevent.socket.create_connection((host, port), timeout=timeout)
+    sock = gevent.socket.socket(socket.AF_INET6 if ip.version == 6 else socket.AF_INET)
+    try:
+        sock.settimeout(timeout)
+        sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def _nodelay(sock: socket.socket) -> None:
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -67,7 +85,7 @@ class Link:
         """The connection's first greenlet (spawned with ``spawn``): connect, then relay."""
         host, port = self.proxy.upstream_addr()
         try:
-            up = gevent.socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+            up = connect(host, port)
             up.settimeout(None)
         except OSError:
             self.close()
