@@ -107,7 +107,7 @@ class ProxyProcess:
     def start(self) -> ProxyProcess:
         """Start the child and return once its API answers; ProxyError (one line) otherwise,
         with the child stopped."""
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # same interpreter, path and cwd
         try:
             self.popen = subprocess.Popen(
                 self.command(),

@@ -11,7 +11,8 @@ Persistence: a proxy in another process (``ctx.proxy_external``: the main job's 
 killed. There these faults are persistent: the ledger entry names the proxy, the route and the
 toxics BEFORE they are added, and ``revert_leftover`` removes exactly those (and brings a route
 this fault took down back up) at the next start or ``chaosbench reset``; a toxic another run
-added on the same proxy is left alone. An embedded proxy dies with the harness: no entry.
+added on the same proxy is left alone. An embedded proxy, and the harness's own proxy child
+process (``--chaos-proxy process``), die with the harness: no entry.
 """
 
 from __future__ import annotations

@@ -49,7 +49,8 @@ class FaultContext:
     ``pg_slow_queries``, ``clock_skew`` and ``dns_failure`` set).
     ``proxy_external``: the proxy at ``proxy_url`` runs in another process and keeps what the
     proxy faults add when this one is killed, so they write ledger entries (``_toxic.py``). The
-    wiring sets False for the embedded proxy; the default is the safe side.
+    wiring sets False for the embedded proxy and for the harness's own proxy child process
+    (``--chaos-proxy process``: it dies with the harness); the default is the safe side.
     """
 
     proxy_url: str = defaults.PROXY_URL
