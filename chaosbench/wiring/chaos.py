@@ -28,7 +28,7 @@ from typing import Any
 
 import gevent
 from locust.event import Events
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from chaosbench.chaos.profile import DEFAULT_PROFILE, format_duration, load_profile
 from chaosbench.chaos.profile.model import Profile
@@ -55,6 +55,7 @@ MARKS_MESSAGE = "chaosbench_marks"  # master -> one worker: {"marks": [...], "sw
 MARKS_REQUEST = "chaosbench_marks_request"  # worker -> master, at its init (late joiners)
 SWITCHES_MESSAGE = "chaosbench_switches"  # master -> workers: a SwitchSnapshot (dict)
 NO_PROFILE = ("none", "off", "")
+TEST_RUNNING = (STATE_SPAWNING, STATE_RUNNING)
 
 
 def add_options(parser: Any) -> None:
@@ -274,6 +275,8 @@ def _proxy_died(h: Harness, line: str) -> None:
     s = h.scheduler
     if s is not None and not s.finished:
         s.stop(PROXY_DIED, detail=line)
+    elif s is not None and getattr(h.environment.runner, "state", None) in TEST_RUNNING:
+        h.state.events.chaos_stopped.fire(reason=PROXY_DIED)  # after the profile, same verdict
 
 
 def _send_mark(h: Harness, mark: PhaseMark) -> None:
