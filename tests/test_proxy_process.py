@@ -129,40 +129,34 @@ def test_the_child_ends_with_the_profile(tmp_path: Path, harnesses: list[Run]) -
     ]
 
 
-@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
-def test_a_signal_reverts_through_the_child_then_stops_it(
-    tmp_path: Path, harnesses: list[Run], sig: str
-) -> None:
-    h = Harness(tmp_path, sig)
-    harnesses.append(h)
-    pid = h.child_pid()
-    h.wait_injected()
-    h.popen.send_signal(getattr(signal, sig))
-    code = h.wait(60)
-    log = h.output()
-    assert code == 2, log[-3000:]
-    assert "Traceback" not in log, log[-3000:]
-    assert chaos_lines(log) == [
-        f"chaosbench: interrupted by {sig}: faults reverted, the run is incomplete "
-        f"(exit 2; report in {h.run_dir})"
-    ], log[-3000:]
-    journal = [json.loads(ln) for ln in (h.run_dir / "journal.jsonl").read_text().splitlines()]
-    reverts = [r for r in journal if r["kind"] == "revert"]
-    assert [r["status"] for r in reverts] == ["ok"], journal  # the child was still there
-    h.assert_child_stopped(pid)
-
-
-def test_sigkill_of_the_harness_takes_the_child_along(tmp_path: Path, harnesses: list[Run]) -> None:
-    h = Harness(tmp_path, "killed")
-    harnesses.append(h)
-    pid = h.child_pid()
-    h.wait_injected()
-    h.popen.send_signal(signal.SIGKILL)
-    assert h.wait(30) == -signal.SIGKILL
-    h.assert_child_stopped(pid)
-    # its toxics died with it: nothing for the ledger to revert at the next start
-    ledger = tmp_path / "ledger.json"
+def test_signals_and_sigkill_stop_the_child(tmp_path: Path, harnesses: list[Run]) -> None:
+    """Three runs at once, each mid-burst: SIGINT and SIGTERM revert through the child (still
+    there), then stop it; SIGKILL of the harness takes the child along (pipe EOF, pdeathsig)."""
+    runs = {sig: Harness(tmp_path, sig) for sig in ("SIGINT", "SIGTERM", "SIGKILL")}
+    harnesses.extend(runs.values())
+    pids = {sig: h.child_pid() for sig, h in runs.items()}
+    for h in runs.values():
+        h.wait_injected()
+    for sig, h in runs.items():
+        h.popen.send_signal(getattr(signal, sig))
+    killed = runs.pop("SIGKILL")
+    assert killed.wait(30) == -signal.SIGKILL
+    killed.assert_child_stopped(pids["SIGKILL"])
+    ledger = tmp_path / "ledger.json"  # its toxics died with it: no ledger entry to revert
     assert not ledger.exists() or "latency" not in ledger.read_text()
+    for sig, h in runs.items():
+        code = h.wait(60)
+        log = h.output()
+        assert code == 2, log[-3000:]
+        assert "Traceback" not in log, log[-3000:]
+        assert chaos_lines(log) == [
+            f"chaosbench: interrupted by {sig}: faults reverted, the run is incomplete "
+            f"(exit 2; report in {h.run_dir})"
+        ], log[-3000:]
+        journal = [json.loads(ln) for ln in (h.run_dir / "journal.jsonl").read_text().splitlines()]
+        reverts = [r for r in journal if r["kind"] == "revert"]
+        assert [r["status"] for r in reverts] == ["ok"], journal  # the child was still there
+        h.assert_child_stopped(pids[sig])
 
 
 def test_a_start_refused_after_the_proxy_started_stops_it(
