@@ -11,8 +11,10 @@ import chaosbench.users.options
 import chaosbench.wiring.chaos
 import chaosbench.wiring.console
 import chaosbench.wiring.results
+import chaosbench.wiring.webui
 
 chaosbench.users.options.install(events)
 chaosbench.wiring.chaos.install(events)
 chaosbench.wiring.console.install(events)
 chaosbench.wiring.results.install(events)
+chaosbench.wiring.webui.install_events(events)

@@ -175,10 +175,6 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
         log.info("chaos disabled (%s): every sample is phase 'idle'", h.disabled_reason)
     else:
         _report_run_time(profile, getattr(opts, "run_time", None))
-    if web_ui is not None:
-        from chaosbench.wiring import webui
-
-        webui.install(web_ui, h)
 
 
 def _leftovers() -> None:
