@@ -32,8 +32,19 @@ def start_from_form(page: Page, session: WebSession, button: str) -> None:
     if button == "New":
         wait_until(lambda: page.click_button("New"), timeout=20)
     wait_until(lambda: page.click_button("Start"), timeout=20)
-    wait_until(page.open_chaos_tab, timeout=20)
-    wait_until(lambda: page.eval("!!document.getElementById('cb-panel')"), timeout=20)
+    wait_until(lambda: session.status()["runner"] in ("spawning", "running"), timeout=30)
+    # A Start clicked while the page is still settling can start the test (above) and leave
+    # Locust's UI on its form; its index, loaded again, shows the running test.
+    try:
+        wait_until(page.open_chaos_tab, timeout=15)
+    except AssertionError:
+        page.call("Page.reload")
+        wait_until(page.open_chaos_tab, timeout=30)
+    try:
+        wait_until(lambda: page.eval("!!document.getElementById('cb-panel')"), timeout=30)
+    except AssertionError:
+        where = page.eval("location.href + ' | ' + document.body.innerText.slice(0, 300)")
+        raise AssertionError(f"no Chaos tab panel: {where}") from None
 
 
 def judged(page: Page, run_id: str | None = None) -> bool:

@@ -117,7 +117,12 @@ class WebSession:
 
 
 def start_web_session(
-    spawn: Any, tmp_path: Path, phases: str, faults: str, users: int = 2
+    spawn: Any,
+    tmp_path: Path,
+    phases: str,
+    faults: str,
+    users: int = 2,
+    locustfile: str = "tests/chaos/chaos_locustfile.py",
 ) -> WebSession:
     url, _proxy = start_external_proxy(spawn)
     route, web = free_port(), free_port()
@@ -126,6 +131,7 @@ def start_web_session(
         tmp_path, profile, "--chaos-proxy", url, "-u", str(users), "-r", str(users),
         "--web-host", "127.0.0.1", "--web-port", str(web), headless=False,
     )  # fmt: skip
+    args[args.index("-f") + 1] = locustfile
     locust = spawn(args, env={"CB_TEST_PORT": str(route)}, name="locust")
     wait_until(lambda: port_open(web), timeout=60)
     return WebSession(f"http://127.0.0.1:{web}", ToxiproxyClient(url), locust, tmp_path / "runs")

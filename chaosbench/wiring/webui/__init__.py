@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,19 @@ def _rows(live: LiveKinds, since: float) -> list[dict[str, Any]]:
         }
         for k in live.view(since=since)
     ]
+
+
+def _stats_cache_clear(app: Any) -> Callable[[], None]:
+    """The ``clear_cache`` of Locust's memoized ``/stats/requests`` (a no-op if it has none).
+
+    Locust caches that answer for 2 s, and doubles the time whenever computing it took longer
+    (a loaded machine): an answer cached before a test started then says "ready" while the test
+    runs, and Locust's UI, believing it, goes back to its start form and stops polling."""
+    fn = app.view_functions.get("locust.request_stats")
+    while fn is not None and not hasattr(fn, "clear_cache"):
+        fn = getattr(fn, "__wrapped__", None)
+    clear = getattr(fn, "clear_cache", None)
+    return clear if callable(clear) else (lambda: None)
 
 
 def install(web_ui: Any, harness: Harness) -> None:
@@ -155,7 +169,10 @@ def install(web_ui: Any, harness: Harness) -> None:
             abort(404)
         return send_file(path, max_age=0)
 
+    clear_stats_cache = _stats_cache_clear(app)
+
     def on_test_start(**_kw: Any) -> None:
+        clear_stats_cache()
         runner = harness.environment.runner
         live.reset(_recovery_cfg(harness), runner.stats.entries if runner is not None else None)
 
@@ -172,6 +189,8 @@ def install(web_ui: Any, harness: Harness) -> None:
 
     events = harness.environment.events
     events.test_start.add_listener(on_test_start)
+    events.spawning_complete.add_listener(lambda **_kw: clear_stats_cache())
+    events.test_stop.add_listener(lambda **_kw: clear_stats_cache())
     greenlet = gevent.spawn(ticker)
     events.quitting.add_listener(lambda **_kw: greenlet.kill(block=False))
 
