@@ -58,6 +58,8 @@ def main(argv: list[str]) -> int:
             page.screenshot(args.out / "chaos-tab-burst.png")
             wait_until(lambda: page.eval("document.getElementById('cb-verdict').dataset.state")
                        == "judged", timeout=120)  # fmt: skip
+            # and Locust's own header has caught up (it polls every 2 s)
+            wait_until(lambda: "STOPPED" in page.eval("document.body.innerText"), timeout=30)
             page.eval("document.getElementById('cb-verdict').scrollIntoView()")
             page.screenshot(args.out / "chaos-tab-verdict.png")
         finally:

@@ -67,6 +67,7 @@ def test_seam_tab_table_script_and_redirect(web: tuple[Any, Harness]) -> None:
     assert [t["key"] for t in args["extended_tables"]] == ["chaos"]
     stats = client.get("/stats/requests").get_json()
     assert stats["extended_stats"] == [{"key": "chaos", "data": []}]
+    assert stats["state"] == "ready" and stats["user_count"] == 0
     assert "Kill switch" in client.get("/chaos/tab.js").get_data(as_text=True)
     redirect = client.get("/chaos")
     assert redirect.status_code == 302 and redirect.headers["Location"].endswith("/?tab=chaos")

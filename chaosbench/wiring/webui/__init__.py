@@ -128,7 +128,10 @@ def install(web_ui: Any, harness: Harness) -> None:
             response.set_data(html.replace("</body>", _TAGS + "</body>", 1))
         elif request.endpoint == "locust.request_stats" and response.is_json:
             data = response.get_json(silent=True)
-            if isinstance(data, dict):
+            runner = harness.environment.runner
+            if isinstance(data, dict) and runner is not None:
+                # the runner's state now, whatever Locust's cache of this answer says
+                data["state"], data["user_count"] = runner.state, runner.user_count
                 stats = [x for x in data.get("extended_stats") or [] if x.get("key") != TAB_KEY]
                 data["extended_stats"] = [*stats, {"key": TAB_KEY, "data": _rows(live, since())}]
                 response.set_data(json.dumps(data))
