@@ -50,6 +50,7 @@ def main(argv: list[str]) -> int:
             )
             page = ws.start_browser(spawn, tmp_path)
             page.call("Page.navigate", url=session.url + "/")
+            wait_until(page.stats_loaded, timeout=30)
             wait_until(lambda: page.click_button("Start"), timeout=30)
             wait_until(lambda: session.status()["runner"] == "running", timeout=30)
             page.call("Page.navigate", url=session.url + "/?tab=chaos")

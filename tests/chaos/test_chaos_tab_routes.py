@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from locust import User, events
+from locust import User
 from locust.env import Environment
+from locust.event import Events
 from locust.stats import RequestStats
 
 from chaosbench.analysis.gate import load_gate
@@ -36,14 +38,15 @@ class _Nobody(User):
 
 
 @pytest.fixture()
-def web(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Harness]:
+def web(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Harness]]:
     monkeypatch.setattr(sys, "argv", ["locust"])  # Locust's index parses the command line
-    env = Environment(user_classes=[_Nobody], events=events)
+    env = Environment(user_classes=[_Nobody], events=Events())  # its own events, not Locust's
     env.create_local_runner()
     ui = env.create_web_ui("127.0.0.1", 0, delayed_start=True)
     harness = Harness.of(env)
     webui.install(ui, harness)
-    return ui.app.test_client(), harness
+    yield ui.app.test_client(), harness
+    env.events.quitting.fire(environment=env)  # ends the tab's ticker
 
 
 def judged_run(tmp_path: Path) -> tuple[TestRun, Any]:

@@ -62,6 +62,12 @@ class Page:
             if (b) b.click(); return !!b; }})()"""
         return bool(self.eval(js))
 
+    def stats_loaded(self) -> bool:
+        """Locust's page has its first answer of /stats/requests (it asks once at load)."""
+        js = """performance.getEntriesByType('resource').some(
+            (e) => e.name.includes('/stats/requests') && e.responseEnd > 0)"""
+        return bool(self.eval(js))
+
     def open_chaos_tab(self) -> bool:
         """Click Locust's "Chaos" tab (a MUI tab of its tab bar)."""
         js = """(() => { const t = [...document.querySelectorAll('[role="tab"]')].find(

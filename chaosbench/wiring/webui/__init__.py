@@ -132,6 +132,11 @@ def install(web_ui: Any, harness: Harness) -> None:
             if isinstance(data, dict) and runner is not None:
                 # the runner's state now, whatever Locust's cache of this answer says
                 data["state"], data["user_count"] = runner.state, runner.user_count
+                starting = getattr(web_ui, "_swarm_greenlet", None)  # runner.start() of /swarm
+                if runner.state in ("ready", "stopped") and starting and not starting.dead:
+                    # test_start's listeners are running: Locust's state says "ready" until
+                    # they are done, and its UI, reading that, would go back to the form
+                    data["state"] = "spawning"
                 stats = [x for x in data.get("extended_stats") or [] if x.get("key") != TAB_KEY]
                 data["extended_stats"] = [*stats, {"key": TAB_KEY, "data": _rows(live, since())}]
                 response.set_data(json.dumps(data))

@@ -219,8 +219,9 @@
         <div class="cb-empty">Test <b>${esc(run.run_id)}</b> is running: it is judged when it stops.
         Run directory <code>${esc(run.run_dir)}</code></div></div>`;
     }
-    const word = { pass: "PASS", fail: "FAIL", cannot_measure: "CANNOT MEASURE" }[run.verdict] || run.verdict.toUpperCase();
-    const cls = { pass: "pass", fail: "error", cannot_measure: "warn" }[run.verdict] || "idle";
+    const word = { pass: "PASS", fail: "FAIL", inconclusive: "INCONCLUSIVE", error: "CANNOT MEASURE",
+      cannot_measure: "CANNOT MEASURE" }[run.verdict] || run.verdict.toUpperCase();
+    const cls = { pass: "pass", fail: "error", inconclusive: "warn", error: "warn", cannot_measure: "warn" }[run.verdict] || "idle";
     const crit = run.criteria.map((c) => `<tr><td>${chip(c.status, { pass: "pass", fail: "error", error: "warn", inconclusive: "warn" }[c.status] || "idle")}</td>
       <td><b>${esc(c.name)}</b><div class="cb-sub">${esc(c.title)}</div></td><td>${esc(c.value)}</td><td>${esc(c.limit)}</td>
       <td>${esc(c.where)}${c.detail ? `<div class="cb-sub">${esc(c.detail)}</div>` : ""}</td></tr>`).join("");
