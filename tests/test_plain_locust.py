@@ -1,0 +1,112 @@
+"""Plain ``locust -f locustfiles/ --headless`` with no other option runs the main job by
+itself: the reference system behind the fault proxy on the default ports, the default profile
+and gate, a verdict, and nothing left running. A ``--run-time`` shorter than the profile is
+refused before anything starts.
+
+The plain run uses the fixed default ports (``default_ports`` holds their lock, as the main
+job's tests do) and lasts the default profile's two minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PYTHON, ROOT, port_open
+
+LOCUST = str(Path(PYTHON).parent / "locust")
+LOCUSTFILES = str(ROOT / "locustfiles") + "/"
+
+
+def _env() -> dict[str, str]:
+    """The environment with no LOCUST_ option in it (the run gets no option but --headless)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+
+
+def _children_in(cwd: Path) -> list[str]:
+    """Processes of the harness still running with ``cwd`` as their working directory."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(proc / "cwd")) != cwd:
+                continue
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        found.append(f"{proc.name}: {cmdline}")
+    return found
+
+
+@pytest.mark.slow
+def test_plain_locust_on_defaults_runs_the_main_job_and_stops_it(
+    tmp_path: Path, default_ports: tuple[int, ...]
+) -> None:
+    p = subprocess.run(
+        [LOCUST, "-f", LOCUSTFILES, "--headless"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    out = p.stdout + p.stderr
+    assert p.returncode in (0, 1), out[-4000:]
+    assert "Traceback" not in out, out[-4000:]
+    assert "no --host: starting the reference system on 127.0.0.1:8000" in out, out[:3000]
+    # the profile's faults of every layer ran, the process fault on the pid file it names
+    assert re.search(r"inject sut_freeze \(process_stop on pidfile:runs/sut\.pid\): ok", out)
+    assert re.search(r"inject pg_latency \(latency on sut_pg\): ok", out), out[-4000:]
+    assert "All users spawned" in out and "(24 total users)" in out
+    # it ends in the verdict and the report of a run directory in the working directory
+    lines = p.stderr.strip().splitlines()
+    verdict = next(i for i, ln in enumerate(lines) if ln.startswith("chaosbench verdict: "))
+    assert f"(exit {p.returncode})" in lines[verdict]
+    report = re.search(r"^chaosbench report: (runs/\S+)/report\.md$", p.stderr, re.M)
+    assert report is not None, p.stderr[-3000:]
+    run_dir = tmp_path / report.group(1)
+    assert (run_dir / "report.md").is_file() and (run_dir / "report.html").is_file()
+    assert (run_dir / "findings.json").is_file()
+    assert (tmp_path / "runs" / "sut.log").stat().st_size > 0
+    # the reference system and the proxy are gone, their ports free, their pid file removed
+    assert _children_in(tmp_path) == []
+    assert [port for port in default_ports if port_open(port)] == []
+    assert not (tmp_path / "runs" / "sut.pid").exists()
+
+
+@pytest.fixture
+def listening() -> Iterator[int]:
+    """A real listening socket on loopback (a --host that answers the users' TCP probe)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)
+        yield int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("own_host", [False, True], ids=["plain", "with-host"])
+def test_a_run_time_shorter_than_the_profile_is_refused_before_anything_starts(
+    tmp_path: Path, own_host: bool, listening: int
+) -> None:
+    args = [LOCUST, "-f", LOCUSTFILES, "--headless", "-u", "10", "-t", "30s"]
+    if own_host:
+        args += ["--host", f"http://127.0.0.1:{listening}"]
+    p = subprocess.run(args, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
+    out = p.stdout + p.stderr
+    assert p.returncode == 2, out[-3000:]
+    lines = [ln for ln in p.stderr.splitlines() if ln.startswith("chaosbench")]
+    assert len(lines) == 1, out[-3000:]
+    assert lines[0].startswith("chaosbench: --run-time 30s is shorter than the chaos profile ")
+    assert "default.yaml (2m;" in lines[0] and "recovery3" in lines[0]
+    assert "give --run-time 2m or more, or leave --run-time out" in lines[0]
+    assert "Traceback" not in out and "not recovered" not in out
+    assert "Ramping" not in out and "All users spawned" not in out  # no load
+    assert "starting the reference system" not in out
+    assert list(tmp_path.iterdir()) == []  # no run directory, no logs, no pid file
+    assert _children_in(tmp_path) == []
