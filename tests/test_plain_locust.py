@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PYTHON, ROOT, port_open
+from tests.conftest import PYTHON, ROOT, port_open, wait_until
 
 LOCUST = str(Path(PYTHON).parent / "locust")
 LOCUSTFILES = str(ROOT / "locustfiles") + "/"
@@ -66,11 +67,10 @@ def test_plain_locust_on_defaults_runs_the_main_job_and_stops_it(
     assert re.search(r"inject pg_latency \(latency on sut_pg\): ok", out), out[-4000:]
     assert "All users spawned" in out and "(24 total users)" in out
     # it ends in the verdict and the report of a run directory in the working directory
-    lines = p.stderr.strip().splitlines()
-    verdict = next(i for i, ln in enumerate(lines) if ln.startswith("chaosbench verdict: "))
-    assert f"(exit {p.returncode})" in lines[verdict]
-    report = re.search(r"^chaosbench report: (runs/\S+)/report\.md$", p.stderr, re.M)
-    assert report is not None, p.stderr[-3000:]
+    verdict = re.search(r"^chaosbench verdict: .*$", out, re.M)
+    assert verdict is not None and f"(exit {p.returncode})" in verdict.group(0), out[-3000:]
+    report = re.search(r"^chaosbench report: (runs/\S+)/report\.md$", out, re.M)
+    assert report is not None, out[-3000:]
     run_dir = tmp_path / report.group(1)
     assert (run_dir / "report.md").is_file() and (run_dir / "report.html").is_file()
     assert (run_dir / "findings.json").is_file()
@@ -110,3 +110,39 @@ def test_a_run_time_shorter_than_the_profile_is_refused_before_anything_starts(
     assert "starting the reference system" not in out
     assert list(tmp_path.iterdir()) == []  # no run directory, no logs, no pid file
     assert _children_in(tmp_path) == []
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "refused"])
+def test_the_reference_system_is_stopped_on_every_exit_path(
+    tmp_path: Path, default_ports: tuple[int, ...], how: str
+) -> None:
+    """Stopped mid-run by a signal, or a start refused after it was started (a bad option
+    found by a later init listener): nothing is left running, no port stays taken."""
+    log = tmp_path / "locust.log"
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    args = [LOCUST, "-f", LOCUSTFILES, "--headless"]
+    if how == "refused":
+        args += ["--user-mix", "NoSuchUser=1"]
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(args, cwd=cwd, env=_env(), stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        if how != "refused":
+            wait_until(lambda: "phase baseline" in log.read_text(errors="replace"), timeout=90)
+            proc.send_signal(getattr(signal, how))
+        code = proc.wait(90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    out = log.read_text(errors="replace")
+    assert "starting the reference system" in out, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
+    if how == "refused":
+        assert code == 2 and "--user-mix: no user class 'NoSuchUser'" in out, out[-3000:]
+        assert "All users spawned" not in out
+    else:
+        assert code in (0, 1, 2), out[-3000:]
+    assert _children_in(cwd) == []
+    assert [port for port in default_ports if port_open(port)] == []
+    assert not (cwd / "runs" / "sut.pid").exists()

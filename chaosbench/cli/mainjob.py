@@ -4,7 +4,8 @@ reference system, from any working directory.
 1. checks that PostgreSQL and Redis answer (and says which one does not, where, and how to get it);
 2. starts the fault proxy (``python -m chaosbench.proxy``) with the profile's routes, then the
    reference system (``python -m chaosbench.sut``), its dependencies routed through them, and
-   waits until it is healthy;
+   waits until it is healthy (chaosbench.wiring.reference_sut, which a plain ``locust -f
+   locustfiles/ --headless`` on defaults uses too: chaosbench.wiring.plain);
 3. runs ``locust -f <the bundled locustfiles> --headless`` with the profile (default: the bundled
    ``default``) and gate (default: the bundled ``default``), which walks warmup, baseline, bursts
    and recoveries, then prints the verdict and the report's path; run directories and the logs

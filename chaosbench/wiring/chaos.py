@@ -4,9 +4,12 @@ Called once from ``locustfiles/_harness.py`` through ``install(events)``.
 
 - ``init``: the profile is loaded and validated completely (an error prints one line
   ``chaosbench: <profile>: <field>: <problem>`` and exits 2 before any load); on the master or
-  the local runner the fault proxy is started (or checked) and the profile's routes are created,
-  so the system under test reaches its dependencies from the warmup on. Workers only listen for
-  phase marks.
+  the local runner a ``--run-time`` shorter than the profile is refused (one line naming both
+  durations and the fix, exit 2, before the proxy, the recording or any load starts:
+  ``check_run_time``), then the fault proxy is started (or checked) and the profile's routes are
+  created, so the system under test reaches its dependencies from the warmup on. A run that
+  starts at once without ``--spawn-rate`` spawns its users within half the warmup. Workers only
+  listen for phase marks.
 - ``test_start`` (master/local): once the start's check of every option and target passed
   (``chaosbench.users.options.preflight``, whichever listener asks first runs it; a refused
   start starts no scheduler), a new scheduler starts walking the phases.
