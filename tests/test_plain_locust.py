@@ -30,6 +30,18 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
 
 
+def run_plain(cwd: Path, *extra: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``locust -f <checkout>/locustfiles/ --headless [extra]`` in ``cwd``, no LOCUST_ variable."""
+    return subprocess.run(
+        [LOCUST, "-f", LOCUSTFILES, "--headless", *extra],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def _children_in(cwd: Path) -> list[str]:
     """Processes of the harness still running with ``cwd`` as their working directory."""
     found = []
@@ -50,14 +62,7 @@ def _children_in(cwd: Path) -> list[str]:
 def test_plain_locust_on_defaults_runs_the_main_job_and_stops_it(
     tmp_path: Path, default_ports: tuple[int, ...]
 ) -> None:
-    p = subprocess.run(
-        [LOCUST, "-f", LOCUSTFILES, "--headless"],
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=280,
-    )
+    p = run_plain(tmp_path, timeout=280)
     out = p.stdout + p.stderr
     assert p.returncode in (0, 1), out[-4000:]
     assert "Traceback" not in out, out[-4000:]
@@ -94,10 +99,8 @@ def listening() -> Iterator[int]:
 def test_a_run_time_shorter_than_the_profile_is_refused_before_anything_starts(
     tmp_path: Path, own_host: bool, listening: int
 ) -> None:
-    args = [LOCUST, "-f", LOCUSTFILES, "--headless", "-u", "10", "-t", "30s"]
-    if own_host:
-        args += ["--host", f"http://127.0.0.1:{listening}"]
-    p = subprocess.run(args, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
+    host = ["--host", f"http://127.0.0.1:{listening}"] if own_host else []
+    p = run_plain(tmp_path, "-u", "10", "-t", "30s", *host)
     out = p.stdout + p.stderr
     assert p.returncode == 2, out[-3000:]
     lines = [ln for ln in p.stderr.splitlines() if ln.startswith("chaosbench")]
@@ -146,3 +149,24 @@ def test_the_reference_system_is_stopped_on_every_exit_path(
     assert _children_in(cwd) == []
     assert [port for port in default_ports if port_open(port)] == []
     assert not (cwd / "runs" / "sut.pid").exists()
+
+
+def test_a_taken_default_port_is_one_line_before_anything_starts(
+    tmp_path: Path, default_ports: tuple[int, ...]
+) -> None:
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", 18000))  # the default profile's route to the reference system
+        taken.listen(1)
+        p = run_plain(tmp_path)
+    out = p.stdout + p.stderr
+    assert p.returncode == 2, out[-3000:]
+    lines = [ln for ln in p.stderr.splitlines() if ln.startswith("chaosbench")]
+    assert lines == [
+        "chaosbench: already in use: 127.0.0.1:18000 (route api): stop what listens there (an "
+        "earlier run?) or change the ports (--chaos-proxy-api; the others: chaosbench run "
+        "--sut-port, a --profile of other routes)"
+    ], out[-3000:]
+    assert "Traceback" not in out and "starting the reference system" not in out
+    assert list(tmp_path.iterdir()) == []
+    assert [port for port in default_ports if port_open(port)] == []

@@ -167,7 +167,7 @@ def plan(j: Job) -> Plan:
         proxy_api=j.proxy_api,
         sut_port=j.sut_port,
         logs=j.results_dir,
-        pidfiles=(j.results_dir / "sut.pid", *profile_pidfiles(j.profile)),
+        pidfiles=tuple(dict.fromkeys((j.results_dir / "sut.pid", *profile_pidfiles(j.profile)))),
     )
 
 

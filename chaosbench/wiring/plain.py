@@ -111,7 +111,10 @@ def on_init(environment: Any, runner: Any = None, **_kw: Any) -> None:
     except ChaosbenchError as err:
         _refuse(str(err))
         return
-    found = problems(plan, "--chaos-proxy-api, or run chaosbench run with its flags")
+    found = problems(
+        plan,
+        "--chaos-proxy-api; the others: chaosbench run --sut-port, a --profile of other routes",
+    )
     for line in found[:-1]:
         print(f"chaosbench: {line}", file=sys.stderr)
     if found:
