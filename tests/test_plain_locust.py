@@ -131,7 +131,7 @@ def test_the_reference_system_is_stopped_on_every_exit_path(
         proc = subprocess.Popen(args, cwd=cwd, env=_env(), stdout=fh, stderr=subprocess.STDOUT)
     try:
         if how != "refused":
-            wait_until(lambda: "phase baseline" in log.read_text(errors="replace"), timeout=90)
+            wait_until(lambda: "phase warmup" in log.read_text(errors="replace"), timeout=90)
             proc.send_signal(getattr(signal, how))
         code = proc.wait(90)
     finally:
