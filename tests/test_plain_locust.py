@@ -16,6 +16,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,3 +171,35 @@ def test_a_taken_default_port_is_one_line_before_anything_starts(
     assert "Traceback" not in out and "starting the reference system" not in out
     assert list(tmp_path.iterdir()) == []
     assert [port for port in default_ports if port_open(port)] == []
+
+
+@pytest.fixture(scope="module")
+def locust_parser() -> Any:
+    """Locust's own parser with chaosbench's options, as `locust` parses them."""
+    from chaosbench.wiring.reference import full_parser
+
+    return full_parser()[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        ([], None),
+        (["--chaos-profile", "default"], None),
+        (["--pg-dsn", "postgresql://postgres@127.0.0.1:5432/test"], None),  # the default itself
+        (["--host", "http://my-api:8000"], "--host"),
+        (["--ws-url", "ws://my-api:8000/ws/feed"], "--ws-url"),
+        (["--pg-dsn", "postgresql://u@db:5432/app"], "--pg-dsn"),
+        (["--redis-url", "redis://cache:6379/1"], "--redis-url"),
+        (["--sut-pg-dsn", "none"], "--sut-pg-dsn"),
+        (["--chaos-proxy", "http://127.0.0.1:8474"], "--chaos-proxy"),
+        (["--no-chaos"], "--no-chaos"),
+        (["--chaos-profile", "market-maker"], "--chaos-profile"),
+    ],
+)
+def test_a_target_of_ones_own_starts_nothing(
+    locust_parser: Any, args: list[str], flag: str | None
+) -> None:
+    from chaosbench.wiring.plain import own_target
+
+    assert own_target(locust_parser.parse_args(["-f", LOCUSTFILES, "--headless", *args])) == flag
