@@ -404,8 +404,11 @@ def from_options(values: Iterable[str] | None) -> list[Threshold]:
     """The ``--threshold`` values (the option is repeatable); ``OptionError`` names the bad one."""
     out: list[Threshold] = []
     for v in values or ():
+        text = v.strip()
+        if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":  # a locust.conf list item
+            text = text[1:-1]
         try:
-            out += parse_option(v)
+            out += parse_option(text)
         except ThresholdError as exc:
             raise OptionError(f"--threshold {short_repr(v)}: {exc.problem}") from None
     return out

@@ -391,3 +391,5 @@ def test_threshold_values_compare_as_k6_says() -> None:
     with pytest.raises(ThresholdError):
         parse_option("http_reqs: rate>-1")
     assert math.isclose(parse_option("http_req_duration: p(99.9)<1")[0].percentile or 0, 99.9)
+    # a locust.conf list item keeps its quotes: they are taken off
+    assert from_options(['"http_reqs: rate>1"']) == from_options(["http_reqs: rate>1"])
