@@ -39,6 +39,7 @@ from chaosbench.analysis.outcome import Cell, CriterionResult, Status
 from chaosbench.analysis.regression import phase_kind
 from chaosbench.analysis.stats import Cohort, Names, Scope, SecondBlock, WindowTable, phase_order
 from chaosbench.ground.errors import OptionError
+from chaosbench.ground.redact import redact
 from chaosbench.ground.text import did_you_mean, short_repr
 
 DURATION, FAILED, REQS = "http_req_duration", "http_req_failed", "http_reqs"
@@ -65,10 +66,9 @@ EXAMPLE = "e.g. 'http_req_duration{kind:HTTP}: p(95)<500'"
 
 _KEY = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\{(.*)\})?\s*", re.DOTALL)
 _TAG_SPLIT = re.compile(r",\s*(?=(?:" + "|".join(TAGS) + r")\s*:)")
-_EXPR = re.compile(
-    r"\s*([A-Za-z]+)\s*(?:\(\s*([^)]*?)\s*\))?\s*(===|==|!=|<=|>=|<|>)\s*([^\s<>=!]+)\s*",
-    re.DOTALL,
-)
+#: An expression with its whitespace taken out (k6 allows it anywhere; none is meaningful):
+#: no two parts of the pattern can match the same characters, so it runs in linear time.
+_EXPR = re.compile(r"([A-Za-z]+)(?:\(([^()]*)\))?(===|==|!=|<=|>=|<|>)([^<>=!]+)")
 _LABEL = re.compile("|".join(PHASES) + r"|(?:burst|recovery)[1-9][0-9]*")
 
 RECOMMEND = {
@@ -186,8 +186,8 @@ def parse_key(key: str) -> tuple[str, tuple[tuple[str, str], ...]]:
 
 def parse_expression(metric: str, expr: str) -> tuple[str, str, float]:
     """``p(95)<500`` -> ("p(95)", "<", 500.0), checked against what ``metric`` takes."""
-    m = _EXPR.fullmatch(expr)
     expr = expr.strip()
+    m = _EXPR.fullmatch(re.sub(r"\s+", "", expr))
     if m is None and re.match(r"p\d", expr):
         raise ThresholdError(f"{short_repr(expr)}: a percentile is written p(N), e.g. p(95)<500")
     if m is None:
@@ -410,5 +410,5 @@ def from_options(values: Iterable[str] | None) -> list[Threshold]:
         try:
             out += parse_option(text)
         except ThresholdError as exc:
-            raise OptionError(f"--threshold {short_repr(v)}: {exc.problem}") from None
+            raise OptionError(redact(f"--threshold {short_repr(v)}: {exc.problem}")) from None
     return out

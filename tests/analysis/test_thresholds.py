@@ -393,3 +393,21 @@ def test_threshold_values_compare_as_k6_says() -> None:
     assert math.isclose(parse_option("http_req_duration: p(99.9)<1")[0].percentile or 0, 99.9)
     # a locust.conf list item keeps its quotes: they are taken off
     assert from_options(['"http_reqs: rate>1"']) == from_options(["http_reqs: rate>1"])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http_req_duration: p(" + " " * 50_000 + "x",
+        "http_req_duration: p " + " " * 50_000 + "<",
+        "http_req_duration{" + "kind:a," * 20_000 + "}: p(95)<5",
+        "http_req_duration: p(" + "9" * 50_000 + ")<5",
+        "(" * 50_000,
+    ],
+    ids=["open-paren", "spaces", "many-tags", "long-number", "parens"],
+)
+def test_huge_values_are_one_short_line(value: str) -> None:
+    """Parsed in linear time (no backtracking pattern), said in one bounded line."""
+    with pytest.raises(OptionError) as err:
+        from_options([value])
+    assert len(str(err.value)) < 400 and "\n" not in str(err.value)
