@@ -19,9 +19,10 @@ them) and the ``--threshold 'KEY: EXPR[, EXPR...]'`` option are parsed by the sa
 ``Threshold``; ``merge`` puts the command line's over the gate's (docs/analysis.md, Thresholds).
 
 Judged from the run's own HDR histograms, by their value (as k6: no interval) over the span:
-every request after warmup (with chaos on, neither the warmup nor the idle seconds before the
-schedule started; with chaos off, the whole run), or those of the phases a ``{phase:...}`` tag
-names. A threshold that no request matches cannot be measured: nothing passes by absence.
+every request after warmup (with chaos on, the schedule's phases from baseline to cooldown, not
+the idle seconds before or after the schedule; with chaos off, the whole run), or those of the
+phases a ``{phase:...}`` tag names. A threshold that no request matches cannot be measured:
+nothing passes by absence.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def test_chaos_off_runs_pass_and_fail_by_their_thresholds(
 ) -> None:
     env = {"CB_TEST_PREFIX": key_prefix, "CB_TEST_WAIT": "0.02"}
     gate = _gate(tmp_path / "pass.yaml", PASSING)
-    # three processes at once: the gate form, the variable (a JSON list), a bad option value
+    # four at once: the gate form, the variable (a JSON list), a bad option value, no threshold
     passing = spawn(_locust(tmp_path, "pass", "--gate", str(gate)), env=env, name="pass")
     failing = spawn(
         _locust(tmp_path, "fail"), env={**env, "LOCUST_THRESHOLD": json.dumps(FAILING)}, name="fail"
@@ -60,10 +60,12 @@ def test_chaos_off_runs_pass_and_fail_by_their_thresholds(
     bad = spawn(
         _locust(tmp_path, "bad", "--threshold", "http_req_failed: rate<5"), env=env, name="bad"
     )
-    codes = [p.popen.wait(120) for p in (passing, failing, bad)]
-    outs = [p.output() for p in (passing, failing, bad)]
+    nothing = spawn(_locust(tmp_path, "nothing"), env=env, name="nothing")
+    procs = (passing, failing, bad, nothing)
+    codes = [p.popen.wait(120) for p in procs]
+    outs = [p.output() for p in procs]
     assert all("Traceback" not in o for o in outs), outs
-    assert codes == [0, 1, 2], [o[-2500:] for o in outs]
+    assert codes == [0, 1, 2, 2], [o[-2500:] for o in outs]
 
     last = outs[0].strip().splitlines()[-6:]
     assert last[0] == "chaosbench verdict: PASS (exit 0): 2 pass, 10 n/a", last
@@ -80,6 +82,9 @@ def test_chaos_off_runs_pass_and_fail_by_their_thresholds(
         "(0.01 is 1 %)"
     ) in outs[2]
     assert "Ramping to" not in outs[2] and not (tmp_path / "runs" / "bad").exists()
+    # chaos off without a threshold: said at the start, and the verdict's one note
+    assert "chaos is off (--chaos-profile none) and no threshold is configured" in outs[3]
+    assert "  note: chaos was off and no threshold is configured: nothing to judge" in outs[3]
 
     # the gate's copy in meta.json holds its thresholds; the option's values are in the options
     meta = json.loads((tmp_path / "runs" / "pass" / "meta.json").read_text())
