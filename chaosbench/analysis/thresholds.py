@@ -229,8 +229,9 @@ def parse(key: str, expr: str) -> Threshold:
 
 
 def _split_option(text: str) -> tuple[str, str]:
-    """``KEY: EXPR, ...`` -> (KEY, "EXPR, ..."): the first colon outside the tag braces."""
-    close = text.find("}")
+    """``KEY: EXPR, ...`` -> (KEY, "EXPR, ..."): the first colon after the tag braces (the last
+    ``}``: a request name may hold one, an expression never does)."""
+    close = text.rfind("}")
     at = text.find(":", close + 1 if close >= 0 and "{" in text[:close] else 0)
     if at < 0:
         raise ThresholdError(f"expected METRIC[{{TAG:VALUE}}]: EXPRESSION[, ...], {EXAMPLE}")

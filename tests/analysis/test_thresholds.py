@@ -391,6 +391,9 @@ def test_threshold_values_compare_as_k6_says() -> None:
     with pytest.raises(ThresholdError):
         parse_option("http_reqs: rate>-1")
     assert math.isclose(parse_option("http_req_duration: p(99.9)<1")[0].percentile or 0, 99.9)
+    # a name may hold braces and colons
+    odd = parse_option("http_reqs{name:GET /a/{id}: x}: count>1")[0]
+    assert odd.tag("name") == "GET /a/{id}: x" and odd.expression == "count>1"
     # a locust.conf list item keeps its quotes: they are taken off
     assert from_options(['"http_reqs: rate>1"']) == from_options(["http_reqs: rate>1"])
 
