@@ -61,8 +61,11 @@ def _severity(r: CriterionResult) -> Severity:
         return "high"
     if math.isinf(r.value):
         return "high"
-    # Far over budget (twice the limit or more) is high; just over is medium.
-    over = r.value / r.limit if r.limit else math.inf
+    # Far over budget (twice the limit or more, or half a floor) is high; just over is medium.
+    if r.comparison in (">", "≥"):
+        over = r.limit / r.value if r.value else math.inf
+    else:
+        over = r.value / r.limit if r.limit else math.inf
     return "high" if over >= 2 else "medium"
 
 
@@ -89,7 +92,7 @@ def findings(v: Verdict) -> list[Finding]:
     for r in v.results:
         if r.status in (Status.PASS, Status.SKIPPED):
             continue
-        rec = RECOMMEND.get(r.name, "")
+        rec = r.recommendation or RECOMMEND.get(r.name, "")
         if r.status == Status.ERROR:
             rec = "The criterion could not be measured: " + (r.detail or "see the report") + "."
         elif r.status == Status.INCONCLUSIVE:
