@@ -47,6 +47,7 @@ from chaosbench.ground.integrity import CountersReport
 from chaosbench.users.options import preflight
 from chaosbench.wiring.chaos import revert_all
 from chaosbench.wiring.harness import Harness
+from chaosbench.wiring.thresholds import add_threshold_option, values, warn_if_nothing_to_judge
 
 VERDICTS = {0: "pass", 1: "fail", 2: "cannot_measure"}
 
@@ -54,6 +55,7 @@ VERDICTS = {0: "pass", 1: "fail", 2: "cannot_measure"}
 def install(events: Events) -> None:
     """Register the results options and listeners on Locust's events."""
     events.init_command_line_parser.add_listener(add_options)
+    events.init_command_line_parser.add_listener(add_threshold_option)
     events.init.add_listener(_on_init)
 
 
@@ -147,11 +149,12 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_CANNOT_MEASURE)
 
 
-def _conclude(settings: ResultsSettings, out: TextIO) -> int:
+def _conclude(settings: ResultsSettings, out: TextIO, thresholds: list[str]) -> int:
     from chaosbench.analysis.verdict import conclude  # the statistics: on the master only
 
     try:
-        return int(conclude(settings.run_dir, settings.gate_path, settings.baseline, out=out))
+        run_dir, gate, base = settings.run_dir, settings.gate_path, settings.baseline
+        return int(conclude(run_dir, gate, base, out=out, extra_thresholds=thresholds))
     except ChaosbenchError as exc:
         print(f"chaosbench: {exc}", file=sys.stderr)
         return EXIT_CANNOT_MEASURE
@@ -177,8 +180,10 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         record: RunRecord | None = None
         if not is_worker:
             from chaosbench.analysis.gate import load_gate  # the statistics: not on workers
+            from chaosbench.analysis.thresholds import from_options
 
-            gate_cfg = load_gate(settings.gate_path)
+            gate_cfg = load_gate(settings.gate_path).with_thresholds(from_options(values(o)))
+            warn_if_nothing_to_judge(h.disabled_reason, bool(gate_cfg.thresholds))
             if settings.baseline is not None:
                 read_meta(settings.baseline)
             session.prepare()
@@ -265,7 +270,7 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
                 pass
             return
         verdict = io.StringIO()
-        code = _conclude(settings, verdict)
+        code = _conclude(settings, verdict, values(o))
         h.verdict_text = verdict.getvalue()
         if h.exits.signal_name is not None:  # an incomplete run: its one line, not a verdict
             h.verdict_text = ""
