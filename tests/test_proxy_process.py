@@ -182,7 +182,7 @@ def test_an_exception_in_init_stops_the_child(tmp_path: Path, harnesses: list[Ru
     """An init listener after the harness's raises (Locust logs it and runs on): the child is
     stopped at the end like on any other run."""
     locustfile = str(ROOT / "tests" / "proxy" / "init_error_locustfile.py")
-    h = Harness(tmp_path, "initerror", "-t", "2s", locustfile=locustfile)
+    h = Harness(tmp_path, "initerror", burst="1s", locustfile=locustfile)
     harnesses.append(h)
     pid = h.child_pid()
     code = h.wait(60)
@@ -195,7 +195,7 @@ def test_an_exception_in_init_stops_the_child(tmp_path: Path, harnesses: list[Ru
 def test_a_child_dead_mid_run_makes_the_run_unjudgeable(
     tmp_path: Path, harnesses: list[Run]
 ) -> None:
-    h = Harness(tmp_path, "died", "-t", "4s")
+    h = Harness(tmp_path, "died", "-t", "6s", burst="4s")  # -t: not shorter than the profile
     harnesses.append(h)
     pid = h.child_pid()
     h.wait_injected()
