@@ -66,6 +66,7 @@ class NoiseSettings:
     pg_clients: int = 2
     redis_url: str = REDIS_URL
     pg_dsn: str = PG_DSN
+    pg_db_prefix: str = "cb_noise_"  # the pgbench neighbour's database: <prefix><seed>_<pid>_<hex>
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,7 @@ class PgNeighbour(ChildSource):
         self.port = str(info.get("port") or 5432)
         self.user = str(info.get("user") or "postgres")
         self.admin_dsn = settings.pg_dsn
-        self.db = f"cb_noise_{tag}"
+        self.db = f"{settings.pg_db_prefix}{tag}"
         self.application_name = f"chaosbench-noise-{tag}"
         self.clients = settings.pg_clients
         self.created = False

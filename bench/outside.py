@@ -25,6 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import redis
@@ -105,10 +106,20 @@ class Endpoints:
 
 
 class OutsideServers(ClosedOnExit):
-    def __init__(self, tag: str | None = None) -> None:
+    """``db_prefix`` names the pgbench database (``<db_prefix><tag>``), ``key_prefix`` the Redis
+    keys (``<key_prefix><tag>:``) in the database of ``redis_url``: each caller its own."""
+
+    def __init__(
+        self,
+        tag: str | None = None,
+        db_prefix: str = "cb_outside_",
+        key_prefix: str = "cb:outside:",
+        redis_url: str = REDIS_URL,
+    ) -> None:
         self.tag = tag or f"h{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        self.db = f"cb_outside_{self.tag}"
-        self.prefix = f"cb:outside:{self.tag}:"
+        self.db = f"{db_prefix}{self.tag}"
+        self.prefix = f"{key_prefix}{self.tag}:"
+        self.redis_url = redis_url
         self.nginx: subprocess.Popen[bytes] | None = None
         self.dir: Path | None = None
         self.created = False
@@ -150,7 +161,7 @@ class OutsideServers(ClosedOnExit):
         subprocess.run(
             ["pgbench", "-i", "-s", "1", "-q", dsn], check=True, capture_output=True, timeout=120
         )
-        self.endpoints = Endpoints(f"http://127.0.0.1:{port}", dsn, REDIS_URL, self.prefix)
+        self.endpoints = Endpoints(f"http://127.0.0.1:{port}", dsn, self.redis_url, self.prefix)
         return self.endpoints
 
     def close(self) -> None:
@@ -164,7 +175,7 @@ class OutsideServers(ClosedOnExit):
             with psycopg.connect(PG_DSN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
             self.created = False
-        r = redis.Redis.from_url(REDIS_URL)
+        r = redis.Redis.from_url(self.redis_url)
         try:
             for key in r.scan_iter(f"{self.prefix}*", count=1000):
                 r.delete(key)
@@ -211,6 +222,12 @@ def profile_text(redis_route: int, latency_ms: int | None, seed: int, phases: Ph
     )
 
 
+def redis_db(url: str) -> int:
+    """The database number of a redis:// URL (0 when it names none)."""
+    path = urlsplit(url).path.strip("/")
+    return int(path) if path.isdigit() else 0
+
+
 def _text(out: str | bytes | None) -> str:
     return out.decode(errors="replace") if isinstance(out, bytes) else out or ""
 
@@ -244,7 +261,8 @@ def run(
         sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless",
         "-u", str(users), "-r", str(users), "--only-summary",
         "--host", ends.http, "--pg-dsn", ends.pg_dsn, "--pg-schema", f"cb_outside_{run_id}"[:60],
-        "--redis-url", f"redis://127.0.0.1:{route}/0", "--redis-prefix", ends.redis_prefix,
+        "--redis-url", f"redis://127.0.0.1:{route}/{redis_db(ends.redis_url)}",
+        "--redis-prefix", ends.redis_prefix,
         "--chaos-profile", str(profile), "--chaos-proxy-api", f"127.0.0.1:{free_port()}",
         "--gate", gate, "--results-dir", str(work / "runs"), "--run-id", run_id,
     ]  # fmt: skip

@@ -38,9 +38,26 @@ from pathlib import Path
 import psycopg
 
 from bench.noise import Noise, NoiseSettings
-from bench.outside import Endpoints, OutsideServers, Phases, RunResult, run
+from bench.outside import REDIS_URL, Endpoints, OutsideServers, Phases, RunResult, run
 
 TRUTH_RECOVERY_S = (0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Names:
+    """The bench's own PostgreSQL database prefix, Redis database and key prefix, so that it
+    shares nothing with a test or another bench running on the same servers."""
+
+    db_prefix: str = "verdicts_"
+    redis_db: int = 7
+    key_prefix: str = "verdicts:"
+
+    @property
+    def redis_url(self) -> str:
+        return f"{REDIS_URL.rsplit('/', 1)[0]}/{self.redis_db}"
+
+
+NAMES = Names()
 KEEP_FILES = ("meta.json", "windows.jsonl", "marks.jsonl", "journal.jsonl", "integrity.json",
               "injections.json")  # fmt: skip
 
@@ -213,7 +230,12 @@ def main(argv: list[str]) -> int:
     noise_settings = (
         None
         if args.no_noise
-        else NoiseSettings(max_duration_s=phases.total_s + 60, cpu_hogs=args.cpu_hogs)
+        else NoiseSettings(
+            max_duration_s=phases.total_s + 60,
+            cpu_hogs=args.cpu_hogs,
+            redis_db=NAMES.redis_db,
+            pg_db_prefix=NAMES.db_prefix,
+        )
     )
     work = Path(tempfile.mkdtemp(prefix="cb-verdicts-"))
     outcomes: list[Outcome] = []
@@ -227,7 +249,9 @@ def main(argv: list[str]) -> int:
         flush=True,
     )
     try:
-        servers = OutsideServers()
+        servers = OutsideServers(
+            db_prefix=NAMES.db_prefix, key_prefix=NAMES.key_prefix, redis_url=NAMES.redis_url
+        )
         try:
             ends = servers.__enter__()
         except (RuntimeError, OSError, subprocess.SubprocessError, psycopg.Error) as exc:
