@@ -20,8 +20,10 @@ the recording start (``preflight``):
 
 - at ``init`` (the first init listener: ``chaosbench.harness`` installs these options first),
   the options are parsed, every ``--user-mix`` class must exist and every target address of the
-  user classes must be well-formed; a headless (or autostarted) local run also probes every
-  target there, so a bad one ends the process before the chaos half starts anything;
+  user classes must be well-formed (a bad one ends the process before the chaos half starts
+  anything); a headless (or autostarted) local run also probes every target there, and one that
+  does not answer yet is probed again at test start — it may be a route of the chaos profile,
+  whose listen address opens only when the chaos half creates the routes, after this check;
 - at ``test_start`` (web UI runs, whose options may change; workers) the same check runs once
   per test start: whichever listener asks ``preflight(environment)`` first runs it, the chaos
   and results listeners ask before they start, and a refused start starts nothing.
@@ -341,12 +343,20 @@ def _on_init(environment: Any, **_kw: Any) -> None:
     # check their targets at test start
     worker = isinstance(environment.runner, WorkerRunner)
     at_once = _starts_at_once(environment) and not worker
-    problem = _check(environment, targets=at_once, probe=_probes(environment))
+    problem = _check(environment, targets=at_once, probe=False)
     if problem is not None:
         print(f"chaosbench: {problem}", file=sys.stderr, flush=True)
         sys.exit(EXIT_CANNOT_MEASURE)
-    if at_once:
-        setattr(environment, _PREFLIGHT_ATTR, Preflight(None))  # the first start is checked
+    if at_once and _probes(environment):
+        from chaosbench.users.targets import check_targets
+
+        # A target that does not answer yet may be a route of the chaos profile, which the
+        # chaos half creates at init after this listener: it is probed again at test start
+        # (``preflight``), before any user spawns and before the scheduler and the recording.
+        if check_targets(_selected_classes(environment), load_options(environment)) is None:
+            setattr(environment, _PREFLIGHT_ATTR, Preflight(None))  # the first start is checked
+    elif at_once:
+        setattr(environment, _PREFLIGHT_ATTR, Preflight(None))
 
 
 def install(events: Events) -> None:
