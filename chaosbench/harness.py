@@ -11,7 +11,9 @@ import chaosbench.users.options
 import chaosbench.wiring.chaos
 import chaosbench.wiring.console
 import chaosbench.wiring.results
+import chaosbench.wiring.routes
 
+chaosbench.wiring.routes.install(events)  # first: the routes' addresses, before the probe
 chaosbench.users.options.install(events)
 chaosbench.wiring.chaos.install(events)
 chaosbench.wiring.console.install(events)
