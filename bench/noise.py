@@ -62,6 +62,7 @@ class NoiseSettings:
     redis_clients: int = 4
     redis_db: int = 13  # redis-benchmark's own database number (the project's users use db 0)
     redis_requests: int = 2_000_000  # -n: the bound of one burst (it is stopped at its end)
+    redis_keyspace: int = 10_000  # -r: keys key:<12 digits> it reads and writes (64 bytes each)
     pg: SourceTiming | None = SourceTiming(3.0, 6.0)
     pg_clients: int = 2
     redis_url: str = REDIS_URL
@@ -220,12 +221,13 @@ class RedisNeighbour(ChildSource):
         self.db = settings.redis_db
         self.clients = settings.redis_clients
         self.requests = settings.redis_requests
+        self.keyspace = settings.redis_keyspace
 
     def spawn(self, duration_s: float) -> list[subprocess.Popen[bytes]]:
         args = [
             "redis-benchmark", "-h", self.host, "-p", str(self.port), "--dbnum", str(self.db),
-            "-c", str(self.clients), "-n", str(self.requests), "-t", "get,set", "-r", "10000",
-            "-d", "64", "-q",
+            "-c", str(self.clients), "-n", str(self.requests), "-t", "get,set",
+            "-r", str(self.keyspace), "-d", "64", "-q",
         ]  # fmt: skip
         return [_spawn(args)]
 

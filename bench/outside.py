@@ -202,22 +202,44 @@ class Phases:
         )
 
 
-def profile_text(redis_route: int, latency_ms: int | None, seed: int, phases: Phases) -> str:
-    """A/A (``latency_ms=None``: ``faults: []``) or a latency toxic of ``latency_ms`` on the
-    Redis route, every burst. The Redis route is the only one through the proxy."""
-    p = phases
-    faults = (
-        "faults: []\n"
-        if latency_ms is None
-        else "faults:\n"
-        f"  - {{name: redis_latency, type: latency, route: redis, latency_ms: {latency_ms}}}\n"
-    )
+def phases_text(p: Phases) -> str:
     return (
-        f"description: outside servers, {'A/A' if latency_ms is None else f'+{latency_ms} ms'}\n"
-        f"enabled: true\nseed: {seed}\nallow: [127.0.0.1]\n"
         f"phases: {{warmup: {p.warmup}s, baseline: {p.baseline}s, burst_on: {p.burst_on}s, "
         f"burst_off: {p.burst_off}s, bursts: {p.bursts}, cooldown: {p.cooldown}s}}\n"
-        "proxy:\n  routes:\n"
+    )
+
+
+def profile_text(
+    redis_route: int,
+    latency_ms: int | None,
+    seed: int,
+    phases: Phases,
+    per_burst_ms: tuple[int, ...] = (),
+) -> str:
+    """A/A (``latency_ms=None``: ``faults: []``) or a latency toxic of ``latency_ms`` on the
+    Redis route, every burst; with ``per_burst_ms`` instead, burst i gets ``per_burst_ms[i-1]``
+    ms. The Redis route is the only one through the proxy."""
+    p = phases
+    if per_burst_ms:
+        faults = "faults:\n" + "".join(
+            f"  - {{name: redis_latency_{i}, type: latency, route: redis, latency_ms: {ms}, "
+            f"bursts: [{i}]}}\n"
+            for i, ms in enumerate(per_burst_ms, start=1)
+        )
+        what = " / ".join(f"+{ms} ms" for ms in per_burst_ms)
+    elif latency_ms is None:
+        faults, what = "faults: []\n", "A/A"
+    else:
+        faults = (
+            "faults:\n"
+            f"  - {{name: redis_latency, type: latency, route: redis, latency_ms: {latency_ms}}}\n"
+        )
+        what = f"+{latency_ms} ms"
+    return (
+        f"description: outside servers, {what}\n"
+        f"enabled: true\nseed: {seed}\nallow: [127.0.0.1]\n"
+        + phases_text(p)
+        + "proxy:\n  routes:\n"
         f"    redis: {{listen: 127.0.0.1:{redis_route}, upstream: 127.0.0.1:6379}}\n" + faults
     )
 
@@ -250,31 +272,44 @@ def run(
     phases: Phases = Phases(),
     users: int = 6,
     gate: str = "gates/default.yaml",
+    per_burst_ms: tuple[int, ...] = (),
+    limit_s: float | None = None,
 ) -> RunResult:
     """One locust run against the outside servers, to the profile's end (bounded: killed after
-    the profile's length + 90 s)."""
+    ``limit_s``, by default the profile's length + 90 s)."""
     work.mkdir(parents=True, exist_ok=True)
     route = free_port()
     profile = work / f"{run_id}.yaml"
-    profile.write_text(profile_text(route, latency_ms, seed, phases))
+    profile.write_text(profile_text(route, latency_ms, seed, phases, per_burst_ms))
     args = [
-        sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless",
-        "-u", str(users), "-r", str(users), "--only-summary",
+        "-f", LOCUSTFILE, "-u", str(users), "-r", str(users),
         "--host", ends.http, "--pg-dsn", ends.pg_dsn, "--pg-schema", f"cb_outside_{run_id}"[:60],
         "--redis-url", f"redis://127.0.0.1:{route}/{redis_db(ends.redis_url)}",
         "--redis-prefix", ends.redis_prefix,
+    ]  # fmt: skip
+    limit = phases.total_s + 90 if limit_s is None else limit_s
+    return run_locust(args, profile, work, run_id, limit, gate)
+
+
+def run_locust(
+    args: list[str], profile: Path, work: Path, run_id: str, limit: float, gate: str
+) -> RunResult:
+    """``locust --headless`` with ``args`` (locustfile, users, targets), the chaos profile and the
+    gate, its run directory in ``work/runs/<run_id>``, from the repository root; killed after
+    ``limit`` s."""
+    args = [
+        sys.executable, "-m", "locust", "--headless", "--only-summary", *args,
         "--chaos-profile", str(profile), "--chaos-proxy-api", f"127.0.0.1:{free_port()}",
         "--gate", gate, "--results-dir", str(work / "runs"), "--run-id", run_id,
     ]  # fmt: skip
     t0 = time.monotonic()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    limit = phases.total_s + 90
     try:
         out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=limit, env=env)
         code, output = out.returncode, out.stdout + out.stderr
     except subprocess.TimeoutExpired as exc:  # killed by subprocess.run
         code = -1
-        output = f"killed after {limit} s\n{_text(exc.stdout)}{_text(exc.stderr)}"
+        output = f"killed after {limit:g} s\n{_text(exc.stdout)}{_text(exc.stderr)}"
     command = " ".join(a if " " not in a else repr(a) for a in args)
     return RunResult(
         code,
