@@ -15,7 +15,10 @@ recovery_time (and every burst's recovery), then:
   as a miss of its own);
 
 plus the load average before and after each run and the exact commands. ``--keep DIR`` keeps
-each run's directory (windows, marks, journal, meta) and the noise it ran under (noise.json).
+each run's directory (windows, marks, journal, meta) and the noise it ran under (noise.json);
+``--rejudge DIR`` runs nothing and judges the directories an earlier ``--keep`` kept again, with
+today's analysis. The three figures also go through ``bench/_figures.py`` (``emit``). The bench
+uses PostgreSQL databases ``verdicts_*``, Redis database 7 and keys ``verdicts:*`` of its own.
 Not part of the test run.
 """
 
