@@ -62,10 +62,12 @@ class NoiseSettings:
     redis_clients: int = 4
     redis_db: int = 13  # redis-benchmark's own database number (the project's users use db 0)
     redis_requests: int = 2_000_000  # -n: the bound of one burst (it is stopped at its end)
+    redis_keyspace: int = 10_000  # -r: keys key:<12 digits> it reads and writes (64 bytes each)
     pg: SourceTiming | None = SourceTiming(3.0, 6.0)
     pg_clients: int = 2
     redis_url: str = REDIS_URL
     pg_dsn: str = PG_DSN
+    pg_db_prefix: str = "cb_noise_"  # the pgbench neighbour's database: <prefix><seed>_<pid>_<hex>
 
 
 @dataclass(frozen=True)
@@ -219,12 +221,13 @@ class RedisNeighbour(ChildSource):
         self.db = settings.redis_db
         self.clients = settings.redis_clients
         self.requests = settings.redis_requests
+        self.keyspace = settings.redis_keyspace
 
     def spawn(self, duration_s: float) -> list[subprocess.Popen[bytes]]:
         args = [
             "redis-benchmark", "-h", self.host, "-p", str(self.port), "--dbnum", str(self.db),
-            "-c", str(self.clients), "-n", str(self.requests), "-t", "get,set", "-r", "10000",
-            "-d", "64", "-q",
+            "-c", str(self.clients), "-n", str(self.requests), "-t", "get,set",
+            "-r", str(self.keyspace), "-d", "64", "-q",
         ]  # fmt: skip
         return [_spawn(args)]
 
@@ -251,7 +254,7 @@ class PgNeighbour(ChildSource):
         self.port = str(info.get("port") or 5432)
         self.user = str(info.get("user") or "postgres")
         self.admin_dsn = settings.pg_dsn
-        self.db = f"cb_noise_{tag}"
+        self.db = f"{settings.pg_db_prefix}{tag}"
         self.application_name = f"chaosbench-noise-{tag}"
         self.clients = settings.pg_clients
         self.created = False

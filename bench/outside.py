@@ -25,6 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import redis
@@ -105,10 +106,20 @@ class Endpoints:
 
 
 class OutsideServers(ClosedOnExit):
-    def __init__(self, tag: str | None = None) -> None:
+    """``db_prefix`` names the pgbench database (``<db_prefix><tag>``), ``key_prefix`` the Redis
+    keys (``<key_prefix><tag>:``) in the database of ``redis_url``: each caller its own."""
+
+    def __init__(
+        self,
+        tag: str | None = None,
+        db_prefix: str = "cb_outside_",
+        key_prefix: str = "cb:outside:",
+        redis_url: str = REDIS_URL,
+    ) -> None:
         self.tag = tag or f"h{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        self.db = f"cb_outside_{self.tag}"
-        self.prefix = f"cb:outside:{self.tag}:"
+        self.db = f"{db_prefix}{self.tag}"
+        self.prefix = f"{key_prefix}{self.tag}:"
+        self.redis_url = redis_url
         self.nginx: subprocess.Popen[bytes] | None = None
         self.dir: Path | None = None
         self.created = False
@@ -150,7 +161,7 @@ class OutsideServers(ClosedOnExit):
         subprocess.run(
             ["pgbench", "-i", "-s", "1", "-q", dsn], check=True, capture_output=True, timeout=120
         )
-        self.endpoints = Endpoints(f"http://127.0.0.1:{port}", dsn, REDIS_URL, self.prefix)
+        self.endpoints = Endpoints(f"http://127.0.0.1:{port}", dsn, self.redis_url, self.prefix)
         return self.endpoints
 
     def close(self) -> None:
@@ -164,7 +175,7 @@ class OutsideServers(ClosedOnExit):
             with psycopg.connect(PG_DSN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
             self.created = False
-        r = redis.Redis.from_url(REDIS_URL)
+        r = redis.Redis.from_url(self.redis_url)
         try:
             for key in r.scan_iter(f"{self.prefix}*", count=1000):
                 r.delete(key)
@@ -191,24 +202,52 @@ class Phases:
         )
 
 
-def profile_text(redis_route: int, latency_ms: int | None, seed: int, phases: Phases) -> str:
-    """A/A (``latency_ms=None``: ``faults: []``) or a latency toxic of ``latency_ms`` on the
-    Redis route, every burst. The Redis route is the only one through the proxy."""
-    p = phases
-    faults = (
-        "faults: []\n"
-        if latency_ms is None
-        else "faults:\n"
-        f"  - {{name: redis_latency, type: latency, route: redis, latency_ms: {latency_ms}}}\n"
-    )
+def phases_text(p: Phases) -> str:
     return (
-        f"description: outside servers, {'A/A' if latency_ms is None else f'+{latency_ms} ms'}\n"
-        f"enabled: true\nseed: {seed}\nallow: [127.0.0.1]\n"
         f"phases: {{warmup: {p.warmup}s, baseline: {p.baseline}s, burst_on: {p.burst_on}s, "
         f"burst_off: {p.burst_off}s, bursts: {p.bursts}, cooldown: {p.cooldown}s}}\n"
-        "proxy:\n  routes:\n"
+    )
+
+
+def profile_text(
+    redis_route: int,
+    latency_ms: int | None,
+    seed: int,
+    phases: Phases,
+    per_burst_ms: tuple[int, ...] = (),
+) -> str:
+    """A/A (``latency_ms=None``: ``faults: []``) or a latency toxic of ``latency_ms`` on the
+    Redis route, every burst; with ``per_burst_ms`` instead, burst i gets ``per_burst_ms[i-1]``
+    ms. The Redis route is the only one through the proxy."""
+    p = phases
+    if per_burst_ms:
+        faults = "faults:\n" + "".join(
+            f"  - {{name: redis_latency_{i}, type: latency, route: redis, latency_ms: {ms}, "
+            f"bursts: [{i}]}}\n"
+            for i, ms in enumerate(per_burst_ms, start=1)
+        )
+        what = " / ".join(f"+{ms} ms" for ms in per_burst_ms)
+    elif latency_ms is None:
+        faults, what = "faults: []\n", "A/A"
+    else:
+        faults = (
+            "faults:\n"
+            f"  - {{name: redis_latency, type: latency, route: redis, latency_ms: {latency_ms}}}\n"
+        )
+        what = f"+{latency_ms} ms"
+    return (
+        f"description: outside servers, {what}\n"
+        f"enabled: true\nseed: {seed}\nallow: [127.0.0.1]\n"
+        + phases_text(p)
+        + "proxy:\n  routes:\n"
         f"    redis: {{listen: 127.0.0.1:{redis_route}, upstream: 127.0.0.1:6379}}\n" + faults
     )
+
+
+def redis_db(url: str) -> int:
+    """The database number of a redis:// URL (0 when it names none)."""
+    path = urlsplit(url).path.strip("/")
+    return int(path) if path.isdigit() else 0
 
 
 def _text(out: str | bytes | None) -> str:
@@ -233,30 +272,44 @@ def run(
     phases: Phases = Phases(),
     users: int = 6,
     gate: str = "gates/default.yaml",
+    per_burst_ms: tuple[int, ...] = (),
+    limit_s: float | None = None,
 ) -> RunResult:
     """One locust run against the outside servers, to the profile's end (bounded: killed after
-    the profile's length + 90 s)."""
+    ``limit_s``, by default the profile's length + 90 s)."""
     work.mkdir(parents=True, exist_ok=True)
     route = free_port()
     profile = work / f"{run_id}.yaml"
-    profile.write_text(profile_text(route, latency_ms, seed, phases))
+    profile.write_text(profile_text(route, latency_ms, seed, phases, per_burst_ms))
     args = [
-        sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless",
-        "-u", str(users), "-r", str(users), "--only-summary",
+        "-f", LOCUSTFILE, "-u", str(users), "-r", str(users),
         "--host", ends.http, "--pg-dsn", ends.pg_dsn, "--pg-schema", f"cb_outside_{run_id}"[:60],
-        "--redis-url", f"redis://127.0.0.1:{route}/0", "--redis-prefix", ends.redis_prefix,
+        "--redis-url", f"redis://127.0.0.1:{route}/{redis_db(ends.redis_url)}",
+        "--redis-prefix", ends.redis_prefix,
+    ]  # fmt: skip
+    limit = phases.total_s + 90 if limit_s is None else limit_s
+    return run_locust(args, profile, work, run_id, limit, gate)
+
+
+def run_locust(
+    args: list[str], profile: Path, work: Path, run_id: str, limit: float, gate: str
+) -> RunResult:
+    """``locust --headless`` with ``args`` (locustfile, users, targets), the chaos profile and the
+    gate, its run directory in ``work/runs/<run_id>``, from the repository root; killed after
+    ``limit`` s."""
+    args = [
+        sys.executable, "-m", "locust", "--headless", "--only-summary", *args,
         "--chaos-profile", str(profile), "--chaos-proxy-api", f"127.0.0.1:{free_port()}",
         "--gate", gate, "--results-dir", str(work / "runs"), "--run-id", run_id,
     ]  # fmt: skip
     t0 = time.monotonic()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    limit = phases.total_s + 90
     try:
         out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=limit, env=env)
         code, output = out.returncode, out.stdout + out.stderr
     except subprocess.TimeoutExpired as exc:  # killed by subprocess.run
         code = -1
-        output = f"killed after {limit} s\n{_text(exc.stdout)}{_text(exc.stderr)}"
+        output = f"killed after {limit:g} s\n{_text(exc.stdout)}{_text(exc.stderr)}"
     command = " ".join(a if " " not in a else repr(a) for a in args)
     return RunResult(
         code,

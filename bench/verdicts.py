@@ -15,7 +15,10 @@ recovery_time (and every burst's recovery), then:
   as a miss of its own);
 
 plus the load average before and after each run and the exact commands. ``--keep DIR`` keeps
-each run's directory (windows, marks, journal, meta) and the noise it ran under (noise.json).
+each run's directory (windows, marks, journal, meta) and the noise it ran under (noise.json);
+``--rejudge DIR`` runs nothing and judges the directories an earlier ``--keep`` kept again, with
+today's analysis. The three figures also go through ``bench/_figures.py`` (``emit``). The bench
+uses PostgreSQL databases ``verdicts_*``, Redis database 7 and keys ``verdicts:*`` of its own.
 Not part of the test run.
 """
 
@@ -37,10 +40,28 @@ from pathlib import Path
 
 import psycopg
 
+from bench._figures import Figure, emit
 from bench.noise import Noise, NoiseSettings
-from bench.outside import Endpoints, OutsideServers, Phases, RunResult, run
+from bench.outside import REDIS_URL, Endpoints, OutsideServers, Phases, RunResult, run
 
 TRUTH_RECOVERY_S = (0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Names:
+    """The bench's own PostgreSQL database prefix, Redis database and key prefix, so that it
+    shares nothing with a test or another bench running on the same servers."""
+
+    db_prefix: str = "verdicts_"
+    redis_db: int = 7
+    key_prefix: str = "verdicts:"
+
+    @property
+    def redis_url(self) -> str:
+        return f"{REDIS_URL.rsplit('/', 1)[0]}/{self.redis_db}"
+
+
+NAMES = Names()
 KEEP_FILES = ("meta.json", "windows.jsonl", "marks.jsonl", "journal.jsonl", "integrity.json",
               "injections.json")  # fmt: skip
 
@@ -202,7 +223,19 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--no-noise", action="store_true", help="run without the noise source")
     ap.add_argument("--cpu-hogs", type=int, default=2, help="CPU hog processes of the noise")
     ap.add_argument("--keep", type=Path, default=None, help="copy each run directory here")
+    ap.add_argument(
+        "--rejudge",
+        type=Path,
+        default=None,
+        help="run nothing: judge the run directories an earlier --keep kept, with today's analysis",
+    )
     args = ap.parse_args(argv)
+    if args.rejudge is not None:
+        judged = rejudge(args.rejudge, args.truth_ms)
+        for n, o in enumerate(judged, start=1):
+            print_outcome(n, 0, o)
+        summarize(judged, args.truth_ms, f"rejudged {len(judged)} run directories", " ".join(argv))
+        return 0
     if args.runs < 1 or args.runs > 50:
         print(f"bench.verdicts: --runs {args.runs}: must be 1 .. 50", file=sys.stderr)
         return 2
@@ -213,7 +246,12 @@ def main(argv: list[str]) -> int:
     noise_settings = (
         None
         if args.no_noise
-        else NoiseSettings(max_duration_s=phases.total_s + 60, cpu_hogs=args.cpu_hogs)
+        else NoiseSettings(
+            max_duration_s=phases.total_s + 60,
+            cpu_hogs=args.cpu_hogs,
+            redis_db=NAMES.redis_db,
+            pg_db_prefix=NAMES.db_prefix,
+        )
     )
     work = Path(tempfile.mkdtemp(prefix="cb-verdicts-"))
     outcomes: list[Outcome] = []
@@ -227,7 +265,9 @@ def main(argv: list[str]) -> int:
         flush=True,
     )
     try:
-        servers = OutsideServers()
+        servers = OutsideServers(
+            db_prefix=NAMES.db_prefix, key_prefix=NAMES.key_prefix, redis_url=NAMES.redis_url
+        )
         try:
             ends = servers.__enter__()
         except (RuntimeError, OSError, subprocess.SubprocessError, psycopg.Error) as exc:
@@ -249,29 +289,104 @@ def main(argv: list[str]) -> int:
             servers.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    summarize(outcomes, args.truth_ms, f"wall {time.time() - t0:.0f} s", " ".join(argv))
+    return 0
+
+
+def summarize(outcomes: list[Outcome], truth_ms: int, wall: str, command: str) -> None:
+    """Print the rates and the recovery error, and emit them as figures (bench/_figures.py)."""
     aa = [o for o in outcomes if o.label == "A/A"]
     truth_runs = [o for o in outcomes if o.label != "A/A"]
     false_fail = sum(1 for o in aa if o.code == 1)
     missed = sum(1 for o in truth_runs if o.code != 1)
     errors = [recovery_error(b) for o in truth_runs for b in o.bursts]
     finite = [e for e in errors if math.isfinite(e)]
+    within = sum(1 for e in errors if e == 0)
     aa_errors = [recovery_error(b) for o in aa for b in o.bursts]  # no fault: truth 0 .. 1 s too
+    aa_within = sum(1 for e in aa_errors if e == 0)
+    max_finite = max(finite, default=0.0)
     print(
         f"\nfalse-fail rate: {false_fail}/{len(aa)} A/A runs exit 1 "
         f"(other exits: {sorted(o.code for o in aa if o.code != 1)})\n"
-        f"miss rate: {missed}/{len(truth_runs)} +{args.truth_ms} ms runs do not exit 1 "
+        f"miss rate: {missed}/{len(truth_runs)} +{truth_ms} ms runs do not exit 1 "
         f"(their exits: {sorted(o.code for o in truth_runs)})\n"
         f"recovery error against truth (0 .. 1 s): {len(errors)} bursts, "
-        f"{sum(1 for e in errors if e == 0)} within, "
+        f"{within} within, "
         f"{len(errors) - len(finite)} not recovered, "
-        f"max finite error {max(finite, default=0.0):.1f} s\n"
+        f"max finite error {max_finite:.1f} s\n"
         f"A/A bursts' recovery against truth (0 .. 1 s): {len(aa_errors)} bursts, "
-        f"{sum(1 for e in aa_errors if e == 0)} within, "
+        f"{aa_within} within, "
         f"{sum(1 for e in aa_errors if math.isinf(e))} not recovered, max finite error "
         f"{max((e for e in aa_errors if math.isfinite(e)), default=0.0):.1f} s\n"
-        f"wall {time.time() - t0:.0f} s; load average now {fmt_load(os.getloadavg())}"
+        f"{wall}; load average now {fmt_load(os.getloadavg())}",
+        flush=True,
     )
-    return 0
+    cmd = f"python -m bench.verdicts {command}".strip()
+    emit(
+        Figure(
+            "verdicts",
+            "A/A runs under noise that fail the default gate (exit 1)",
+            f"{false_fail} of {len(aa)}",
+            "0",
+            false_fail == 0 and bool(aa),
+            command=cmd,
+        )
+    )
+    emit(
+        Figure(
+            "verdicts",
+            f"+{truth_ms} ms runs under noise that do not fail (exit != 1)",
+            f"{missed} of {len(truth_runs)}",
+            "0",
+            missed == 0 and bool(truth_runs),
+            command=cmd,
+        )
+    )
+    emit(
+        Figure(
+            "verdicts",
+            f"+{truth_ms} ms bursts whose recovery is within 1 s of truth (0 .. 1 s)",
+            f"{within} of {len(errors)} (max error {max_finite:.1f} s, "
+            f"{len(errors) - len(finite)} not recovered)",
+            "all",
+            within == len(errors) and bool(errors),
+            command=cmd,
+        )
+    )
+
+
+def rejudge(keep_dir: Path, truth_ms: int) -> list[Outcome]:
+    """Judge the kept run directories of an earlier bench run again with today's analysis and
+    the default gate (``v_aa_*`` A/A, ``v_t<ms>_*`` truth runs), in the order they ran."""
+    from chaosbench.analysis.analyze import analyze
+    from chaosbench.analysis.gate import load_gate
+    from chaosbench.analysis.rundir import load
+    from chaosbench.analysis.verdict import evaluate
+
+    gate = load_gate(None)
+    outcomes = []
+    dirs = sorted(keep_dir.glob("v_*"), key=lambda d: (d / "meta.json").stat().st_mtime)
+    for d in dirs:
+        run_data = load(d)
+        v = evaluate(run_data, gate, None)
+        recs = analyze(run_data, gate).recoveries
+        lines = {r.name: f"{r.status} at {r.where}" for r in v.results}
+        nan3 = (math.nan, math.nan, math.nan)
+        outcomes.append(
+            Outcome(
+                "A/A" if d.name.startswith("v_aa_") else f"+{truth_ms} ms",
+                d.name,
+                v.exit_code,
+                lines.get("p95_regression", "?"),
+                lines.get("recovery_time", "?"),
+                [r.recovery_s if r.recovered else None for r in recs],
+                nan3,
+                nan3,
+                0.0,
+                f"python -m chaosbench.analysis {d}",
+            )
+        )
+    return outcomes
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ import chaosbench.wiring.chaos
 import chaosbench.wiring.console
 import chaosbench.wiring.plain
 import chaosbench.wiring.results
+import chaosbench.wiring.routes
 import chaosbench.wiring.webui
 
 chaosbench.wiring.plain.install(events)  # first: no --host starts the reference system
+chaosbench.wiring.routes.install(events)  # then the routes' addresses, before the probe
 chaosbench.users.options.install(events)
 chaosbench.wiring.chaos.install(events)
 chaosbench.wiring.console.install(events)

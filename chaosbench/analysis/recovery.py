@@ -120,39 +120,63 @@ def bands(table: WindowTable, run: RunData, cfg: RecoveryTime) -> list[Band]:
     return out
 
 
-def _control_excess(
+@dataclass(slots=True)
+class ControlSeconds:
+    """The control cohort, second by second over a span: how far its p95 sits above its
+    baseline level (``excess``, ms, never negative) and whether it left its own band
+    (``out``: the host had a bad second, which says nothing about the kind's latency)."""
+
+    excess: np.ndarray
+    out: np.ndarray
+
+
+def _control_level(
+    table: WindowTable, coh: Cohort, cfg: RecoveryTime
+) -> tuple[float, float] | None:
+    """(median, band high) of the control's per-second baseline p95s, as ``bands`` makes them."""
+    base = table.select(coh, ["baseline"])
+    full = base.count >= cfg.min_second_samples
+    if not full.any():
+        return None
+    p95 = base.hist.row_percentiles(95)[full] / 1000
+    high = float(np.quantile(p95, cfg.band_quantile)) * (1 + cfg.p95_tolerance)
+    return float(np.median(p95)), high + cfg.p95_margin_ms
+
+
+def _control_seconds(
     table: WindowTable,
     control: list[str],
     lo: int,
     hi: int,
     cfg: RecoveryTime,
-    levels: dict[tuple[str, ...], float | None],
-) -> np.ndarray:
-    """Per second in [lo, hi): how far the control cohort's p95 is above its baseline level
-    (0 where it is not, or has too few samples). ``levels``: baseline levels computed so far."""
-    out = np.zeros(hi - lo)
+    levels: dict[tuple[str, ...], tuple[float, float] | None],
+) -> ControlSeconds:
+    """The control cohort's seconds in [lo, hi) (zeros where it has too few samples, or no
+    control). ``levels``: the control cohorts' baseline levels computed so far."""
+    out = ControlSeconds(np.zeros(hi - lo), np.zeros(hi - lo, dtype=bool))
     if not control:
         return out
     coh = Cohort(tuple(control))
     if coh.kinds not in levels:
-        base = table.select(coh, ["baseline"])
-        full = base.count >= cfg.min_second_samples
-        levels[coh.kinds] = (
-            float(np.median(base.hist.row_percentiles(95)[full] / 1000)) if full.any() else None
-        )
+        levels[coh.kinds] = _control_level(table, coh, cfg)
     level = levels[coh.kinds]
     if level is None:
         return out
     secs, p95, count, _ = _second_p95(table, coh, lo, hi)
     ok = count >= cfg.min_second_samples
-    out[secs[ok] - lo] = np.maximum(p95[ok] - level, 0.0)
+    out.excess[secs[ok] - lo] = np.maximum(p95[ok] - level[0], 0.0)
+    out.out[secs[ok] - lo] = p95[ok] > level[1]
     return out
 
 
 def _states(
-    table: WindowTable, band: Band, lo: int, hi: int, cfg: RecoveryTime, excess: np.ndarray
+    table: WindowTable, band: Band, lo: int, hi: int, cfg: RecoveryTime, ctl: ControlSeconds
 ) -> np.ndarray:
-    """State of each second in [lo, hi) for one kind."""
+    """State of each second in [lo, hi) for one kind. A second whose p95 is out of band while
+    the control cohort is out of its own band too is *unknown*, not bad: the host was slow for
+    everything (a stall of the load generator, a CPU hog), which is no evidence that this kind
+    has not recovered. Errors are judged in every second (host slowness does not fail
+    requests)."""
     secs, p95, count, failures = _second_p95(table, Scope(band.kind), lo, hi)
     states = np.full(hi - lo, BAD if band.regular else UNKNOWN, dtype=np.int8)
     if secs.size == 0:
@@ -160,9 +184,13 @@ def _states(
     idx = secs - lo
     full = count >= cfg.min_second_samples
     err = failures / np.maximum(count, 1)
-    bad = (p95 - excess[idx] > band.p95_high_ms) | (err > band.error_high)
+    slow = p95 - ctl.excess[idx] > band.p95_high_ms
+    failing = err > band.error_high
+    excused = slow & ~failing & ctl.out[idx]
+    bad = (slow | failing) & ~excused
     states[idx[full & bad]] = BAD
-    states[idx[full & ~bad]] = OK
+    states[idx[full & ~bad & ~excused]] = OK
+    states[idx[full & excused]] = UNKNOWN
     return states
 
 
@@ -183,7 +211,7 @@ def burst_recovery(
     cfg: RecoveryTime,
     cohorts: Cohorts | None = None,
     cut: bool = False,
-    levels: dict[tuple[str, ...], float | None] | None = None,
+    levels: dict[tuple[str, ...], tuple[float, float] | None] | None = None,
 ) -> BurstRecovery:
     """``cohorts``: what the burst's faults touch (None: every kind); ``cut``: the run ended
     at ``until`` before the recovery phase was over."""
@@ -195,8 +223,8 @@ def burst_recovery(
     kinds: list[KindRecovery] = []
     for band in bands_:
         control = cohorts.control_for(band.kind, kinds_) if cohorts is not None else []
-        excess = _control_excess(table, control, lo, hi, cfg, {} if levels is None else levels)
-        st = _states(table, band, lo, hi, cfg, excess)
+        ctl = _control_seconds(table, control, lo, hi, cfg, {} if levels is None else levels)
+        st = _states(table, band, lo, hi, cfg, ctl)
         in_burst = int((st[:burst_secs] == BAD).sum())
         touched = cohorts is None or cohorts.touches(band.kind)
         bad = np.flatnonzero(st[:burst_secs] == BAD)
@@ -252,7 +280,7 @@ def recoveries(
     # The run was cut when no phase (the cooldown) followed the last burst's recovery.
     cut = not any(p.start >= bursts[-1].end and p.phase == "cooldown" for p in run.phases)
     out = []
-    levels: dict[tuple[str, ...], float | None] = {}
+    levels: dict[tuple[str, ...], tuple[float, float] | None] = {}
     for i, b in enumerate(bursts):
         nxt = i + 1 < len(bursts)
         until = bursts[i + 1].start if nxt else last

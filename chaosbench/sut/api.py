@@ -245,6 +245,7 @@ class Api:
                 "rate_limit_fail_open": self.limiter.fail_open,
                 "postgres_failures": self.pool.breaker.failures,
                 "redis_failures": self.redis.breaker.failures,
+                "breaker_holds": self.pool.breaker.holds + self.redis.breaker.holds,
             },
         }
         return json_response(503 if down else 200, body)

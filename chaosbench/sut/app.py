@@ -27,8 +27,8 @@ log = logging.getLogger("sut")
 class Sut:
     def __init__(self, settings: Settings) -> None:
         self.settings = s = settings
-        self.pg_breaker = Breaker("postgres", s.breaker_cooldown)
-        self.redis_breaker = Breaker("redis", s.breaker_cooldown)
+        self.pg_breaker = Breaker("postgres", s.breaker_cooldown, s.breaker_hold_s)
+        self.redis_breaker = Breaker("redis", s.breaker_cooldown, s.breaker_hold_s)
         self.pool = PgPool(
             s.pg_dsn,
             s.pg_pool_size,

@@ -36,6 +36,7 @@ class Settings:
     redis_timeout: float = 0.5
     health_timeout: float = 0.6
     breaker_cooldown: float = 0.5
+    breaker_hold_s: float = 0.0
     ws_queue: int = 2000
     max_body: int = 65536
     idle_timeout: float = 60.0
@@ -76,6 +77,12 @@ _OPTS = [
     _Opt("redis_timeout", float, "Redis connect and socket timeout, seconds", 0.01),
     _Opt("health_timeout", float, "bound on each /health dependency check, seconds", 0.05),
     _Opt("breaker_cooldown", float, "after a dependency failure, fail fast for this long", 0),
+    _Opt(
+        "breaker_hold_s",
+        float,
+        "once a failing dependency answers again, keep failing fast this long (0: off)",
+        0,
+    ),
     _Opt("ws_queue", int, "messages a WebSocket client may fall behind before it is dropped", 1),
     _Opt("max_body", int, "largest request body, bytes", 1),
     _Opt("idle_timeout", float, "close keep-alive connections idle this long, seconds", 0.1),

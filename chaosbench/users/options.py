@@ -21,7 +21,9 @@ the recording start (``preflight``):
 - at ``init`` (the first init listener: ``chaosbench.harness`` installs these options first),
   the options are parsed, every ``--user-mix`` class must exist and every target address of the
   user classes must be well-formed; a headless (or autostarted) local run also probes every
-  target there, so a bad one ends the process before the chaos half starts anything;
+  target there, so a bad one ends the process before the chaos half starts anything — except a
+  target on a listen address of the chaos profile's routes (``listening_later``), which opens
+  only when the chaos half creates the routes: that one is probed at test start;
 - at ``test_start`` (web UI runs, whose options may change; workers) the same check runs once
   per test start: whichever listener asks ``preflight(environment)`` first runs it, the chaos
   and results listeners ask before they start, and a refused start starts nothing.
@@ -56,6 +58,7 @@ DEFAULT_WS_PATH = "/ws/feed"
 _ENV_ATTR = "_chaosbench_load_options"
 _UNREACHABLE_ATTR = "_chaosbench_unreachable"
 _PREFLIGHT_ATTR = "_chaosbench_preflight"
+_LATER_ATTR = "_chaosbench_listening_later"
 
 
 @dataclass(frozen=True)
@@ -341,12 +344,33 @@ def _on_init(environment: Any, **_kw: Any) -> None:
     # check their targets at test start
     worker = isinstance(environment.runner, WorkerRunner)
     at_once = _starts_at_once(environment) and not worker
-    problem = _check(environment, targets=at_once, probe=_probes(environment))
+    problem = _check(environment, targets=at_once, probe=False)
     if problem is not None:
         print(f"chaosbench: {problem}", file=sys.stderr, flush=True)
         sys.exit(EXIT_CANNOT_MEASURE)
-    if at_once:
-        setattr(environment, _PREFLIGHT_ATTR, Preflight(None))  # the first start is checked
+    if at_once and _probes(environment):
+        from chaosbench.users.targets import check_targets
+
+        # A target on a chaos profile route's listen address opens only when the chaos half
+        # creates the routes, after this check: it is probed at test start (``preflight``),
+        # before any user spawns and before the scheduler and the recording.
+        later: frozenset[tuple[str, int]] = getattr(environment, _LATER_ATTR, frozenset())
+        classes = _selected_classes(environment)
+        problem = check_targets(classes, load_options(environment), skip=later)
+        if problem is not None:
+            print(f"chaosbench: {problem}", file=sys.stderr, flush=True)
+            sys.exit(EXIT_CANNOT_MEASURE)
+        if not later:
+            setattr(environment, _PREFLIGHT_ATTR, Preflight(None))  # the first start is checked
+    elif at_once:
+        setattr(environment, _PREFLIGHT_ATTR, Preflight(None))
+
+
+def listening_later(environment: Any, addresses: frozenset[tuple[str, int]]) -> None:
+    """Say which (host, port) addresses open only after ``init`` (the chaos profile's routes):
+    a target there is probed at test start instead of at init. Called before this module's
+    init listener (``chaosbench.harness`` installs ``chaosbench.wiring.routes`` first)."""
+    setattr(environment, _LATER_ATTR, addresses)
 
 
 def install(events: Events) -> None:

@@ -61,13 +61,16 @@ def probe(target: Target, timeout: float = 3.0) -> None:
         ) from None
 
 
-def check_targets(user_classes: Iterable[type], opts: object) -> str | None:
-    """Probe every distinct target of the given user classes; the first problem, or None.
+def check_targets(
+    user_classes: Iterable[type], opts: object, skip: frozenset[tuple[str, int]] = frozenset()
+) -> str | None:
+    """Probe every distinct target of the given user classes (but those on ``skip``'s
+    (host, port) addresses); the first problem, or None.
 
     ``opts`` (the run's ``LoadOptions``) is only handed to each class's ``targets(opts)``; this
     module does not import ``chaosbench.users.options``, which imports it.
     """
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[str, int]] = set(skip)
     for cls in user_classes:
         getter = getattr(cls, "targets", None)
         if getter is None:
