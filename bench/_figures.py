@@ -183,6 +183,60 @@ def update_doc(text: str, figures: list[Figure], mach: Machine, when: str, load:
     return text.rstrip("\n") + "\n\n## Measured figures\n\n" + table + "\n"
 
 
+#: Appended to a bench's locustfile: from ``BENCH_WARMUP`` seconds after the test start until it
+#: starts stopping, samples (perf_counter, requests named ``BENCH_NAME``) every 0.25 s and keeps
+#: the first and the latest in ``BENCH_STEADY`` (JSON): the steady rate, without the spawn and
+#: the harness's start (no per-request cost: it reads Locust's statistics).
+STEADY_LISTENER = """
+import json as _json, os as _os, time as _time
+import gevent as _gevent
+from locust import events as _events
+
+_stopping = []
+
+
+def _count(env, name):
+    return sum(e.num_requests for (n, _), e in env.stats.entries.items() if n == name)
+
+
+@_events.test_start.add_listener
+def _steady_start(environment, **_kw):
+    out, name = _os.environ.get("BENCH_STEADY"), _os.environ.get("BENCH_NAME")
+    if not out:
+        return
+
+    def sample():
+        _gevent.sleep(float(_os.environ.get("BENCH_WARMUP", "3")))
+        first = (_time.perf_counter(), _count(environment, name))
+        while not _stopping:
+            _gevent.sleep(0.25)
+            if _stopping:
+                break
+            last = (_time.perf_counter(), _count(environment, name))
+            with open(out, "w") as f:
+                _json.dump({"first": first, "last": last}, f)
+
+    _gevent.spawn(sample)
+
+
+@_events.test_stopping.add_listener
+def _steady_stop(**_kw):
+    _stopping.append(True)
+"""
+
+
+def steady_rate(path: Path, label: str, stderr: str = "") -> float:
+    """Requests/s between the first and the latest sample :data:`STEADY_LISTENER` wrote;
+    RuntimeError when it wrote none (a run shorter than its warm-up, or no request)."""
+    if not path.exists():
+        raise RuntimeError(f"{label}: no steady-state samples: {stderr[-800:]}")
+    data = json.loads(path.read_text())
+    (t0, n0), (t1, n1) = data["first"], data["last"]
+    if n1 <= n0 or t1 <= t0:
+        raise RuntimeError(f"{label}: no requests after the warm-up: {stderr[-800:]}")
+    return float(n1 - n0) / (t1 - t0)
+
+
 def locust_rate(stats_json: Path, name: str, label: str, stderr: str = "") -> float:
     """Requests/s of the request ``name`` in a Locust ``--json-file`` (over the time its
     requests were made; a user's ``connect`` requests are not load). RuntimeError when the

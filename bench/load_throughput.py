@@ -13,15 +13,18 @@ think time doing the one operation the native tool does, at the same concurrency
   + harness vs bare psycopg under gevent (one connection and cursor per greenlet) and vs a bare
   Locust ``User`` calling psycopg; also against ``pgbench -S -j 1`` (one thread, like one
   Locust process).
-- HTTP (``GET /small.json`` on nginx): ``ApiUser`` + harness vs a bare ``FastHttpUser``; also
-  against ``wrk -t 1``.
+- HTTP (``GET /small.json`` on nginx): ``ApiUser`` + harness vs a bare ``FastHttpUser`` (and vs
+  the same ``FastHttpUser`` with the harness, which tells the ApiUser's own cost from the
+  harness's); also against ``wrk -t 1``.
 
 The variants of a kind run one after another, interleaved A B C A B C ... (``--pairs``
 rounds) so that drift on a shared machine hits all of them; the ratio is the median over the
 rounds of A / B within a round. Only the measured operation counts (a user's ``connect``
-requests are not load). Prints the load average and the exact commands.
+requests are not load), and a Locust run counts from 3 s after its start (the spawn and the
+harness's start are not the steady rate; the bare loops connect before their clock starts).
+Prints the load average and the exact commands.
 
-    python -m bench.load_throughput [--duration 8] [--pairs 2] [--kinds redis,pg,http]
+    python -m bench.load_throughput [--duration 10] [--pairs 2] [--kinds redis,pg,http]
                                     [--redis-users 16] [--pg-users 16] [--http-users 32]
 """
 
@@ -42,7 +45,14 @@ from pathlib import Path
 
 import redis
 
-from bench._figures import Figure, emit, load_average, locust_rate
+from bench._figures import (
+    STEADY_LISTENER,
+    Figure,
+    emit,
+    load_average,
+    locust_rate,
+    steady_rate,
+)
 from bench.outside import Endpoints, OutsideServers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +61,7 @@ PREFIX = "bench_users:"
 KEY = PREFIX + "k"
 ACCOUNTS = 100_000  # pgbench -i -s 1
 PG_QUERY = "SELECT abalance FROM pgbench_accounts WHERE aid = %s"
+WARMUP_S = 3.0  # of each Locust run, not counted (spawn, the harness's start)
 
 LOCUSTFILE = """
 import os, random, time
@@ -144,6 +155,7 @@ class Variant:
     env: dict[str, str]
     json_file: Path | None  # Locust's --json-file (else the loop prints JSON)
     name: str  # the request counted
+    steady: Path | None = None  # STEADY_LISTENER's samples
 
 
 @dataclass(frozen=True)
@@ -175,7 +187,9 @@ def run_variant(v: Variant, limit: float) -> float:
         if data["errors"]:
             raise RuntimeError(f"{v.label}: {data['errors']} errors: {data['first_error']}")
         return float(data["count"]) / float(data["seconds"])
-    return locust_rate(Path(f"{v.json_file}.json"), v.name, v.label, out.stderr)
+    locust_rate(Path(f"{v.json_file}.json"), v.name, v.label, out.stderr)  # none failed
+    assert v.steady is not None
+    return steady_rate(v.steady, v.label, out.stderr)
 
 
 def locust_variant(
@@ -191,9 +205,11 @@ def locust_variant(
         cmd += ["--chaos-profile", "none", "--results-dir", str(work / "runs"),
                 "--run-id", tag, "--sut-pg-dsn", "none", "--redis-url", REDIS_URL,
                 "--redis-prefix", PREFIX, "--pg-dsn", pg_dsn]  # fmt: skip
+    steady = work / f"steady-{tag}.json"
     env = {"BENCH_HARNESS": "on" if harness else "off", "BENCH_PG_DSN": pg_dsn,
+           "BENCH_STEADY": str(steady), "BENCH_NAME": name, "BENCH_WARMUP": str(WARMUP_S),
            "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}  # fmt: skip
-    return Variant(label, [*cmd, cls], env, stats, name)
+    return Variant(label, [*cmd, cls], env, stats, name, steady)
 
 
 def loop_variant(
@@ -339,7 +355,7 @@ def measure(kind: Kind, pairs: int, duration: int) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.load_throughput")
-    ap.add_argument("--duration", type=int, default=8)
+    ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--pairs", type=int, default=2)
     ap.add_argument("--kinds", default="redis,pg,http")
     ap.add_argument("--redis-users", type=int, default=16)
@@ -361,6 +377,7 @@ def main() -> int:
         work = Path(t)
         (work / "bench_users.py").write_text(
             LOCUSTFILE.format(key=KEY, redis_url=REDIS_URL, query=PG_QUERY, accounts=ACCOUNTS)
+            + STEADY_LISTENER
         )
         r = redis.Redis.from_url(REDIS_URL)
         r.set(KEY, b"x" * 64, ex=3600)
@@ -406,6 +423,8 @@ def build(key: str, a: argparse.Namespace, ends: Endpoints, work: Path) -> Kind:
         locust_variant("ApiUser+harness", "HttpBench", u, d, work, True, host,
                        "GET /small.json", dsn),
         [locust_variant("bare FastHttpUser", "BareHttp", u, d, work, False, host,
+                        "GET /small.json", dsn),
+         locust_variant("bare FastHttpUser+harness", "BareHttp", u, d, work, True, host,
                         "GET /small.json", dsn)],
         lambda: wrk(f"{ends.http}/small.json", u, d), "≥ 95 %", 0.95,
     )  # fmt: skip

@@ -10,7 +10,8 @@
    started here) measured between bursts: the profile's first burst (a latency fault on the
    idle Redis route) comes after the measured time. The runs alternate off on on off ... one
    after another (``--pairs`` pairs), so that drift on a shared machine hits both sides;
-   the ratio is per pair, then the median.
+   each run counts from 3 s after its start (steady rate), the ratio is per pair, then the
+   median.
 3. Memory: RSS of a Locust process with the harness on at constant paced load after 1 minute
    and at the end (``--rss-minutes``, default 2; the issue's figure is ``--rss-minutes 10``).
 
@@ -31,7 +32,14 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from bench._figures import Figure, emit, load_average, locust_rate
+from bench._figures import (
+    STEADY_LISTENER,
+    Figure,
+    emit,
+    load_average,
+    locust_rate,
+    steady_rate,
+)
 from bench.outside import Phases, free_port, profile_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,10 +192,11 @@ class LocustRun:
         wait: float = 0.0,
     ) -> None:
         locustfile = tmp / "bench_locustfile.py"
-        locustfile.write_text(LOCUSTFILE)
+        locustfile.write_text(LOCUSTFILE + STEADY_LISTENER)
         tag = uuid.uuid4().hex[:8]
         self.duration = duration
         self.stats = tmp / f"stats-{tag}"
+        self.steady = tmp / f"steady-{tag}.json"
         args = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
                 "--only-summary", "-u", str(users), "-r", str(users), "-t", f"{int(duration)}s",
                 "--json-file", str(self.stats), "--loglevel", "WARNING",
@@ -205,6 +214,7 @@ class LocustRun:
                 args += ["--influx-url", vm.url, "--influx-org", "o", "--influx-bucket", "b"]
         self.command = " ".join(args).replace(sys.executable, "python") + " RedisGet"
         env = {"BENCH_HARNESS": "on" if harness else "off", "BENCH_WAIT": str(wait),
+               "BENCH_STEADY": str(self.steady), "BENCH_NAME": "GET", "BENCH_WARMUP": "3",
                "INFLUX_TOKEN": "bench", "PATH": "/usr/bin:/bin",
                "PYTHONPATH": str(ROOT)}  # fmt: skip
         self.proc = subprocess.Popen([*args, "RedisGet"], cwd=ROOT, env=env,
@@ -217,9 +227,11 @@ class LocustRun:
         return _rss_kb(self.proc.pid)
 
     def result(self) -> float:
-        """Requests/s of GET over the time its requests were made."""
+        """Requests/s of GET from 3 s after the start (the spawn and the harness's start are not
+        the steady rate) until the test starts stopping; no GET may have failed."""
         _, err = self.proc.communicate(timeout=self.duration + 120)
-        return locust_rate(Path(f"{self.stats}.json"), "GET", "RedisGet", err.decode())
+        locust_rate(Path(f"{self.stats}.json"), "GET", "RedisGet", err.decode())
+        return steady_rate(self.steady, "RedisGet", err.decode())
 
 
 def _rss_kb(pid: int) -> int:
