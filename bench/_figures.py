@@ -251,3 +251,10 @@ def locust_rate(stats_json: Path, name: str, label: str, stderr: str = "") -> fl
         raise RuntimeError(f"{label}: {e['num_failures']} {name!r} failed: {stderr[-800:]}")
     span = (e["last_request_timestamp"] or e["start_time"]) - e["start_time"]
     return float(e["num_requests"]) / max(span, 1e-9)
+
+
+def locust_steady_rate(stats_json: Path, steady: Path, name: str, label: str, stderr: str) -> float:
+    """The steady rate of a Locust run (:func:`steady_rate`), after :func:`locust_rate` has
+    checked that the run wrote its statistics and that no ``name`` request failed."""
+    locust_rate(stats_json, name, label, stderr)
+    return steady_rate(steady, label, stderr)

@@ -24,7 +24,7 @@ requests are not load), and a Locust run counts from 3 s after its start (the sp
 harness's start are not the steady rate; the bare loops connect before their clock starts).
 Prints the load average and the exact commands.
 
-    python -m bench.load_throughput [--duration 10] [--pairs 2] [--kinds redis,pg,http]
+    python -m bench.load_throughput [--duration 10] [--pairs 3] [--kinds redis,pg,http]
                                     [--redis-users 16] [--pg-users 16] [--http-users 32]
 """
 
@@ -45,14 +45,7 @@ from pathlib import Path
 
 import redis
 
-from bench._figures import (
-    STEADY_LISTENER,
-    Figure,
-    emit,
-    load_average,
-    locust_rate,
-    steady_rate,
-)
+from bench._figures import STEADY_LISTENER, Figure, emit, load_average, locust_steady_rate
 from bench.outside import Endpoints, OutsideServers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,9 +180,8 @@ def run_variant(v: Variant, limit: float) -> float:
         if data["errors"]:
             raise RuntimeError(f"{v.label}: {data['errors']} errors: {data['first_error']}")
         return float(data["count"]) / float(data["seconds"])
-    locust_rate(Path(f"{v.json_file}.json"), v.name, v.label, out.stderr)  # none failed
     assert v.steady is not None
-    return steady_rate(v.steady, v.label, out.stderr)
+    return locust_steady_rate(Path(f"{v.json_file}.json"), v.steady, v.name, v.label, out.stderr)
 
 
 def locust_variant(
@@ -356,7 +348,7 @@ def measure(kind: Kind, pairs: int, duration: int) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.load_throughput")
     ap.add_argument("--duration", type=int, default=10)
-    ap.add_argument("--pairs", type=int, default=2)
+    ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--kinds", default="redis,pg,http")
     ap.add_argument("--redis-users", type=int, default=16)
     ap.add_argument("--pg-users", type=int, default=16)

@@ -32,14 +32,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from bench._figures import (
-    STEADY_LISTENER,
-    Figure,
-    emit,
-    load_average,
-    locust_rate,
-    steady_rate,
-)
+from bench._figures import STEADY_LISTENER, Figure, emit, load_average, locust_steady_rate
 from bench.outside import Phases, free_port, profile_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -230,8 +223,8 @@ class LocustRun:
         """Requests/s of GET from 3 s after the start (the spawn and the harness's start are not
         the steady rate) until the test starts stopping; no GET may have failed."""
         _, err = self.proc.communicate(timeout=self.duration + 120)
-        locust_rate(Path(f"{self.stats}.json"), "GET", "RedisGet", err.decode())
-        return steady_rate(self.steady, "RedisGet", err.decode())
+        stats = Path(f"{self.stats}.json")
+        return locust_steady_rate(stats, self.steady, "GET", "RedisGet", err.decode())
 
 
 def _rss_kb(pid: int) -> int:
