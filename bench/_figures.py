@@ -183,16 +183,18 @@ def update_doc(text: str, figures: list[Figure], mach: Machine, when: str, load:
     return text.rstrip("\n") + "\n\n## Measured figures\n\n" + table + "\n"
 
 
-#: Appended to a bench's locustfile: from ``BENCH_WARMUP`` seconds after the test start until it
-#: starts stopping, samples (perf_counter, requests named ``BENCH_NAME``) every 0.25 s and keeps
-#: the first and the latest in ``BENCH_STEADY`` (JSON): the steady rate, without the spawn and
-#: the harness's start (no per-request cost: it reads Locust's statistics).
+#: Appended to a bench's locustfile: ``BENCH_WARMUP`` seconds after the test start, and again
+#: when the test starts stopping (``test_stopping``: before any user is stopped), takes
+#: (perf_counter, requests named ``BENCH_NAME``) and writes both to ``BENCH_STEADY`` (JSON): the
+#: steady rate, without the spawn and the harness's start, and nothing added per request (it
+#: reads Locust's statistics). A loop too busy to wake the first sample in time only shortens the
+#: window; the end is exact.
 STEADY_LISTENER = """
 import json as _json, os as _os, time as _time
 import gevent as _gevent
 from locust import events as _events
 
-_stopping = []
+_first = []
 
 
 def _count(env, name):
@@ -201,27 +203,24 @@ def _count(env, name):
 
 @_events.test_start.add_listener
 def _steady_start(environment, **_kw):
-    out, name = _os.environ.get("BENCH_STEADY"), _os.environ.get("BENCH_NAME")
-    if not out:
+    if not _os.environ.get("BENCH_STEADY"):
         return
 
-    def sample():
+    def first():
         _gevent.sleep(float(_os.environ.get("BENCH_WARMUP", "3")))
-        first = (_time.perf_counter(), _count(environment, name))
-        while not _stopping:
-            _gevent.sleep(0.25)
-            if _stopping:
-                break
-            last = (_time.perf_counter(), _count(environment, name))
-            with open(out, "w") as f:
-                _json.dump({"first": first, "last": last}, f)
+        _first.append((_time.perf_counter(), _count(environment, _os.environ["BENCH_NAME"])))
 
-    _gevent.spawn(sample)
+    _gevent.spawn(first)
 
 
 @_events.test_stopping.add_listener
-def _steady_stop(**_kw):
-    _stopping.append(True)
+def _steady_stop(environment, **_kw):
+    out = _os.environ.get("BENCH_STEADY")
+    if not out or not _first:
+        return
+    last = (_time.perf_counter(), _count(environment, _os.environ["BENCH_NAME"]))
+    with open(out, "w") as f:
+        _json.dump({"first": _first[0], "last": last}, f)
 """
 
 
@@ -232,8 +231,11 @@ def steady_rate(path: Path, label: str, stderr: str = "") -> float:
         raise RuntimeError(f"{label}: no steady-state samples: {stderr[-800:]}")
     data = json.loads(path.read_text())
     (t0, n0), (t1, n1) = data["first"], data["last"]
-    if n1 <= n0 or t1 <= t0:
-        raise RuntimeError(f"{label}: no requests after the warm-up: {stderr[-800:]}")
+    if n1 <= n0 or t1 - t0 < 1.0:
+        raise RuntimeError(
+            f"{label}: {n1 - n0} requests in {t1 - t0:.2f} s after the warm-up "
+            f"(a longer --duration?): {stderr[-800:]}"
+        )
     return float(n1 - n0) / (t1 - t0)
 
 

@@ -7,7 +7,8 @@ think time doing the one operation the native tool does, at the same concurrency
 - REDIS (GET of one 64-byte key): the chaosbench ``RedisUser`` in a ``locust`` process with the
   harness on (recording, run directory) vs a bare redis-py loop under gevent (one
   ``redis.Redis`` per greenlet, no Locust; also with ``single_connection_client=True``, redis-py's
-  own way around its pool) and vs a bare Locust ``User`` calling redis-py;
+  own way around its pool) and vs a bare Locust ``User`` calling redis-py (both ways: what Locust
+  itself costs per request);
   also printed against ``redis-benchmark GET``.
 - PG (pgbench's ``SELECT abalance FROM pgbench_accounts WHERE aid = :aid``): ``PostgresUser``
   + harness vs bare psycopg under gevent (one connection and cursor per greenlet) and vs a bare
@@ -17,7 +18,7 @@ think time doing the one operation the native tool does, at the same concurrency
   the same ``FastHttpUser`` with the harness, which tells the ApiUser's own cost from the
   harness's); also against ``wrk -t 1``.
 
-The variants of a kind run one after another, interleaved A B C A B C ... (``--pairs``
+The variants of a kind run one after another, interleaved A B C, C B A, ... (``--pairs``
 rounds) so that drift on a shared machine hits all of them; the ratio is the median over the
 rounds of A / B within a round. Only the measured operation counts (a user's ``connect``
 requests are not load), and a Locust run counts from 3 s after its start (the spawn and the
@@ -82,8 +83,10 @@ class RedisBench(RedisUser):
 
 
 class BareRedis(User):
+    single = False
+
     def on_start(self):
-        self.r = redis.Redis.from_url(REDIS_URL)
+        self.r = redis.Redis.from_url(REDIS_URL, single_connection_client=self.single)
 
     @task
     def get(self):
@@ -96,6 +99,10 @@ class BareRedis(User):
             request_type="REDIS", name="GET", start_time=start,
             response_time=(time.perf_counter() - t0) * 1000, response_length=n,
             response=None, context={{}}, exception=exc)
+
+
+class BareRedisSingle(BareRedis):
+    single = True
 
 
 class PgBench(PostgresUser):
@@ -168,8 +175,9 @@ def shown(cmd: list[str]) -> str:
 
 
 def run_variant(v: Variant, limit: float) -> float:
-    if v.json_file is not None and v.json_file.exists():
-        v.json_file.unlink()
+    for stale in (v.steady, Path(f"{v.json_file}.json") if v.json_file else None):
+        if stale is not None and stale.exists():
+            stale.unlink()
     out = subprocess.run(
         v.command, cwd=ROOT, env=v.env, capture_output=True, text=True, timeout=limit
     )
@@ -394,7 +402,9 @@ def build(key: str, a: argparse.Namespace, ends: Endpoints, work: Path) -> Kind:
              loop_variant("bare redis-py loop, single_connection_client", "redis-single", u, d,
                           work, dsn),
              locust_variant("bare Locust User+redis-py", "BareRedis", u, d, work, False, [],
-                            "GET", dsn)],
+                            "GET", dsn),
+             locust_variant("bare Locust User+redis-py single_connection_client",
+                            "BareRedisSingle", u, d, work, False, [], "GET", dsn)],
             lambda: redis_benchmark(u, d), "≥ 90 %", 0.90,
         )  # fmt: skip
     if key == "pg":
