@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -260,3 +262,13 @@ def locust_steady_rate(stats_json: Path, steady: Path, name: str, label: str, st
     checked that the run wrote its statistics and that no ``name`` request failed."""
     locust_rate(stats_json, name, label, stderr)
     return steady_rate(steady, label, stderr)
+
+
+def run_bench(name: str, main: Callable[[], int]) -> int:
+    """``main()`` of ``bench.<name>``; a measurement that could not be taken (RuntimeError) is
+    one message on stderr and exit code 1, not a traceback."""
+    try:
+        return main()
+    except RuntimeError as exc:
+        print(f"bench.{name}: {exc}", file=sys.stderr)
+        return 1

@@ -46,7 +46,14 @@ from pathlib import Path
 
 import redis
 
-from bench._figures import STEADY_LISTENER, Figure, emit, load_average, locust_steady_rate
+from bench._figures import (
+    STEADY_LISTENER,
+    Figure,
+    emit,
+    load_average,
+    locust_steady_rate,
+    run_bench,
+)
 from bench.outside import Endpoints, OutsideServers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -433,4 +440,4 @@ def build(key: str, a: argparse.Namespace, ends: Endpoints, work: Path) -> Kind:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_bench("load_throughput", main))

@@ -32,7 +32,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from bench._figures import STEADY_LISTENER, Figure, emit, load_average, locust_steady_rate
+import bench._figures as figures
+from bench._figures import Figure, emit, load_average
 from bench.outside import Phases, free_port, profile_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,7 +186,7 @@ class LocustRun:
         wait: float = 0.0,
     ) -> None:
         locustfile = tmp / "bench_locustfile.py"
-        locustfile.write_text(LOCUSTFILE + STEADY_LISTENER)
+        locustfile.write_text(LOCUSTFILE + figures.STEADY_LISTENER)
         tag = uuid.uuid4().hex[:8]
         self.duration = duration
         self.stats = tmp / f"stats-{tag}"
@@ -224,7 +225,7 @@ class LocustRun:
         the steady rate) until the test starts stopping; no GET may have failed."""
         _, err = self.proc.communicate(timeout=self.duration + 120)
         stats = Path(f"{self.stats}.json")
-        return locust_steady_rate(stats, self.steady, "GET", "RedisGet", err.decode())
+        return figures.locust_steady_rate(stats, self.steady, "GET", "RedisGet", err.decode())
 
 
 def _rss_kb(pid: int) -> int:
@@ -322,4 +323,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(figures.run_bench("recording", main))
