@@ -118,7 +118,7 @@ def main() -> int:
             f.inject()
             f.revert()
             pg_rec.append(until_acked(url))
-            k = make("redis_client_kill", ctx, url=redis_url, name="chaosbench-sut", db=db)
+            k = make("redis_client_kill", ctx, url=redis_url, client_name="chaosbench-sut", db=db)
             k.inject()
             k.revert()
             redis_rec.append(until_acked(url))
