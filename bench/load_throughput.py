@@ -163,6 +163,7 @@ class Variant:
     json_file: Path | None  # Locust's --json-file (else the loop prints JSON)
     name: str  # the request counted
     steady: Path | None = None  # STEADY_LISTENER's samples
+    run_dir: Path | None = None  # the harness's run directory (removed before each run)
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,8 @@ def run_variant(v: Variant, limit: float) -> float:
     for stale in (v.steady, Path(f"{v.json_file}.json") if v.json_file else None):
         if stale is not None and stale.exists():
             stale.unlink()
+    if v.run_dir is not None:
+        shutil.rmtree(v.run_dir, ignore_errors=True)  # the same --run-id in every round
     out = subprocess.run(
         v.command, cwd=ROOT, env=v.env, capture_output=True, text=True, timeout=limit
     )
@@ -216,7 +219,8 @@ def locust_variant(
     env = {"BENCH_HARNESS": "on" if harness else "off", "BENCH_PG_DSN": pg_dsn,
            "BENCH_STEADY": str(steady), "BENCH_NAME": name, "BENCH_WARMUP": str(WARMUP_S),
            "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}  # fmt: skip
-    return Variant(label, [*cmd, cls], env, stats, name, steady)
+    run_dir = work / "runs" / tag if harness else None
+    return Variant(label, [*cmd, cls], env, stats, name, steady, run_dir)
 
 
 def loop_variant(
