@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench._figures import Figure, emit
 from chaosbench.analysis.gate import load_gate
 from chaosbench.analysis.report import write_reports
 from chaosbench.analysis.rundir import load
@@ -121,6 +122,31 @@ def main() -> None:
         f"  best wall {best:.2f} s (budget {WALL_BUDGET_S:g} s), least cpu {cpu:.2f} s, "
         f"peak RSS {peak:.0f} MB (budget {RSS_BUDGET_MB:g} MB); load average now "
         + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    )
+    command = f"python -m bench.analysis_time --repeat {args.repeat}"
+    walls = ", ".join(f"{r.wall_s:.2f}" for r in runs)
+    name = "python -m chaosbench.analysis on the one-hour run"
+    emit(
+        Figure(
+            "analysis_time",
+            f"{name}: best wall time",
+            f"{best:.2f} s",
+            f"< {WALL_BUDGET_S:g} s",
+            best < WALL_BUDGET_S,
+            command=command,
+            note=f"runs {walls} s; loads before {', '.join(f'{r.load_before:.2f}' for r in runs)}",
+        )
+    )
+    emit(Figure("analysis_time", f"{name}: least CPU time", f"{cpu:.2f} s", command=command))
+    emit(
+        Figure(
+            "analysis_time",
+            f"{name}: peak RSS",
+            f"{peak:.0f} MB",
+            f"< {RSS_BUDGET_MB:g} MB",
+            peak < RSS_BUDGET_MB,
+            command=command,
+        )
     )
     stages(run_dir, out_dir)
 

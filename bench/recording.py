@@ -1,25 +1,28 @@
-"""Cost of phase-tagged recording and InfluxDB streaming.
+"""Cost of phase-tagged recording, InfluxDB streaming and the rest of the harness.
 
 1. Recording cost per sample (in process): the request listener alone, and the whole path a
    sample takes (listener, window close with HDR histograms, windows.jsonl line, line protocol,
    spool append), in microseconds.
-2. Throughput of ONE Locust process: the same closed-loop Redis users (no think time) with the
-   harness off and with the harness on (recording, run directory, streaming to a real
-   VictoriaMetrics started here on a free port), in the same run, alternating off/on/on/off...
-   so that drift on a shared machine hits both sides. Prints requests/s and the ratio on/off.
+2. Throughput of ONE Locust process with the same users, chaosbench's ``RedisUser`` (closed
+   loop, GET of one key, no think time, straight to Redis database 5): bare Locust (only the
+   load options wired, so the users run) vs the harness on with a real profile (scheduler,
+   fault proxy with its route, recording, run directory, streaming to a real VictoriaMetrics
+   started here) measured between bursts: the profile's first burst (a latency fault on the
+   idle Redis route) comes after the measured time. The runs alternate off on on off ... one
+   after another (``--pairs`` pairs), so that drift on a shared machine hits both sides;
+   each run counts from 3 s after its start (steady rate), the ratio is per pair, then the
+   median.
 3. Memory: RSS of a Locust process with the harness on at constant paced load after 1 minute
    and at the end (``--rss-minutes``, default 2; the issue's figure is ``--rss-minutes 10``).
 
-    python -m bench.recording [--duration 15] [--pairs 2] [--users 10] [--rss-minutes 2]
+    python -m bench.recording [--duration 10] [--pairs 3] [--users 16] [--rss-minutes 2]
                               [--skip-throughput] [--skip-rss]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,46 +32,37 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import bench._figures as figures
+from bench._figures import Figure, emit, load_average
+from bench.outside import Phases, free_port, profile_text
+
 ROOT = Path(__file__).resolve().parent.parent
 VM_BIN = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
 
 LOCUSTFILE = """
-import os, time
-import redis
-from locust import User, constant, task
+import os
+from locust import events, task
 if os.environ["BENCH_HARNESS"] == "on":
     import chaosbench.harness  # noqa: F401
+else:
+    import chaosbench.users.options
+    chaosbench.users.options.install(events)
+from chaosbench.users import RedisUser
 
-PREFIX = os.environ["BENCH_PREFIX"]
 WAIT = float(os.environ.get("BENCH_WAIT", "0"))
 
 
-class RedisGet(User):
-    wait_time = constant(WAIT)
-
-    def on_start(self):
-        self.client = redis.Redis(host="127.0.0.1", port=6379, client_name=PREFIX)
+class RedisGet(RedisUser):
+    think_time = (WAIT, WAIT)
+    client_name = "bench_users"
 
     @task
     def get(self):
-        start = time.time()
-        t0 = time.perf_counter()
-        exc = None
-        try:
-            self.client.get(PREFIX + ":k")
-        except Exception as e:
-            exc = e
-        self.environment.events.request.fire(
-            request_type="REDIS", name="GET", response_time=(time.perf_counter() - t0) * 1000,
-            response_length=0, exception=exc, context={"deadline_ms": 5.0}, start_time=start,
-        )
+        self.call("GET", lambda r: r.get(self.key("k")))
 """
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+REDIS_URL = "redis://127.0.0.1:6379/5"
+PREFIX = "bench_users:rec:"
 
 
 # -- 1. cost per sample ---------------------------------------------------------------------
@@ -129,10 +123,24 @@ def cost_per_sample(samples: int = 200_000, keys: int = 8, seconds: int = 20) ->
         full = time.perf_counter() - start
         writer.close()
         streamer.spool.close()
-    print(
-        f"recording cost per sample: listener {listener / samples * 1e6:.2f} us; "
-        f"whole path (windows, HDR, run dir, line protocol, spool) {full / samples * 1e6:.2f} us "
-        f"({samples} samples, {keys} keys, {samples // seconds}/s)"
+    shape = f"{samples} samples, {keys} keys, {samples // seconds}/s"
+    emit(
+        Figure(
+            "recording",
+            "recording cost per sample: the request listener",
+            f"{listener / samples * 1e6:.2f} µs",
+            command="python -m bench.recording",
+            note=shape,
+        )
+    )
+    emit(
+        Figure(
+            "recording",
+            "recording cost per sample: whole path (windows, HDR, run dir, line protocol, spool)",
+            f"{full / samples * 1e6:.2f} µs",
+            command="python -m bench.recording",
+            note=shape,
+        )
     )
 
 
@@ -178,23 +186,33 @@ class LocustRun:
         wait: float = 0.0,
     ) -> None:
         locustfile = tmp / "bench_locustfile.py"
-        locustfile.write_text(LOCUSTFILE)
+        locustfile.write_text(LOCUSTFILE + figures.STEADY_LISTENER)
         tag = uuid.uuid4().hex[:8]
         self.duration = duration
         self.stats = tmp / f"stats-{tag}"
+        self.steady = tmp / f"steady-{tag}.json"
         args = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
                 "--only-summary", "-u", str(users), "-r", str(users), "-t", f"{int(duration)}s",
-                "--json-file", str(self.stats), "--loglevel", "WARNING"]  # fmt: skip
+                "--json-file", str(self.stats), "--loglevel", "WARNING",
+                "--redis-url", REDIS_URL, "--redis-prefix", PREFIX]  # fmt: skip
         if harness:
-            args += ["--chaos-profile", "none", "--results-dir", str(tmp / "runs"),
+            profile = tmp / f"profile-{tag}.yaml"
+            # the first burst starts after the measured time: scheduler and route idle
+            phases = Phases(warmup=2, baseline=int(duration) + 30, burst_on=5, burst_off=5,
+                            bursts=1, cooldown=2)  # fmt: skip
+            profile.write_text(profile_text(free_port(), 50, 7, phases))
+            args += ["--chaos-profile", str(profile), "--chaos-proxy-api",
+                     f"127.0.0.1:{free_port()}", "--results-dir", str(tmp / "runs"),
                      "--run-id", tag, "--sut-pg-dsn", "none"]  # fmt: skip
             if vm is not None:
                 args += ["--influx-url", vm.url, "--influx-org", "o", "--influx-bucket", "b"]
-        env = {"BENCH_HARNESS": "on" if harness else "off", "BENCH_PREFIX": f"cbbench_{tag}",
-               "BENCH_WAIT": str(wait), "INFLUX_TOKEN": "bench", "PATH": "/usr/bin:/bin",
+        self.command = " ".join(args).replace(sys.executable, "python") + " RedisGet"
+        env = {"BENCH_HARNESS": "on" if harness else "off", "BENCH_WAIT": str(wait),
+               "BENCH_STEADY": str(self.steady), "BENCH_NAME": "GET", "BENCH_WARMUP": "3",
+               "INFLUX_TOKEN": "bench", "PATH": "/usr/bin:/bin",
                "PYTHONPATH": str(ROOT)}  # fmt: skip
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)  # fmt: skip
+        self.proc = subprocess.Popen([*args, "RedisGet"], cwd=ROOT, env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
         self.started = time.monotonic()
 
     def rss_at(self, offset: float) -> int:
@@ -203,18 +221,11 @@ class LocustRun:
         return _rss_kb(self.proc.pid)
 
     def result(self) -> float:
-        """Requests/s over the time requests were made."""
+        """Requests/s of GET from 3 s after the start (the spawn and the harness's start are not
+        the steady rate) until the test starts stopping; no GET may have failed."""
         _, err = self.proc.communicate(timeout=self.duration + 120)
-        path = Path(f"{self.stats}.json")
-        if not path.exists():
-            raise RuntimeError(f"locust failed ({self.proc.returncode}): {err.decode()[-2000:]}")
-        data = json.loads(path.read_text())
-        total = sum(e["num_requests"] for e in data)
-        first = min(e["start_time"] for e in data)
-        last = max(e["last_request_timestamp"] or first for e in data)
-        if total == 0:
-            raise RuntimeError(f"locust made no request: {err.decode()[-2000:]}")
-        return total / max(last - first, 1e-9)
+        stats = Path(f"{self.stats}.json")
+        return figures.locust_steady_rate(stats, self.steady, "GET", "RedisGet", err.decode())
 
 
 def _rss_kb(pid: int) -> int:
@@ -228,30 +239,46 @@ def _rss_kb(pid: int) -> int:
 
 
 def throughput(duration: float, pairs: int, users: int) -> None:
-    """Harness off and on side by side (two processes at once, so that whatever else loads
-    this machine loads both), ``pairs`` times; the ratio is per pair, then the median."""
+    """Harness off and on, one run after the other (off on, on off, ...), ``pairs`` times; the
+    ratio is per pair, then the median."""
     ratios: list[float] = []
+    loads: list[str] = []
+    commands: dict[bool, str] = {}
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         vm = Victoria(tmp)
         try:
             for i in range(pairs):
-                first = i % 2 == 0
-                runs = {h: LocustRun(tmp, h, users, duration, vm) for h in (first, not first)}
-                off, on = runs[False].result(), runs[True].result()
+                order = (False, True) if i % 2 == 0 else (True, False)
+                rate = {}
+                for harness in order:
+                    run = LocustRun(tmp, harness, users, duration, vm)
+                    commands[harness] = run.command
+                    rate[harness] = run.result()
+                off, on = rate[False], rate[True]
                 ratios.append(on / off)
+                loads.append(load_average())
                 print(
                     f"  pair {i + 1}: off {off:7.0f} req/s, on {on:7.0f} req/s, "
-                    f"{on / off * 100:5.1f} %",
+                    f"{on / off * 100:5.1f} % (load {loads[-1]})",
                     flush=True,
                 )
         finally:
             vm.stop()
-    print(
-        f"throughput, one Locust process, {users} closed-loop Redis users, harness on "
-        f"(recording + run dir + streaming) vs off, side by side in the same run: "
-        f"{statistics.median(ratios) * 100:.1f} % (median of {pairs} pairs; "
-        f"min {min(ratios) * 100:.1f} %, max {max(ratios) * 100:.1f} %)"
+    for harness, command in commands.items():
+        print(f"  {'on ' if harness else 'off'}: {command}")
+    ratio = statistics.median(ratios)
+    emit(
+        Figure(
+            "recording",
+            f"harness on (profile idle between bursts, recording, streaming) / bare Locust, "
+            f"{users} RedisUsers",
+            f"{ratio * 100:.1f} % (min {min(ratios) * 100:.1f}, max {max(ratios) * 100:.1f})",
+            "≥ 95 %",
+            ratio >= 0.95,
+            command=" ; ".join(commands.values()),
+            note=f"median of {pairs} alternating pairs; loads {'; '.join(loads)}",
+        )
     )
 
 
@@ -266,17 +293,22 @@ def memory(minutes: float, users: int) -> None:
             rate = run.result()
         finally:
             vm.stop()
-    print(
-        f"memory, harness on, {rate:.0f} req/s paced: RSS after 1 min {rss[0] / 1024:.1f} MB, "
-        f"after {minutes:g} min {rss[1] / 1024:.1f} MB (ratio {rss[1] / max(rss[0], 1):.2f})"
+    emit(
+        Figure(
+            "recording",
+            f"RSS, harness on, {rate:.0f} req/s paced: after 1 min / after {minutes:g} min",
+            f"{rss[0] / 1024:.1f} MB / {rss[1] / 1024:.1f} MB (ratio "
+            f"{rss[1] / max(rss[0], 1):.2f})",
+            command=f"python -m bench.recording --rss-minutes {minutes:g}",
+        )
     )
 
 
 def main() -> int:
     p = argparse.ArgumentParser(prog="python -m bench.recording")
-    p.add_argument("--duration", type=float, default=15.0)
-    p.add_argument("--pairs", type=int, default=4)
-    p.add_argument("--users", type=int, default=10)
+    p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--pairs", type=int, default=3)
+    p.add_argument("--users", type=int, default=16)
     p.add_argument("--rss-minutes", type=float, default=2.0)
     p.add_argument("--skip-throughput", action="store_true")
     p.add_argument("--skip-rss", action="store_true")
@@ -291,4 +323,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(figures.run_bench("recording", main))

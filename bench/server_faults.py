@@ -33,6 +33,7 @@ import psycopg  # noqa: E402
 import redis  # noqa: E402
 from gevent import subprocess as gsubprocess  # noqa: E402
 
+from bench._figures import Figure, emit  # noqa: E402
 from chaosbench.chaos.faults import FaultContext, catalogue  # noqa: E402
 from chaosbench.chaos.faults.base import Fault  # noqa: E402
 from chaosbench.users.looplag import LoopLagProbe  # noqa: E402
@@ -109,7 +110,6 @@ def main() -> int:
             time.sleep(0.05)
         lat = [timed(lambda: place(url)) for _ in range(50)]
         base = statistics.median(lat)
-        print(f"baseline order latency (median of 50): {base * 1000:.1f} ms")
         rows: list[tuple[str, list[float]]] = []
 
         pg_rec, redis_rec, rto = [], [], []
@@ -118,7 +118,7 @@ def main() -> int:
             f.inject()
             f.revert()
             pg_rec.append(until_acked(url))
-            k = make("redis_client_kill", ctx, url=redis_url, name="chaosbench-sut", db=db)
+            k = make("redis_client_kill", ctx, url=redis_url, client_name="chaosbench-sut", db=db)
             k.inject()
             k.revert()
             redis_rec.append(until_acked(url))
@@ -146,14 +146,23 @@ def main() -> int:
         rows += [("pg_connection_exhaustion inject (20 connections)", ex_in)]
         rows += [("pg_connection_exhaustion revert", ex_out)]
 
+        command = "python -m bench.server_faults"
+        emit(Figure("server_faults", "baseline order latency (median of 50)",
+                    f"{base * 1000:.1f} ms", command=command))  # fmt: skip
         for label, values in rows:
             med = statistics.median(values)
-            print(
-                f"{label}: median {med * 1000:.0f} ms, "
-                f"all {', '.join(f'{v * 1000:.0f}' for v in values)} ms, "
-                f"{med / base:.1f}x baseline order latency"
+            emit(
+                Figure(
+                    "server_faults",
+                    f"{label} (median of {len(values)})",
+                    f"{med * 1000:.0f} ms ({med / base:.1f}x baseline order latency)",
+                    command=command,
+                    note=f"all {', '.join(f'{v * 1000:.0f}' for v in values)} ms",
+                )
             )
-        print(f"largest gevent loop lag meanwhile: {probe.stop() * 1000:.1f} ms")
+        lag = probe.stop() * 1000
+        emit(Figure("server_faults", "largest gevent loop lag meanwhile", f"{lag:.1f} ms",
+                    "< 50 ms", lag < 50, command=command))  # fmt: skip
     finally:
         probe.stop()
         pid = resources["sut"]["pid"]

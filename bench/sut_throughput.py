@@ -29,6 +29,8 @@ from pathlib import Path
 import psycopg
 import redis
 
+from bench._figures import Figure, emit
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -250,6 +252,26 @@ def main() -> int:
     with open("/proc/loadavg") as fh:
         print(f"load average at the end: {fh.read().split()[0]} (the machine is shared)")
     print(json.dumps({"orders": orders.__dict__, "quotes": quotes.__dict__, "stored": stored}))
+    wrk_args = f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency"
+    for res, label in ((orders, "POST /api/orders"), (quotes, "GET /api/quotes/BTCUSD")):
+        emit(
+            Figure(
+                "sut_throughput",
+                f"reference system {label} ({wrk_args})",
+                f"{res.rps:.0f} req/s, p50 {res.p50_ms:.2f} ms, p99 {res.p99_ms:.2f} ms",
+                command=f"python -m bench.sut_throughput --duration {args.duration} "
+                f"--threads {args.threads} --connections {args.connections}",
+                note=f"errors {res.errors}, non-2xx {res.non_2xx}",
+            )
+        )
+    emit(
+        Figure(
+            "sut_throughput",
+            "orders committed / orders answered",
+            f"{stored} / {orders.requests}",
+            command="python -m bench.sut_throughput",
+        )
+    )
     return 0
 
 

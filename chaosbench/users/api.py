@@ -66,10 +66,10 @@ class ApiUser(FastHttpUser, LoadUser):
         intended = self.claim_start()
         ctx = self.request_context("HTTP", label, intended)
         body: Any = data
-        hdrs = dict(headers or {})
+        hdrs = headers
         if data is None and json is not None:
             body = jsonlib.dumps(json)
-            hdrs.setdefault("Content-Type", "application/json")
+            hdrs = {"Content-Type": "application/json", **(headers or {})}
         with self.client.request(
             method, path, name=label, data=body, headers=hdrs, catch_response=True, context=ctx
         ) as resp:

@@ -33,6 +33,37 @@ class OperationTimeout(Exception):
     """The client-side timeout of one operation expired (the server did not answer in time)."""
 
 
+class _Expired(BaseException):
+    """Thrown into a user by its :class:`OperationTimer` (a BaseException, like
+    ``gevent.Timeout``, so that ``except Exception`` in an operation does not swallow it);
+    :class:`Measurement` reports it as an :class:`OperationTimeout`."""
+
+    def __init__(self, timer: OperationTimer) -> None:
+        super().__init__(f"operation timer of {timer.seconds:g} s")
+        self.timer = timer
+
+
+class OperationTimer:
+    """One user's timer for the operations of one length: a libev timer restarted with
+    ``again()`` per operation and stopped after it (nothing allocated per operation; a stopped
+    and restarted ``gevent.Timeout`` keeps its first deadline, so it cannot be reused)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._watcher = gevent.get_hub().loop.timer(seconds, seconds)
+        self.signal = _Expired(self)  # one instance, thrown again at each expiry
+
+    @property
+    def active(self) -> bool:
+        return bool(self._watcher.active)
+
+    def start(self) -> None:
+        self._watcher.again(gevent.getcurrent().throw, self.signal)
+
+    def cancel(self) -> None:
+        self._watcher.stop()
+
+
 class Backoff:
     """Capped exponential backoff with full jitter: sleep uniform(0, min(cap, base * 2**n))."""
 
@@ -75,7 +106,7 @@ class Measurement:
         self.response_time = 0.0
         self._suppress = suppress
         self._intended: IntendedStart | None = user.claim_start() if paced else None
-        self._timer: gevent.Timeout | None = None
+        self._timer: OperationTimer | None = None
         self._t0 = 0.0
         self._wall0 = 0.0
 
@@ -90,12 +121,7 @@ class Measurement:
         self._wall0 = time.time()
         self._t0 = time.perf_counter()
         if self.timeout is not None:
-            self._timer = gevent.Timeout(
-                self.timeout,
-                OperationTimeout(
-                    f"{self.request_type} {self.name}: no answer in {self.timeout:g} s"
-                ),
-            )
+            self._timer = self.user.operation_timer(self.timeout)
             self._timer.start()
         return self
 
@@ -106,8 +132,15 @@ class Measurement:
         tb: TracebackType | None,
     ) -> bool:
         end = time.perf_counter()
+        expired = False
         if self._timer is not None:
-            self._timer.close()
+            self._timer.cancel()
+            if isinstance(exc, _Expired) and exc.timer is self._timer:  # its own expired
+                expired = True
+                exc.__traceback__ = None  # the instance is thrown again next time
+                exc = OperationTimeout(
+                    f"{self.request_type} {self.name}: no answer in {self.timeout:g} s"
+                )
         if exc is not None and isinstance(exc, _PASS_THROUGH):
             return False
         if exc is not None and self.exception is None:
@@ -122,6 +155,8 @@ class Measurement:
             exception=self.exception,
             intended=self._intended,
         )
+        if expired and not self._suppress and self.exception is not None:
+            raise self.exception from None
         return exc is not None and self._suppress and isinstance(exc, Exception)
 
 
@@ -144,6 +179,18 @@ class LoadUser(User):
         self.options: LoadOptions = load_options(environment)
         rate = self.options.pacing_rate or self.pacing_rate
         self.pacer: Pacer | None = Pacer(rate) if rate > 0 else None
+        self._timers: dict[float, OperationTimer] = {}
+
+    def operation_timer(self, seconds: float) -> OperationTimer:
+        """A stopped timer of ``seconds`` for one operation: the user's own, reused from one
+        operation to the next; a fresh one when the user's is already running (a measured
+        operation inside another)."""
+        timer = self._timers.get(seconds)
+        if timer is None:
+            timer = self._timers[seconds] = OperationTimer(seconds)
+        elif timer.active:
+            return OperationTimer(seconds)
+        return timer
 
     # -- what the user talks to ----------------------------------------------------------------
     @classmethod

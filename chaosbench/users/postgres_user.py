@@ -1,8 +1,10 @@
-"""PostgresUser: psycopg 3 on gevent-patched sockets, one connection per user, every statement
-reported by name (request_type "PG"), reconnect after loss, statement timeouts from deadlines.
+"""PostgresUser: psycopg 3 on gevent-patched sockets, one connection and one cursor per user,
+every statement reported by name (request_type "PG"), reconnect after loss, statement timeouts
+from deadlines.
 
-psycopg picks its wait function at import time and uses a gevent-friendly one only if gevent
-has already patched ``select``; Locust patches on import, so this module imports locust first.
+The connection waits on the gevent hub directly (:mod:`chaosbench.users.pgwait`), and psycopg
+prepares a statement the first time it runs (``prepare_threshold = 0``): the statements of a
+load test repeat. This module imports locust first, so that gevent has patched the sockets.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from chaosbench.ground.errors import OptionError
 from chaosbench.ground.state import RunState
 from chaosbench.users.base import Backoff, LoadUser, OperationTimeout
 from chaosbench.users.options import LoadOptions, mask_dsn
+from chaosbench.users.pgwait import GeventConnection
 from chaosbench.users.targets import Target
 
 Fetch = Literal["none", "one", "all"]
@@ -100,6 +103,8 @@ class PostgresUser(LoadUser):
       connect_timeout: seconds; statement_timeout_factor: statement_timeout = factor x the
         largest PG deadline (server side); the client gives up 2 s later (then reconnects).
       schema_sql: statements run once per process to create the user's tables (IF NOT EXISTS).
+      prepare_threshold: psycopg's (0: prepare every statement on its first run; None: never,
+        e.g. behind a transaction-pooling PgBouncer).
     """
 
     abstract = True
@@ -112,6 +117,7 @@ class PostgresUser(LoadUser):
     schema_sql: ClassVar[Sequence[str]] = ()
     backoff_base: float = 0.1
     backoff_cap: float = 2.0
+    prepare_threshold: int | None = 0
 
     _schema_lock: ClassVar[gevent.lock.Semaphore] = gevent.lock.Semaphore()
     _schema_ready: ClassVar[set[tuple[str, str, str]]] = set()
@@ -120,6 +126,11 @@ class PostgresUser(LoadUser):
         super().__init__(environment)
         self.switches = RunState.of(environment).switches  # pg_slow_queries sets them
         self.conn: psycopg.Connection[Any] | None = None
+        self.cursor: psycopg.Cursor[Any] | None = None
+        self.statement_timeout_ms = int(
+            self.options.deadlines.largest("PG") * self.statement_timeout_factor
+        )
+        self._client_timeout = self.statement_timeout_ms / 1000.0 + 2.0
         self._backoff = Backoff(self.backoff_base, self.backoff_cap)
         self._failed_connects = 0
 
@@ -135,10 +146,6 @@ class PostgresUser(LoadUser):
     def schema_name(self) -> str:
         return self.schema or self.options.pg_schema
 
-    @property
-    def statement_timeout_ms(self) -> int:
-        return int(self.options.deadlines.largest("PG") * self.statement_timeout_factor)
-
     # -- connection ----------------------------------------------------------------------------
     def connection(self) -> psycopg.Connection[Any] | None:
         """The open connection, connecting (reported as ``connect``) when there is none."""
@@ -151,15 +158,17 @@ class PostgresUser(LoadUser):
             f"-c search_path={self.schema_name},public"
         )
         with self.measure("PG", "connect", timeout=self.connect_timeout + 1.0, paced=False) as m:
-            conn = psycopg.Connection.connect(
+            conn = GeventConnection.connect(
                 self.dsn_for(self.options),
                 autocommit=True,
                 connect_timeout=max(1, int(self.connect_timeout)),
                 application_name=self.application_name,
                 options=options,
             )
+            conn.prepare_threshold = self.prepare_threshold
             self._ensure_schema(conn)
             self.conn = conn
+            self.cursor = conn.cursor()
         if not m.ok:
             self._failed_connects += 1
             return None
@@ -191,7 +200,7 @@ class PostgresUser(LoadUser):
             self._schema_ready.add(key)
 
     def drop_connection(self) -> None:
-        conn, self.conn = self.conn, None
+        conn, self.conn, self.cursor = self.conn, None, None
         if conn is not None:
             try:
                 conn.close()
@@ -228,26 +237,24 @@ class PostgresUser(LoadUser):
         fetch: Fetch,
         prefix: str | None = None,
     ) -> tuple[bool, Any]:
-        conn = self.conn
-        if conn is None:
+        cur = self.cursor
+        if cur is None:
             return False, None
-        client_timeout = self.statement_timeout_ms / 1000.0 + 2.0
         result: Any = None
-        with self.measure("PG", name, timeout=client_timeout) as m:
-            with conn.cursor() as cur:
-                if prefix:
-                    cur.execute(prefix)
-                delay = self.switches.pg_slow_delay()  # the pg_slow_queries fault, when active
-                if delay:
-                    cur.execute("SELECT pg_sleep(%s)", (delay,))
-                cur.execute(query, params)  # type: ignore[arg-type]
-                if fetch == "one":
-                    result = cur.fetchone()
-                elif fetch == "all":
-                    result = cur.fetchall()
-                else:
-                    result = cur.rowcount
-                m.response_length = max(cur.rowcount, 0)
+        with self.measure("PG", name, timeout=self._client_timeout) as m:
+            if prefix:
+                cur.execute(prefix)
+            delay = self.switches.pg_slow_delay()  # the pg_slow_queries fault, when active
+            if delay:
+                cur.execute("SELECT pg_sleep(%s)", (delay,))
+            cur.execute(query, params)  # type: ignore[arg-type]
+            if fetch == "one":
+                result = cur.fetchone()
+            elif fetch == "all":
+                result = cur.fetchall()
+            else:
+                result = cur.rowcount
+            m.response_length = max(cur.rowcount, 0)
         if not m.ok and self._connection_broken(m.exception):
             self.drop_connection()
         return m.ok, result

@@ -26,6 +26,11 @@ def test_statements_by_name_in_own_schema(r: dict) -> None:
     assert r["deadlines"] == {"PG": 30.0, "REDIS": 40.0}
 
 
+def test_one_cursor_per_user_and_prepared_statements(r: dict) -> None:
+    assert r["same_cursor"] is True
+    assert r["prepared"] >= 2  # the statements run so far on this connection, prepared
+
+
 def test_killed_backend_leads_to_reconnect(r: dict) -> None:
     assert r["after_kill"] is None  # the statement on the dead connection failed (reported)
     assert r["after_reconnect"] == ["a"]
@@ -46,9 +51,15 @@ def test_failed_transaction_rolls_back(r: dict) -> None:
 
 def test_redis_commands_and_reconnect_after_kill(r: dict) -> None:
     assert r["set"] is True and r["get"] == "b'x'"
-    assert r["redis_clients"] == 1  # one pooled connection, named, was killed
+    assert r["redis_clients"] == 1  # the user's one connection, named, was killed
     assert r["redis_after_kill"][-1] == "b'x'"
     assert len(r["redis_failures"]) <= 1
+
+
+def test_redis_pipeline_is_one_request(r: dict) -> None:
+    assert r["pipelined"] == ["b'x'", "b'x'"]
+    assert r["pipelined_length"] == 2
+    assert "REDIS GET x2" in r["names"]
 
 
 def test_unreachable_postgres_is_a_reported_failure_not_a_dead_user(r: dict) -> None:

@@ -52,6 +52,13 @@ out["insert"] = pg.execute("insert", "INSERT INTO t VALUES (1, 'a')")
 out["read"] = pg.execute("read", "SELECT v FROM t WHERE id = %s", (1,), fetch="one")
 out["statement_timeout"] = pg.execute("show", "SHOW statement_timeout", fetch="one")[0]
 out["search_path"] = pg.execute("show", "SHOW search_path", fetch="one")[0]
+# one cursor for the user's life, statements prepared on their first run
+cursor_before = pg.cursor
+pg.execute("read", "SELECT v FROM t WHERE id = %s", (1,), fetch="one")
+out["same_cursor"] = pg.cursor is cursor_before
+out["prepared"] = pg.execute(
+    "prepared", "SELECT count(*) FROM pg_prepared_statements", fetch="one"
+)[0]
 own = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (app,))
 out["own_backends"] = own.fetchone()[0]
 
@@ -105,6 +112,8 @@ for c in mine:
 first = kv.call("GET", lambda r: r.get(kv.key("a")))
 second = kv.call("GET", lambda r: r.get(kv.key("a")))
 out["redis_after_kill"] = [first, second]
+out["pipelined"] = kv.pipelined("GET x2", lambda p: (p.get(kv.key("a")), p.get(kv.key("a"))))
+out["pipelined_length"] = rec.named("REDIS", "GET x2")[-1]["response_length"]
 out["redis_failures"] = [
     e["exception"] for e in rec.events if e["request_type"] == "REDIS" and e["exception"]
 ]
