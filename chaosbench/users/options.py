@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -56,6 +57,7 @@ DEFAULT_WS_PATH = "/ws/feed"
 _ENV_ATTR = "_chaosbench_load_options"
 _UNREACHABLE_ATTR = "_chaosbench_unreachable"
 _PREFLIGHT_ATTR = "_chaosbench_preflight"
+_START_CHECKS_ATTR = "_chaosbench_start_checks"
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,25 @@ def _check(environment: Any, targets: bool, probe: bool) -> str | None:
     return None
 
 
+def add_start_check(environment: Any, check: Callable[[Any], str | None]) -> None:
+    """Another part's check of each test start that ``preflight`` runs (after the load options
+    and targets, in the order added): e.g. the results options a web UI form may have changed.
+    Its problem (one line) refuses the start like theirs; None lets it go on."""
+    checks = getattr(environment, _START_CHECKS_ATTR, None)
+    if not isinstance(checks, list):
+        checks = []
+        setattr(environment, _START_CHECKS_ATTR, checks)
+    checks.append(check)
+
+
+def _start_checks(environment: Any) -> str | None:
+    for check in getattr(environment, _START_CHECKS_ATTR, None) or ():
+        problem = check(environment)
+        if problem is not None:
+            return redact(problem)
+    return None
+
+
 def preflight(environment: Any) -> str | None:
     """The check of this test start (run by the first listener that asks; the others get its
     result): the problem's one line, or None when every option and target is fine."""
@@ -302,11 +323,21 @@ def preflight(environment: Any) -> str | None:
     if isinstance(done, Preflight):
         return done.problem
     problem = _check(environment, targets=True, probe=_probes(environment))
+    if problem is None:
+        problem = _start_checks(environment)
     setattr(environment, _PREFLIGHT_ATTR, Preflight(problem))
     setattr(environment, _UNREACHABLE_ATTR, None)  # a web UI start after a refused one
     if problem is not None:
         _fail(environment, problem)
     return problem
+
+
+def refuse_start(environment: Any, problem: str) -> None:
+    """Refuse this test start with its one line (as ``preflight`` does): the listeners that ask
+    ``preflight`` afterwards get this problem and start nothing."""
+    problem = redact(problem)
+    setattr(environment, _PREFLIGHT_ATTR, Preflight(problem))
+    _fail(environment, problem)
 
 
 def _on_test_start(environment: Any, **_kw: Any) -> None:
