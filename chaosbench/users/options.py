@@ -236,16 +236,17 @@ def _add_arguments(parser: Any) -> None:
 
 def _fail(environment: Any, message: str) -> None:
     """One clear line, exit code 2, and a run that stops before users flood errors: a web UI
-    run stops its test (fix the form and start again), any other quits."""
+    run (local or master) stops its test (fix the form and start again), any other quits."""
     print(f"chaosbench: {message}", file=sys.stderr, flush=True)
     setattr(environment, _UNREACHABLE_ATTR, message)
     environment.process_exit_code = EXIT_CANNOT_MEASURE
     runner = environment.runner
     if runner is not None:
         import gevent
-        from locust.runners import LocalRunner
+        from locust.runners import LocalRunner, MasterRunner
 
-        web_ui = isinstance(runner, LocalRunner) and not _starts_at_once(environment)
+        ui_runner = isinstance(runner, LocalRunner | MasterRunner)
+        web_ui = ui_runner and not _starts_at_once(environment)
         gevent.spawn_later(0, runner.stop if web_ui else runner.quit)
 
 

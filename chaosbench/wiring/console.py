@@ -84,6 +84,8 @@ class Console:
         phase_end = next((at for at in edges if at > elapsed), total)
         totals = h.environment.stats.total if h.environment.stats is not None else None
         load = f"; {totals.num_requests} requests, {totals.num_failures} failures" if totals else ""
+        if self.last_label == Phase.IDLE.value:  # the schedule ended, or was stopped
+            return f"schedule over after {_dur(min(elapsed, total))} of {_dur(total)}{load}"
         return (
             f"{self.last_label}: {_dur(phase_end - elapsed)} left in the phase, "
             f"{_dur(elapsed)} of {_dur(total)} ({_dur(total - elapsed)} left){load}"

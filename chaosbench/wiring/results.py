@@ -96,6 +96,7 @@ def add_options(parser: Any) -> None:
         "--sut-pg-dsn",
         default=DEFAULT_SUT_PG_DSN,
         env_var="LOCUST_SUT_PG_DSN",
+        is_secret=True,  # a password in it: a password field in the web UI
         help="chaosbench: PostgreSQL of the system under test, for the end-of-run order check "
         "('none' to skip)",
     )
@@ -332,11 +333,12 @@ class Results:
     def judge(self, environment: Any) -> int | None:
         """Revert every fault, finish the running test's recording, judge it: its exit code
         (None without a running test). Sets the process's exit code."""
-        cur, self.current = self.current, None
+        cur = self.current
         if cur is None:
             return None
         h, session, test = self.h, cur.session, cur.test
-        revert_all(h)  # first: judged after every fault is reverted and journaled
+        revert_all(h)  # first: judged after every fault is reverted and journaled (its test's)
+        self.current = None
         total = environment.stats.total
         try:
             session.finish(
@@ -424,6 +426,11 @@ def _install_worker(environment: Any, runner: Any, settings: ResultsSettings) ->
         session = h.session
         if session is not None and not session.finished:
             session.finished = True
+            # Locust's statistics of this test's last seconds first (Locust's own final report
+            # comes only at quit): the master's totals of a web UI test are complete at its stop
+            send_stats = getattr(runner, "_send_stats", None)
+            if callable(send_stats):
+                send_stats()
             session.stop_worker()
             events.request.remove_listener(session.recorder.on_request)
 

@@ -54,9 +54,13 @@ def _post(web: int, path: str, form: dict[str, str] | None = None) -> dict[str, 
         return dict(json.loads(resp.read()))
 
 
-def _state(web: int) -> str:
+def _stats(web: int) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://127.0.0.1:{web}/stats/requests", timeout=5) as r:
-        return str(json.loads(r.read())["state"])
+        return dict(json.loads(r.read()))
+
+
+def _state(web: int) -> str:
+    return str(_stats(web)["state"])
 
 
 def _labels(run_dir: Path) -> list[str]:
@@ -79,24 +83,39 @@ def _judged(run_dir: Path) -> bool:
     return (run_dir / "findings.json").exists()
 
 
+@pytest.mark.parametrize("mode", ["local", "distributed"])
 def test_web_ui_session_gives_each_test_its_own_run_and_verdict(
-    spawn: Callable[..., Proc], tmp_path: Path, key_prefix: str
+    spawn: Callable[..., Proc], tmp_path: Path, key_prefix: str, mode: str
 ) -> None:
-    route, api, web = free_port(), free_port(), free_port()
+    """Two tests (and a refused start between them) from Locust's web UI, on one Locust
+    process, or on a master with one worker (the worker records each test for the master)."""
+    route, api, web, master_port = free_port(), free_port(), free_port(), free_port()
     results = tmp_path / "runs"
     gate = tmp_path / "mine.yaml"
     gate.write_text(
         "version: 1\ninconclusive_fails: false\ncriteria:\n  p99_ceiling: {limit: 4321}\n"
     )
+    env = _env(tmp_path, key_prefix, route)
+    distributed = ["--master", "--master-bind-host", "127.0.0.1",
+                   "--master-bind-port", str(master_port)]  # fmt: skip
     proc = spawn(
         [PYTHON, "-m", "locust", "-f", LOCUSTFILE, "--web-host", "127.0.0.1",
          "--web-port", str(web), "--chaos-profile", str(_profile(tmp_path, route)),
          "--chaos-proxy-api", f"127.0.0.1:{api}", "--results-dir", str(results),
-         "--sut-pg-dsn", "none"],
-        env=_env(tmp_path, key_prefix, route),
+         "--sut-pg-dsn", "none", *(distributed if mode == "distributed" else [])],
+        env=env,
         name="locust",
     )  # fmt: skip
     wait_until(lambda: port_open(web) or proc.popen.poll() is not None, timeout=60)
+    worker: Proc | None = None
+    if mode == "distributed":
+        worker = spawn(
+            [PYTHON, "-m", "locust", "-f", LOCUSTFILE, "--worker", "--master-host",
+             "127.0.0.1", "--master-port", str(master_port)],
+            env=env,
+            name="worker",
+        )  # fmt: skip
+        wait_until(lambda: _stats(web).get("workers"), timeout=60, interval=0.2)
     start = {"user_count": "2", "spawn_rate": "2", "host": "http://127.0.0.1:1"}
 
     # test 1: run id and gate from the form; the profile's end stops it
@@ -126,6 +145,9 @@ def test_web_ui_session_gives_each_test_its_own_run_and_verdict(
     wait_until(lambda: proc.popen.poll() is not None, timeout=60)
     out = proc.output()
     assert "Traceback" not in out, out[-4000:]
+    if worker is not None:
+        wait_until(lambda: worker.popen.poll() is not None, timeout=30)
+        assert "Traceback" not in worker.output(), worker.output()[-4000:]
     assert sorted(p.name for p in results.iterdir()) == ["first", "first-2"]
     assert sum("--window-grace 0.0: must be in" in ln for ln in out.splitlines()) == 1, out
 
@@ -135,6 +157,7 @@ def test_web_ui_session_gives_each_test_its_own_run_and_verdict(
     assert [x for x in _labels(first) if x != "idle"] == WHOLE_PROFILE
     assert [x for x in _labels(second) if x != "idle"] == WHOLE_PROFILE[:5]
     for data, run_dir in ((one, first), (two, second)):
+        assert data.meta.mode == ("master" if mode == "distributed" else "local")
         assert data.meta.end is not None and data.meta.locust is not None
         counted = sum(w.count for w in data.windows)
         assert counted == data.meta.locust.num_requests > 0  # Locust's count of this test only
@@ -163,6 +186,12 @@ def test_web_ui_session_gives_each_test_its_own_run_and_verdict(
     lines = out.strip().splitlines()
     assert proc.popen.returncode == codes[1], lines[-20:]
     assert lines[-1].startswith(f"chaosbench: exit code {codes[1]} ("), lines[-20:]
+    # each test's progress starts from its own warmup (Locust's counts reset at each start)
+    starts = re.findall(
+        r"chaos: phase warmup \(.*\) — warmup: \S+ left in the phase, 0s of 12s", out
+    )
+    assert len(starts) == 2, out[-4000:]
+    assert "chaos: phase idle " in out and "schedule over after 12s of 12s" in out
     verdicts = [i for i, ln in enumerate(lines) if ln.startswith("chaosbench verdict:")]
     assert len(verdicts) == 3, lines[-40:]  # test 1, test 2, and the last one's again at the end
     assert any(ln.startswith("chaosbench: 2 tests (first exit ") for ln in lines[verdicts[1] :])
