@@ -24,7 +24,10 @@ the recording start (``preflight``):
   target there, so a bad one ends the process before the chaos half starts anything;
 - at ``test_start`` (web UI runs, whose options may change; workers) the same check runs once
   per test start: whichever listener asks ``preflight(environment)`` first runs it, the chaos
-  and results listeners ask before they start, and a refused start starts nothing.
+  and results listeners ask before they start, and a refused start starts nothing. Other parts
+  add their own checks of a start to it (``add_start_check``: the chaos options and the results
+  options of the web UI form, whose run directory is made there) and refuse with the same line
+  (``refuse_start``).
 
 A problem is one line naming the option, exit code 2.
 """

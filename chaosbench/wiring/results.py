@@ -35,7 +35,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
@@ -66,6 +66,9 @@ from chaosbench.ground.integrity import CountersReport
 from chaosbench.users.options import add_start_check, preflight, refuse_start
 from chaosbench.wiring.chaos import revert_all, start_check
 from chaosbench.wiring.harness import Harness, TestRun
+
+if TYPE_CHECKING:
+    from chaosbench.analysis.gate import GateConfig
 
 log = logging.getLogger("chaosbench.results")
 
@@ -223,7 +226,7 @@ class Results:
 
     # -- a test's settings -----------------------------------------------------------------
 
-    def _settings(self, o: Any) -> tuple[ResultsSettings, Any]:
+    def _settings(self, o: Any) -> tuple[ResultsSettings, GateConfig]:
         """This test's settings from the options as they are now, checked (``ChaosbenchError``
         names the option), with a run id no earlier test of this process used."""
         from chaosbench.analysis.gate import load_gate  # the statistics: not on workers
