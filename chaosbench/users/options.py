@@ -250,7 +250,21 @@ def _fail(environment: Any, message: str) -> None:
 
         ui_runner = isinstance(runner, LocalRunner | MasterRunner)
         web_ui = ui_runner and not _starts_at_once(environment)
-        gevent.spawn_later(0, runner.stop if web_ui else runner.quit)
+        if web_ui:  # spawned now: it runs before the greenlets of the users this start spawns
+            gevent.spawn(_stop_refused, runner)
+        else:
+            gevent.spawn_later(0, runner.quit)
+
+
+def _stop_refused(runner: Any) -> None:
+    """Stop a refused web UI start. A runner still 'stopped' from the session's last test
+    ignores ``stop()`` until its spawning has begun (and users have spawned): marked as
+    spawning, it stops now, before any user of this start runs, and fires ``test_stop``."""
+    from locust.runners import STATE_SPAWNING, STATE_STOPPED
+
+    if runner.state == STATE_STOPPED:
+        runner.update_state(STATE_SPAWNING)
+    runner.stop()
 
 
 def _selected_classes(environment: Any) -> list[type]:

@@ -59,8 +59,16 @@ def _stats(web: int) -> dict[str, Any]:
         return dict(json.loads(r.read()))
 
 
-def _state(web: int) -> str:
-    return str(_stats(web)["state"])
+def _requests(web: int) -> int:
+    return sum(e["num_requests"] for e in _stats(web)["stats"] if e["name"] == "Aggregated")
+
+
+def _idle(web: int) -> bool:
+    """No test running, and every worker (of a master) ready for the next: a master that
+    starts while a worker is still stopping loses the worker (Locust's own protocol)."""
+    stats = _stats(web)
+    workers = stats.get("workers") or []
+    return stats["state"] in ("ready", "stopped") and all(w["state"] == "ready" for w in workers)
 
 
 def _labels(run_dir: Path) -> list[str]:
@@ -115,22 +123,49 @@ def test_web_ui_session_gives_each_test_its_own_run_and_verdict(
             env=env,
             name="worker",
         )  # fmt: skip
-        wait_until(lambda: _stats(web).get("workers"), timeout=60, interval=0.2)
+        wait_until(lambda: _stats(web).get("workers") and _idle(web), timeout=60, interval=0.2)
+    stops = [0]
+
+    def settled() -> bool:
+        """Idle again after a start; a master's worker has also said it is ready once more per
+        stop (Locust logs it), which it does after it stopped its users."""
+        if worker is None:
+            return _idle(web)
+        return _idle(web) and proc.output().count("reported as ready") >= stops[0] + 1
+
+    def stopped() -> None:
+        stops[0] += 1
+        wait_until(settled, timeout=60, interval=0.2)
+
+    def refused(line: str) -> None:
+        wait_until(lambda: line in proc.output(), timeout=30)
+        stopped()
+        # no user of the refused start ran (Locust's counts reset at a start; /stats/requests
+        # is cached a few seconds: wait for the fresh counts)
+        wait_until(lambda: _requests(web) == 0, timeout=30, interval=0.5)
+
     start = {"user_count": "2", "spawn_rate": "2", "host": "http://127.0.0.1:1"}
 
     # test 1: run id and gate from the form; the profile's end stops it
     assert _post(web, "/swarm", {**start, "run_id": "first", "gate": "loose"})["success"]
     first = results / "first"
     wait_until(lambda: _judged(first), timeout=90, interval=0.2)
+    stopped()
 
-    # a bad value in the form refuses that start: one line, no load, no run directory
-    assert _post(web, "/swarm", {**start, "window_grace": "0"})["success"]
-    wait_until(lambda: "--window-grace 0.0" in proc.output(), timeout=30)
-    wait_until(lambda: _state(web) == "stopped", timeout=30)
+    # a bad value in the form refuses that start: one line, no chaos, no run directory, no
+    # load. (On a master, Locust itself may drop a worker whose spawning is stopped at once:
+    # one process only.)
+    refusals = ["--window-grace 0.0: must be in", "--chaos-seed: expected an integer"]
+    if worker is None:
+        assert _post(web, "/swarm", {**start, "window_grace": "0"})["success"]
+        refused(refusals[0])
+        form = {**start, "window_grace": "2", "chaos_seed": "abc"}
+        assert _post(web, "/swarm", form)["success"]
+        refused(refusals[1])
 
     # test 2: the same run id (suffixed, never overwritten), another gate and window grace;
     # stopped from the UI during its second burst
-    form = {**start, "run_id": "first", "gate": str(gate), "window_grace": "3"}
+    form = {**start, "run_id": "first", "gate": str(gate), "window_grace": "3", "chaos_seed": "11"}
     assert _post(web, "/swarm", form)["success"]
     second = results / "first-2"
     wait_until(lambda: "burst2" in _labels(second), timeout=60, interval=0.1)
@@ -149,7 +184,9 @@ def test_web_ui_session_gives_each_test_its_own_run_and_verdict(
         wait_until(lambda: worker.popen.poll() is not None, timeout=30)
         assert "Traceback" not in worker.output(), worker.output()[-4000:]
     assert sorted(p.name for p in results.iterdir()) == ["first", "first-2"]
-    assert sum("--window-grace 0.0: must be in" in ln for ln in out.splitlines()) == 1, out
+    for refusal in refusals:
+        assert sum(refusal in ln for ln in out.splitlines()) == (worker is None), out[-4000:]
+    assert out.count("chaos: profile ") == 2  # the scheduler started for the two tests only
 
     one, two = load(first), load(second)
     assert (one.meta.run_id, two.meta.run_id) == ("first", "first-2")
@@ -173,6 +210,7 @@ def test_web_ui_session_gives_each_test_its_own_run_and_verdict(
     assert two.meta.gate is not None and two.meta.gate.path == str(gate)
     assert two.meta.gate.config is not None
     assert two.meta.gate.config["criteria"]["p99_ceiling"]["limit"] == 4321
+    assert (one.meta.seed, two.meta.seed) == (7, 11)  # the profile's, then the form's
     assert one.meta.recording is not None and one.meta.recording.grace_s == 2.0
     assert two.meta.recording is not None and two.meta.recording.grace_s == 3.0
 
