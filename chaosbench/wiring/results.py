@@ -429,12 +429,13 @@ def _install_worker(environment: Any, runner: Any, settings: ResultsSettings) ->
         session = h.session
         if session is not None and not session.finished:
             session.finished = True
-            # Locust's statistics of this test's last seconds first (Locust's own final report
-            # comes only at quit): the master's totals of a web UI test are complete at its stop
+            session.stop_worker()  # first: a quitting master listens only half a second more
+            # then Locust's statistics of this test's last seconds (Locust's own final report
+            # comes only at quit): before this worker reports itself stopped, so the master's
+            # totals of a web UI test are complete at its stop
             send_stats = getattr(runner, "_send_stats", None)
             if callable(send_stats):
                 send_stats()
-            session.stop_worker()
             events.request.remove_listener(session.recorder.on_request)
 
     events.test_start.add_listener(on_start)
