@@ -73,6 +73,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("chaosbench.results")
 
 VERDICTS = {0: "pass", 1: "fail", 2: "cannot_measure"}
+#: set on a web UI master's options, which Locust hands to its workers with each test
+STATS_AT_STOP = "chaosbench_stats_at_stop"
 
 
 def install(events: Events) -> None:
@@ -429,12 +431,13 @@ def _install_worker(environment: Any, runner: Any, settings: ResultsSettings) ->
         session = h.session
         if session is not None and not session.finished:
             session.finished = True
-            session.stop_worker()  # first: a quitting master listens only half a second more
-            # then Locust's statistics of this test's last seconds (Locust's own final report
-            # comes only at quit): before this worker reports itself stopped, so the master's
-            # totals of a web UI test are complete at its stop
+            session.stop_worker()
+            # a web UI master's test: Locust's statistics of its last seconds too (Locust's own
+            # final report comes only at quit), before this worker reports itself stopped, so
+            # that the master's totals are complete when it judges the test. Not when a
+            # headless master quits: it listens half a second more, for the windows.
             send_stats = getattr(runner, "_send_stats", None)
-            if callable(send_stats):
+            if getattr(environment.parsed_options, STATS_AT_STOP, False) and callable(send_stats):
                 send_stats()
             events.request.remove_listener(session.recorder.on_request)
 
@@ -456,6 +459,8 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         _install_worker(environment, runner, settings)
         return
     results = Results(environment, runner)
+    if results.master and not getattr(o, "headless", False):
+        setattr(o, STATS_AT_STOP, True)
     try:
         if _starts_at_once(o):  # the first test's options are final: its run directory now
             problem = results.arm(environment)
