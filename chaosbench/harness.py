@@ -10,9 +10,13 @@ from locust import events
 import chaosbench.users.options
 import chaosbench.wiring.chaos
 import chaosbench.wiring.console
+import chaosbench.wiring.plain
 import chaosbench.wiring.results
+import chaosbench.wiring.webui
 
+chaosbench.wiring.plain.install(events)  # first: no --host starts the reference system
 chaosbench.users.options.install(events)
 chaosbench.wiring.chaos.install(events)
 chaosbench.wiring.console.install(events)
 chaosbench.wiring.results.install(events)
+chaosbench.wiring.webui.install_events(events)

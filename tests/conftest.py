@@ -130,3 +130,25 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
 
 
 PYTHON = sys.executable
+
+
+#: The main job's fixed default ports: proxy API, reference system, the default profile's routes.
+DEFAULT_PORTS = (8474, 8000, 15432, 16379, 18000)
+
+
+@pytest.fixture
+def default_ports() -> Iterator[tuple[int, ...]]:
+    """Exclusive use of the default ports (``DEFAULT_PORTS``): a lock file held for the test,
+    so that no two tests (of this session or another on the machine) run the main job or a
+    plain ``locust -f locustfiles/`` on them at once. Fails when something else listens there."""
+    import fcntl
+    import tempfile
+
+    with open(Path(tempfile.gettempdir()) / "chaosbench-default-ports.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            busy = [p for p in DEFAULT_PORTS if port_open(p)]
+            assert not busy, f"the default ports {busy} are in use by another process"
+            yield DEFAULT_PORTS
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -7,6 +7,7 @@ collection."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -34,6 +35,8 @@ def _sample(action: Any) -> tuple[str, object]:
     if action.type is float:
         return "1.5", 1.5
     text = f"from-{action.dest}-O"
+    if isinstance(action, argparse._AppendAction):  # a repeatable option: a list of one
+        return text, [text]
     return text, text
 
 

@@ -265,7 +265,9 @@ def kill_mid_burst(s: Setup, w: World, runs: list[Run], env: dict[str, str], cwd
 
 
 def next_start(s: Setup, w: World, args: list[str], env: dict[str, str], cwd: Path) -> str:
-    """A short start that injects nothing (a long warmup, 2 s of run time)."""
+    """A start that injects nothing: with chaos, its --run-time (2 s) is shorter than its
+    profile (a 60 s warmup) and is refused at init, after it reverted the leftovers; with
+    --no-chaos it runs 2 s."""
     profile = write_profile(s.tmp / "next.yaml", w, s.route)
     profile.write_text(profile.read_text().replace("warmup: 0.5s", "warmup: 60s"))
     cmd = locust(s, profile, "-t", "2s", *args, run_id="next")

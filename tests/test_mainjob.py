@@ -8,7 +8,7 @@ import pytest
 
 from chaosbench import bundled
 from chaosbench.chaos.profile import load_profile, parse_profile
-from chaosbench.cli.mainjob import targets
+from chaosbench.wiring.reference_sut import targets
 from tests.conftest import PYTHON, ROOT, free_port
 
 

@@ -49,6 +49,7 @@ class CriterionSpec(Generic[C]):
     config: type[C]
     default: C  # the config when the gate does not mention the criterion
     judge: Callable[[Analysis, C], CriterionResult]
+    chaos: bool = True  # it judges chaos (phases, bursts, faults): n/a in a run without chaos
 
     def run(self, a: Analysis, cfg: Criterion) -> CriterionResult:
         if not isinstance(cfg, self.config):
@@ -61,9 +62,10 @@ CRITERIA: dict[str, CriterionSpec[Any]] = {}
 
 
 def criterion(
-    name: str, title: str, config: type[C], default: C | None = None
+    name: str, title: str, config: type[C], default: C | None = None, chaos: bool = True
 ) -> Callable[[Callable[[Analysis, C], CriterionResult]], Callable[[Analysis, C], CriterionResult]]:
-    """Register the decorated function as the criterion ``name`` configured by ``config``."""
+    """Register the decorated function as the criterion ``name`` configured by ``config``
+    (``chaos``: it judges the chaos, so a run without chaos does not apply to it)."""
 
     def register(
         fn: Callable[[Analysis, C], CriterionResult],
@@ -71,7 +73,7 @@ def criterion(
         if name in CRITERIA:
             raise ValueError(f"criterion {name!r} is registered twice")
         CRITERIA[name] = CriterionSpec(
-            name, title, config, default or config.model_validate({}), fn
+            name, title, config, default or config.model_validate({}), fn, chaos
         )
         return fn
 
@@ -363,7 +365,7 @@ def rto(a: Analysis, cfg: Rto) -> CriterionResult:
     return result(name, cfg, "s", cells)
 
 
-@criterion("orders", "lost or duplicated acknowledged orders", Count)
+@criterion("orders", "lost or duplicated acknowledged orders", Count, chaos=False)
 def orders(a: Analysis, cfg: Count) -> CriterionResult:
     name, i = "orders", a.integrity
     if i.orders_acknowledged == 0 and i.canary_injected == 0:
@@ -394,7 +396,7 @@ def orders(a: Analysis, cfg: Count) -> CriterionResult:
     return result(name, cfg, "count", [Cell("run", v, status=st)], detail=detail)
 
 
-@criterion("stream_data_loss", "stream data loss", Ratio)
+@criterion("stream_data_loss", "stream data loss", Ratio, chaos=False)
 def stream_data_loss(a: Analysis, cfg: Ratio) -> CriterionResult:
     name, i = "stream_data_loss", a.integrity
     ratio = i.stream_loss_ratio
@@ -405,7 +407,9 @@ def stream_data_loss(a: Analysis, cfg: Ratio) -> CriterionResult:
     return result(name, cfg, "rate", [Cell("run", ratio, status=st)], detail=detail)
 
 
-@criterion("ws_duplicates", "WebSocket duplicates after resume", Count, Count(enabled=False))
+@criterion(
+    "ws_duplicates", "WebSocket duplicates after resume", Count, Count(enabled=False), chaos=False
+)
 def ws_duplicates(a: Analysis, cfg: Count) -> CriterionResult:
     name, i = "ws_duplicates", a.integrity
     if i.ws_messages == 0:

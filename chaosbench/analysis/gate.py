@@ -8,11 +8,22 @@ did-you-mean, every error is one line naming the field (``GateConfigError``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    InstanceOf,
+    PlainSerializer,
+    ValidationError,
+    create_model,
+)
+from pydantic_core import PydanticCustomError
 
 from chaosbench import bundled
+from chaosbench.analysis import thresholds as th
 from chaosbench.analysis.criteria import CRITERIA
 from chaosbench.analysis.limits import (
     MAX_SAMPLES,
@@ -48,6 +59,24 @@ def _sample_count(value: Any) -> Any:
     return value
 
 
+def _thresholds(value: Any) -> Any:
+    """The ``thresholds:`` section (k6's form: key -> expressions), parsed; one line per error."""
+    if isinstance(value, tuple) and all(isinstance(t, th.Threshold) for t in value):
+        return value
+    try:
+        return th.from_mapping(value)
+    except th.ThresholdError as exc:
+        line = exc.located("thresholds")
+        raise PydanticCustomError("threshold", "{line}", {"line": line}) from None
+
+
+Thresholds = Annotated[
+    tuple[InstanceOf[th.Threshold], ...],
+    BeforeValidator(_thresholds),
+    PlainSerializer(th.to_mapping, return_type=dict[str, list[str]]),
+]
+
+
 class CriteriaBase(Strict):
     """The gate's ``criteria:`` section: one field per registered criterion (its config model)."""
 
@@ -74,6 +103,7 @@ class GateConfig(Strict):
     bootstrap: Bootstrap = Bootstrap()
     drift: DriftControl = DriftControl()
     criteria: Criteria = Criteria()
+    thresholds: Thresholds = ()
     source: str = "defaults"
 
     def criterion(self, name: str) -> Criterion:
@@ -86,6 +116,12 @@ class GateConfig(Strict):
     def enabled(self) -> list[tuple[str, Criterion]]:
         """(name, config) of every enabled criterion, in the registry's order."""
         return [(n, c) for n in CRITERIA if (c := self.criterion(n)).enabled]
+
+    def with_thresholds(self, extra: Sequence[th.Threshold]) -> GateConfig:
+        """This gate with the command line's thresholds over its own (``thresholds.merge``)."""
+        if not extra:
+            return self
+        return self.model_copy(update={"thresholds": th.merge(self.thresholds, extra)})
 
     @property
     def recovery_time(self) -> RecoveryTime:
@@ -110,7 +146,9 @@ def _one_line(err: ValidationError, where: str) -> str:
     e = err.errors()[0]
     loc = tuple(e["loc"])
     path = ".".join(str(p) for p in loc) or "(top level)"
-    if e["type"] == "extra_forbidden":
+    if e["type"] == "threshold":
+        line = f"gate config {where}: {e['msg']}"
+    elif e["type"] == "extra_forbidden":
         names = _model_fields(GateConfig, loc)
         hint = did_you_mean(str(loc[-1]), names) or f" (known: {', '.join(names)})"
         line = f"gate config {where}: unknown key {path!r}{hint}"

@@ -256,6 +256,23 @@ class DenseBlock:
             return float("nan")
         return float(bin_values()[1][int(self._bin.max())])
 
+    def min_value(self) -> float:
+        """The lowest equivalent value of the lowest bin in use (``get_min_value``), µs."""
+        if self._bin.size == 0:
+            return float("nan")
+        return float(bin_values()[0][int(self._bin.min())])
+
+    def mean_value(self) -> float:
+        """The mean of the merge as ``get_mean_value``: each bin counts at its median equivalent
+        value (its lowest value + half its range), µs."""
+        if self._bin.size == 0:
+            return float("nan")
+        lo, hi = bin_values()
+        used = self._used_bins()
+        per_bin = np.bincount(self._bin, weights=self._count, minlength=counts_len())[used]
+        median_eq = lo[used] + ((hi[used] - lo[used] + 1) >> 1)
+        return float((per_bin * median_eq).sum() / per_bin.sum())
+
 
 def dense(rows: list[list[Sparse]]) -> DenseBlock:
     """Merge each row's sparse histograms: one row per list (the bins laid out on first use)."""

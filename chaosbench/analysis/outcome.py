@@ -64,6 +64,9 @@ class CriterionResult:
     cells: list[Cell] = field(default_factory=list)
     reference: float | None = None  # the worst cell's absolute values (ms), when it has them
     current: float | None = None
+    comparison: str = "≤"  # how the value must compare with the limit to pass (≤, <, ≥, >, =, ≠)
+    group: str = "criteria"  # "criteria" (the gate's criteria) or "thresholds"
+    recommendation: str = ""  # findings.json's advice when it does not pass (else by name)
 
 
 @dataclass(slots=True)

@@ -4,7 +4,8 @@ reference system, from any working directory.
 1. checks that PostgreSQL and Redis answer (and says which one does not, where, and how to get it);
 2. starts the fault proxy (``python -m chaosbench.proxy``) with the profile's routes, then the
    reference system (``python -m chaosbench.sut``), its dependencies routed through them, and
-   waits until it is healthy;
+   waits until it is healthy (chaosbench.wiring.reference_sut, which a plain ``locust -f
+   locustfiles/ --headless`` on defaults uses too: chaosbench.wiring.plain);
 3. runs ``locust -f <the bundled locustfiles> --headless`` with the profile (default: the bundled
    ``default``) and gate (default: the bundled ``default``), which walks warmup, baseline, bursts
    and recoveries, then prints the verdict and the report's path; run directories and the logs
@@ -22,16 +23,10 @@ other routes (``--profile my.yaml``). Every flag has an environment variable.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from chaosbench import bundled
 from chaosbench.chaos.profile import load_profile
@@ -39,102 +34,14 @@ from chaosbench.chaos.profile.model import Profile
 from chaosbench.ground import defaults
 from chaosbench.ground.cliargs import OneLineParser
 from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, EXIT_MEANING, ChaosbenchError, OptionError
-
-#: How to get a missing server, per server: a local package, or docker compose from a checkout.
-GET_SERVER = {
-    "PostgreSQL": "install and start one (Debian: apt-get install postgresql && service "
-    "postgresql start; trust auth for postgres, a database 'test'), or run `make up` in a "
-    "checkout (docker compose)",
-    "Redis": "install and start one (Debian: apt-get install redis-server && service "
-    "redis-server start), or run `make up` in a checkout (docker compose)",
-}
-
-
-@dataclass(frozen=True)
-class Targets:
-    """Where the reference system and Locust reach their servers: through the profile's routes."""
-
-    sut_pg_dsn: str
-    sut_redis_url: str
-    host: str
-    notes: tuple[str, ...]
-
-
-def _addr(url: str, default_port: int) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or defaults.LOOPBACK, parts.port or default_port
-
-
-def reachable(host: str, port: int, timeout: float = 2.0) -> str | None:
-    """None when a TCP connection succeeds, else the reason."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return None
-    except OSError as exc:
-        return exc.strerror or type(exc).__name__
-
-
-def check_servers(pg_dsn: str, redis_url: str) -> list[str]:
-    problems = []
-    for label, url, port in (
-        ("PostgreSQL", pg_dsn, defaults.PG_PORT),
-        ("Redis", redis_url, defaults.REDIS_PORT),
-    ):
-        host, p = _addr(url, port)
-        why = reachable(host, p)
-        if why is not None:
-            problems.append(f"{label} at {host}:{p} is not reachable ({why}): {GET_SERVER[label]}")
-    return problems
-
-
-def _port(addr: str) -> int:
-    return int(addr.rsplit(":", 1)[1])
-
-
-def _same(a: tuple[str, int], b: tuple[str, int]) -> bool:
-    loop = ("127.0.0.1", "localhost")
-    return a[1] == b[1] and (a[0] == b[0] or (a[0] in loop and b[0] in loop))
-
-
-def _via(url: str, listen: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")
-    auth = netloc[0] + "@" if netloc[1] else ""
-    return urlunsplit(parts._replace(netloc=auth + listen))
-
-
-def targets(profile: Profile, pg_dsn: str, redis_url: str, sut_port: int) -> Targets:
-    """The route of each server the reference system uses, and the route to it for Locust."""
-    notes: list[str] = []
-
-    def route_to(host: str, port: int, what: str) -> str | None:
-        for route in profile.routes.values():
-            up_host, _, up_port = route.upstream.rpartition(":")
-            if up_port.isdigit() and _same((up_host, int(up_port)), (host, port)):
-                return str(route.listen)
-        notes.append(f"no route to {what} at {host}:{port} in the profile: direct, no faults on it")
-        return None
-
-    pg_listen = route_to(*_addr(pg_dsn, defaults.PG_PORT), "PostgreSQL")
-    redis_listen = route_to(*_addr(redis_url, defaults.REDIS_PORT), "Redis")
-    sut_listen = route_to(defaults.LOOPBACK, sut_port, "the reference system")
-    return Targets(
-        sut_pg_dsn=_via(pg_dsn, pg_listen) if pg_listen else pg_dsn,
-        sut_redis_url=_via(redis_url, redis_listen) if redis_listen else redis_url,
-        host=f"http://{sut_listen or f'{defaults.LOOPBACK}:{sut_port}'}",
-        notes=tuple(notes),
-    )
-
-
-def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes]) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        if reachable(host, port, 0.2) is None:
-            return True
-        time.sleep(0.1)
-    return False
+from chaosbench.wiring.reference_sut import (
+    DEFAULT_USERS,
+    Plan,
+    ReferenceSystem,
+    Targets,
+    problems,
+    profile_pidfiles,
+)
 
 
 def parser(prog: str = "make run") -> OneLineParser:
@@ -184,7 +91,7 @@ def parser(prog: str = "make run") -> OneLineParser:
     )
     p.add_argument(
         "--users",
-        default=env("CHAOSBENCH_USERS", "24"),
+        default=env("CHAOSBENCH_USERS", str(DEFAULT_USERS)),
         help="Locust users (env CHAOSBENCH_USERS; default %(default)s)",
     )
     p.add_argument(
@@ -250,73 +157,53 @@ def job(argv: list[str] | None, prog: str) -> Job:
     )
 
 
+def plan(j: Job) -> Plan:
+    """What the main job starts: the proxy and the reference system, logs in --results-dir."""
+    return Plan(
+        profile_path=j.profile_path,
+        profile=j.profile,
+        pg_dsn=j.pg_dsn,
+        redis_url=j.redis_url,
+        proxy_api=j.proxy_api,
+        sut_port=j.sut_port,
+        logs=j.results_dir,
+        pidfiles=tuple(dict.fromkeys((j.results_dir / "sut.pid", *profile_pidfiles(j.profile)))),
+    )
+
+
 def main(argv: list[str] | None = None, prog: str = "make run") -> int:
     try:
         j = job(argv, prog)
     except ChaosbenchError as err:
         print(f"chaosbench: {err}", file=sys.stderr)
         return EXIT_CANNOT_MEASURE
-    problems = check_servers(j.pg_dsn, j.redis_url)
-    if problems:
-        for line in problems:
+    p = plan(j)
+    found = problems(p, "--proxy-api, --sut-port, the profile's routes")
+    if found:
+        for line in found:
             print(f"chaosbench: {line}", file=sys.stderr)
         return EXIT_CANNOT_MEASURE
-    to = targets(j.profile, j.pg_dsn, j.redis_url, j.sut_port)
-    ports = {"the reference system": j.sut_port, "the fault proxy's API": _port(j.proxy_api)}
-    ports.update({f"route {n}": _port(r.listen) for n, r in j.profile.routes.items()})
-    busy = [
-        f"127.0.0.1:{p} ({what})"
-        for what, p in ports.items()
-        if reachable(defaults.LOOPBACK, p, 0.3) is None
-    ]
-    if busy:
-        print(
-            f"chaosbench: already in use: {', '.join(busy)}: stop what listens there "
-            "(an earlier run?) or change the ports (--proxy-api, --sut-port, the profile's routes)",
-            file=sys.stderr,
-        )
-        return EXIT_CANNOT_MEASURE
-    for note in to.notes:
+    ref = ReferenceSystem(p)
+    for note in ref.targets.notes:
         print(f"chaosbench: {note}")
-    return _run(j, to)
+    return _run(j, ref)
 
 
-def _run(j: Job, to: Targets) -> int:
-    procs: list[subprocess.Popen[bytes]] = []
-    logs = j.results_dir
-    logs.mkdir(parents=True, exist_ok=True)
+def _run(j: Job, ref: ReferenceSystem) -> int:
+    to: Targets = ref.targets
     try:
-        # 1. The fault proxy with the profile's routes, so that the reference system reaches
-        #    PostgreSQL and Redis through it from its first connection on.
-        proxy_argv = ["-m", "chaosbench.proxy", "--api", j.proxy_api, "--routes"]
-        proxy = _start(procs, [*proxy_argv, str(j.profile_path)], logs / "proxy.log")
-        if not wait_port(defaults.LOOPBACK, _port(j.proxy_api), 20.0, proxy):
-            print(
-                f"chaosbench: the fault proxy did not start; see {logs / 'proxy.log'}",
-                file=sys.stderr,
-            )
+        log = j.results_dir / "sut.log"
+        print(f"chaosbench: the reference system on 127.0.0.1:{j.sut_port}, log {log}")
+        try:
+            ref.start()
+        except ChaosbenchError as err:
+            print(f"chaosbench: {err}", file=sys.stderr)
             return EXIT_CANNOT_MEASURE
-        # 2. The reference system, its dependencies routed through the proxy.
-        sut_env = {
-            **os.environ,
-            "SUT_PORT": str(j.sut_port),
-            "SUT_PG_DSN": os.environ.get("SUT_PG_DSN", to.sut_pg_dsn),
-            "SUT_REDIS_URL": os.environ.get("SUT_REDIS_URL", to.sut_redis_url),
-        }
-        print(f"chaosbench: the reference system on 127.0.0.1:{j.sut_port}, log {logs}/sut.log")
-        sut = _start(procs, ["-m", "chaosbench.sut"], logs / "sut.log", sut_env)
-        (logs / "sut.pid").write_text(f"{sut.pid}\n")  # process faults of the profile name it
-        if not wait_healthy(j.sut_port, 30.0, sut):
-            print(
-                f"chaosbench: the reference system did not become healthy; see {logs / 'sut.log'}",
-                file=sys.stderr,
-            )
-            return EXIT_CANNOT_MEASURE
-        # 3. The load and the chaos; Locust's exit code is the verdict.
+        # The load and the chaos; Locust's exit code is the verdict.
         cmd = [
             sys.executable, "-m", "locust", "-f", str(bundled.locustfiles_dir()), "--headless",
             "-u", str(j.users), "-r", str(max(1, j.users // 2)), "--host", to.host,
-            "--chaos-profile", str(j.profile_path), "--chaos-proxy", f"http://{j.proxy_api}",
+            "--chaos-profile", str(j.profile_path), "--chaos-proxy", ref.plan.proxy_url,
             "--gate", str(j.gate_path), "--results-dir", str(j.results_dir), "--only-summary",
             "--pg-dsn", j.pg_dsn, "--redis-url", j.redis_url, "--sut-pg-dsn", j.pg_dsn,
             *(["--sut-pg-schema", os.environ["SUT_PG_SCHEMA"]]
@@ -331,38 +218,7 @@ def _run(j: Job, to: Targets) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
-        for proc in reversed(procs):
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def _start(
-    procs: list[subprocess.Popen[bytes]],
-    argv: list[str],
-    log: Path,
-    env: dict[str, str] | None = None,
-) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as fh:
-        proc = subprocess.Popen([sys.executable, *argv], env=env, stdout=fh, stderr=fh)
-    procs.append(proc)
-    return proc
-
-
-def wait_healthy(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> bool:
-    """Until /health answers 200 (both dependencies reachable through the proxy)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1.0) as resp:
-                if resp.status == 200:
-                    return True
-        except (OSError, urllib.error.HTTPError):
-            pass
-        time.sleep(0.2)
-    return False
+        ref.stop()
 
 
 if __name__ == "__main__":

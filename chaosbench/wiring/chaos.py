@@ -4,9 +4,12 @@ Called once from ``locustfiles/_harness.py`` through ``install(events)``.
 
 - ``init``: the profile is loaded and validated completely (an error prints one line
   ``chaosbench: <profile>: <field>: <problem>`` and exits 2 before any load); on the master or
-  the local runner the fault proxy is started (or checked) and the profile's routes are created,
-  so the system under test reaches its dependencies from the warmup on. Workers only listen for
-  phase marks.
+  the local runner a ``--run-time`` shorter than the profile is refused (one line naming both
+  durations and the fix, exit 2, before the proxy, the recording or any load starts:
+  ``check_run_time``), then the fault proxy is started (or checked) and the profile's routes are
+  created, so the system under test reaches its dependencies from the warmup on. A run that
+  starts at once without ``--spawn-rate`` spawns its users within half the warmup. Workers only
+  listen for phase marks.
 - ``test_start`` (master/local): once the start's check of every option and target passed
   (``chaosbench.users.options.preflight``, whichever listener asks first runs it; a refused
   start starts no scheduler), a new scheduler starts walking the phases.
@@ -23,7 +26,9 @@ that joins late asks for the marks so far and gets the current switches with the
 from __future__ import annotations
 
 import logging
+import math
 import sys
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -165,6 +170,8 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
     try:
         profile = _load(h, opts)
         h.profile = profile
+        if profile.enabled:  # refused before the proxy, the recording or any load starts
+            check_run_time(profile, getattr(opts, "run_time", None))
         if needs_proxy(profile):
             h.proxy = start_proxy(profile, str(opts.chaos_proxy), str(opts.chaos_proxy_api))
     except ChaosbenchError as err:
@@ -175,10 +182,7 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
         log.info("chaos disabled (%s): every sample is phase 'idle'", h.disabled_reason)
     else:
         _report_run_time(profile, getattr(opts, "run_time", None))
-    if web_ui is not None:
-        from chaosbench.wiring import webui
-
-        webui.install(web_ui, h)
+        _spawn_rate(environment, profile)
 
 
 def _leftovers() -> None:
@@ -198,17 +202,62 @@ def _ledger() -> Any:
         return None
 
 
+def check_run_time(profile: Profile, run_time: float | None) -> None:
+    """A ``--run-time`` shorter than the profile is refused (OptionError, one line naming both
+    durations and the fix): the phases it cuts would be judged as not recovered."""
+    total = profile.phases.total
+    if run_time and run_time < total:
+        cut = cut_phases(profile, float(run_time))
+        raise OptionError(
+            f"--run-time {format_duration(run_time)} is shorter than the chaos profile "
+            f"{Path(profile.source).name} ({format_duration(total)}; it would cut "
+            f"{', '.join(cut)}): give --run-time {format_duration(total)} or more, or leave "
+            "--run-time out (the run ends with the profile)"
+        )
+
+
 def _report_run_time(profile: Profile, run_time: float | None) -> None:
     total = profile.phases.total
     if not run_time:
         log.info("chaos profile lasts %s; the run ends with it", format_duration(total))
-    elif run_time < total:
-        cut = cut_phases(profile, float(run_time))
-        log.warning(
-            "chaos: --run-time %s is shorter than the profile (%s): cuts %s",
-            format_duration(run_time),
+    elif run_time > total:
+        log.info(
+            "chaos profile lasts %s; --run-time %s ends the run (idle after the profile)",
             format_duration(total),
-            ", ".join(cut),
+            format_duration(run_time),
+        )
+
+
+def _spawn_rate(environment: Any, profile: Profile) -> None:
+    """A run that starts at once (headless, autostart) spawns its users within the warmup: with
+    no ``--spawn-rate`` the rate spawns every user in half the warmup; a slower rate given is
+    said (the baseline would start before every user runs)."""
+    opts = environment.parsed_options
+    if getattr(environment, "shape_class", None) is not None:
+        return
+    if not (getattr(opts, "headless", False) or getattr(opts, "autostart", False)):
+        return
+    users = int(getattr(opts, "num_users", None) or 1)  # Locust's default: 1
+    warmup = profile.phases.warmup
+    rate = getattr(opts, "spawn_rate", None)
+    if rate is None:
+        opts.spawn_rate = float(max(1, math.ceil(users / max(warmup / 2, 1.0))))
+        log.info(
+            "chaos: spawning %d users at %g/s (no --spawn-rate: every user within half the "
+            "warmup of %s)",
+            users,
+            opts.spawn_rate,
+            format_duration(warmup),
+        )
+    elif float(rate) > 0 and users / float(rate) > warmup:
+        log.warning(
+            "chaos: spawning %d users at %g/s takes %s, longer than the warmup (%s): the "
+            "baseline starts before every user runs; raise --spawn-rate to %d or more",
+            users,
+            float(rate),
+            format_duration(users / float(rate)),
+            format_duration(warmup),
+            math.ceil(users / warmup) if warmup > 0 else users,
         )
 
 

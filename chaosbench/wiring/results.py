@@ -66,6 +66,7 @@ from chaosbench.ground.integrity import CountersReport
 from chaosbench.users.options import add_start_check, preflight, refuse_start
 from chaosbench.wiring.chaos import revert_all, start_check
 from chaosbench.wiring.harness import Harness, TestRun
+from chaosbench.wiring.thresholds import add_threshold_option, values, warn_if_nothing_to_judge
 
 if TYPE_CHECKING:
     from chaosbench.analysis.gate import GateConfig
@@ -80,6 +81,7 @@ STATS_AT_STOP = "chaosbench_stats_at_stop"
 def install(events: Events) -> None:
     """Register the results options and listeners on Locust's events."""
     events.init_command_line_parser.add_listener(add_options)
+    events.init_command_line_parser.add_listener(add_threshold_option)
     events.init.add_listener(_on_init)
 
 
@@ -174,11 +176,12 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_CANNOT_MEASURE)
 
 
-def _conclude(settings: ResultsSettings, out: TextIO) -> int:
+def _conclude(settings: ResultsSettings, out: TextIO, thresholds: list[str]) -> int:
     from chaosbench.analysis.verdict import conclude  # the statistics: on the master only
 
     try:
-        return int(conclude(settings.run_dir, settings.gate_path, settings.baseline, out=out))
+        run_dir, gate, base = settings.run_dir, settings.gate_path, settings.baseline
+        return int(conclude(run_dir, gate, base, out=out, extra_thresholds=thresholds))
     except ChaosbenchError as exc:
         print(f"chaosbench: {exc}", file=sys.stderr)
         return EXIT_CANNOT_MEASURE
@@ -205,12 +208,14 @@ class _Armed:
 
     session: RecordingSession
     record: RunRecord
+    thresholds: list[str]  # the --threshold values of this test
 
 
 @dataclass
 class _Running:
     test: TestRun
     session: RecordingSession
+    thresholds: list[str]
 
 
 class Results:
@@ -232,9 +237,11 @@ class Results:
         """This test's settings from the options as they are now, checked (``ChaosbenchError``
         names the option), with a run id no earlier test of this process used."""
         from chaosbench.analysis.gate import load_gate  # the statistics: not on workers
+        from chaosbench.analysis.thresholds import from_options
 
         settings = ResultsSettings.from_options(o)
-        gate_cfg = load_gate(settings.gate_path)
+        gate_cfg = load_gate(settings.gate_path).with_thresholds(from_options(values(o)))
+        warn_if_nothing_to_judge(self.h.disabled_reason, bool(gate_cfg.thresholds))
         if settings.baseline is not None:
             read_meta(settings.baseline)
         used = {t.run_id for t in self.h.runs}
@@ -280,7 +287,7 @@ class Results:
             )
         except ChaosbenchError as exc:
             return str(exc)
-        self.armed = _Armed(session, record)
+        self.armed = _Armed(session, record, values(o))
         return None
 
     def _drop_armed(self) -> None:
@@ -314,7 +321,7 @@ class Results:
         test = TestRun(session.run_id, session.settings.run_dir, session.started or time.time())
         h.runs.append(test)
         h.session = session
-        self.current = _Running(test, session)
+        self.current = _Running(test, session, armed.thresholds)
         self.expected_workers = self.runner.worker_count if self.master else 0
         log.info("test %d: run %s, recorded in %s", len(h.runs), test.run_id, test.run_dir)
 
@@ -359,7 +366,7 @@ class Results:
         finally:
             environment.events.request.remove_listener(session.recorder.on_request)
         verdict = io.StringIO()
-        code = _conclude(session.settings, verdict)
+        code = _conclude(session.settings, verdict, cur.thresholds)
         text = verdict.getvalue()
         if h.exits.signal_name is not None:  # an incomplete run: its one line, not a verdict
             text = ""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaosbench.analysis.cli import main
-from chaosbench.analysis.model import Integrity
+from chaosbench.analysis.model import Integrity, RunData, WindowKey
 from chaosbench.analysis.synthetic import KeySpec, SyntheticSpec, generate, write_run_dir
 
 #: Seconds: 3 warmup + 8 baseline + (4 burst + 6 recovery) x 2 + 2 cooldown; two keys.
@@ -33,6 +33,16 @@ SMALL = SyntheticSpec(
 
 def write_small(path: Path) -> Path:
     return write_run_dir(generate(SMALL), path)
+
+
+def without_chaos(run: RunData) -> RunData:
+    """``run`` as a run with chaos off records it (``--chaos-profile none``): every window in
+    phase ``idle``, no phase, no journal, no injections, no scheduler seed."""
+    for w in run.windows:
+        w.key = WindowKey(w.key.request_type, w.key.name, "idle")
+    run.phases, run.journal, run.injections = [], [], {}
+    run.meta.seed = None
+    return run
 
 
 def set_field(path: Path, index: int | None, field: str, value: object) -> None:

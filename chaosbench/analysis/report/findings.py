@@ -61,8 +61,11 @@ def _severity(r: CriterionResult) -> Severity:
         return "high"
     if math.isinf(r.value):
         return "high"
-    # Far over budget (twice the limit or more) is high; just over is medium.
-    over = r.value / r.limit if r.limit else math.inf
+    # Far over budget (twice the limit or more, or half a floor) is high; just over is medium.
+    if r.comparison in (">", "≥"):
+        over = r.limit / r.value if r.value else math.inf
+    else:
+        over = r.value / r.limit if r.limit else math.inf
     return "high" if over >= 2 else "medium"
 
 
@@ -89,7 +92,7 @@ def findings(v: Verdict) -> list[Finding]:
     for r in v.results:
         if r.status in (Status.PASS, Status.SKIPPED):
             continue
-        rec = RECOMMEND.get(r.name, "")
+        rec = r.recommendation or RECOMMEND.get(r.name, "")
         if r.status == Status.ERROR:
             rec = "The criterion could not be measured: " + (r.detail or "see the report") + "."
         elif r.status == Status.INCONCLUSIVE:
@@ -138,6 +141,43 @@ def findings(v: Verdict) -> list[Finding]:
     return sorted(out, key=lambda f: order[f.severity])
 
 
+def _criteria(v: Verdict) -> list[dict[str, Any]]:
+    """Every criterion with its status, value and limit as the reports write them."""
+    return [
+        {
+            "name": r.name,
+            "title": r.title,
+            "status": r.status.value,
+            "value": fmt.value(r),
+            "limit": fmt.limit(r),
+            "where": r.where,
+            "detail": r.detail,
+        }
+        for r in v.results
+    ]
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(x, 3)
+
+
+def _recoveries(v: Verdict) -> list[dict[str, Any]]:
+    """The recovery scorecard: one entry per burst (seconds; null: none / not recovered)."""
+    a = v.analysis
+    return [
+        {
+            "burst": rc.burst,
+            "detection_s": _finite(rc.detection_s),
+            "recovery_s": _finite(rc.recovery_s),
+            "recovered": rc.recovered,
+            "measurable": rc.measurable,
+            "slowest": rc.slowest,
+            "note": rc.note,
+        }
+        for rc in (a.recoveries if a else [])
+    ]
+
+
 def render(v: Verdict) -> dict[str, Any]:
     fs = findings(v)
     return {
@@ -145,4 +185,6 @@ def render(v: Verdict) -> dict[str, Any]:
         "exit_code": v.exit_code,
         "summary": {s: sum(f.severity == s for f in fs) for s in ("high", "medium", "low")},
         "findings": [asdict(f) for f in fs],
+        "criteria": _criteria(v),
+        "recoveries": _recoveries(v),
     }

@@ -25,7 +25,7 @@ WORD = {
 
 
 def num(v: float | None, unit: str) -> str:
-    """A value in its unit: ratio -> +12.3 %, ms, s, rate -> 1.20 %, count."""
+    """A value in its unit: ratio -> +12.3 %, ms, s, rate -> 1.20 %, req/s, count."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
     if math.isinf(v):
@@ -38,6 +38,8 @@ def num(v: float | None, unit: str) -> str:
         return f"{v:.1f} ms"
     if unit == "s":
         return f"{v:.1f} s"
+    if unit == "req/s":
+        return f"{grouped(v, 1)} req/s"
     return f"{v:.0f}"
 
 
@@ -75,7 +77,7 @@ def value(r: CriterionResult) -> str:
 
 
 def limit(r: CriterionResult) -> str:
-    return f"≤ {num(r.limit, r.unit)}"
+    return f"{r.comparison} {num(r.limit, r.unit)}"
 
 
 def interval(r: CriterionResult) -> str:

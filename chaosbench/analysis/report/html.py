@@ -152,18 +152,19 @@ def _charts(a: Analysis) -> list[str]:
 def render_html(v: Verdict) -> str:
     a = v.analysis
     assert a is not None
-    criteria: list[list[str | Cell]] = [
-        [
-            r.title,
-            fmt.value(r),
-            fmt.limit(r),
-            fmt.interval(r),
-            r.where,
-            _status(r.status),
-            r.detail,
-        ]
-        for r in v.results
-    ]
+    rows: dict[str, list[list[str | Cell]]] = {"criteria": [], "thresholds": []}
+    for c in v.results:
+        rows.setdefault(c.group, []).append(
+            [
+                c.title,
+                fmt.value(c),
+                fmt.limit(c),
+                fmt.interval(c),
+                c.where,
+                _status(c.status),
+                c.detail,
+            ]
+        )
     limit = a.gate.recovery_time.limit
     rec_rows: list[list[str | Cell]] = []
     for b in burst_rows(a.bursts, v.results):
@@ -273,7 +274,12 @@ def render_html(v: Verdict) -> str:
         baseline_run=a.baseline.run_id if a.baseline else None,
         notes=v.notes,
         criteria=_table(
-            ["criterion", "value", "limit", "interval", "where", "verdict", "detail"], criteria
+            ["criterion", "value", "limit", "interval", "where", "verdict", "detail"],
+            rows["criteria"],
+        ),
+        thresholds=_table(
+            ["threshold", "value", "limit", "interval", "where", "verdict", "detail"],
+            rows["thresholds"],
         ),
         recovery=_table(
             [

@@ -15,7 +15,8 @@ def render(v: Verdict) -> str:
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for r in v.results:
         counts["tests"] += 1
-        case = ET.SubElement(suite, "testcase", classname="chaosbench.gate", name=r.name, time="0")
+        cls = "chaosbench.thresholds" if r.group == "thresholds" else "chaosbench.gate"
+        case = ET.SubElement(suite, "testcase", classname=cls, name=r.name, time="0")
         msg = f"{r.title}: {fmt.value(r)} against {fmt.limit(r)}"
         if r.where:
             msg += f" at {r.where}"

@@ -7,18 +7,28 @@ from chaosbench.analysis.report import fmt
 from chaosbench.analysis.report.context import burst_rows
 
 
-def _scorecard(v: Verdict) -> list[str]:
+def _scorecard(v: Verdict, group: str) -> list[str]:
     lines = [
-        "| criterion | value | limit | interval | where | verdict |",
+        f"| {'threshold' if group == 'thresholds' else 'criterion'} | value | limit | interval "
+        "| where | verdict |",
         "|---|---|---|---|---|---|",
     ]
-    for r in v.results:
+    for r in (r for r in v.results if r.group == group):
         where = r.where or ("" if r.value is not None else r.detail)
+        if r.group == "thresholds":  # the span and the requests it measured
+            where = f"{r.where}: {r.detail}" if r.value is not None else r.detail
         lines.append(
             f"| {r.title} | {fmt.value(r)} | {fmt.limit(r)} | {fmt.interval(r)} "
             f"| {where} | {fmt.ICON[r.status]} |"
         )
     return lines
+
+
+def _thresholds(v: Verdict) -> list[str]:
+    """The thresholds' scorecard: what each measured, over which span and how many requests."""
+    if not any(r.group == "thresholds" for r in v.results):
+        return []
+    return ["", "### Thresholds", "", *_scorecard(v, "thresholds")]
 
 
 def _recovery(v: Verdict) -> list[str]:
@@ -73,7 +83,7 @@ def render(v: Verdict) -> str:
         + ".",
     ]
     head += [f"> {n}" for n in v.notes]
-    out = [*head, "", "### Criteria", "", *_scorecard(v)]
+    out = [*head, "", "### Criteria", "", *_scorecard(v, "criteria"), *_thresholds(v)]
     if a.recoveries:
         out += ["", "### Recovery scorecard", "", *_recovery(v)]
     i = a.integrity

@@ -9,12 +9,20 @@ from chaosbench.analysis.stats.bootstrap import (
 )
 from chaosbench.analysis.stats.series import Series, series
 from chaosbench.analysis.stats.summary import PhaseStats, phase_order, summarize
-from chaosbench.analysis.stats.table import OVERALL, Cohort, Scope, SecondBlock, WindowTable
+from chaosbench.analysis.stats.table import (
+    OVERALL,
+    Cohort,
+    Names,
+    Scope,
+    SecondBlock,
+    WindowTable,
+)
 
 __all__ = [
     "OVERALL",
     "Cohort",
     "Interval",
+    "Names",
     "PhaseStats",
     "Scope",
     "SecondBlock",

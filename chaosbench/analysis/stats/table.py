@@ -46,6 +46,23 @@ class Cohort:
         return key.request_type in self.kinds
 
 
+@dataclass(frozen=True, slots=True)
+class Names:
+    """Several request names together: every request of any of the (kind, name) ``pairs``."""
+
+    pairs: tuple[tuple[str, str], ...]
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k} {n}" for k, n in self.pairs)
+
+    def matches(self, key: WindowKey) -> bool:
+        return (key.request_type, key.name) in self.pairs
+
+
+Selection = Scope | Cohort | Names
+
+
 @dataclass(slots=True)
 class Row:
     second: int
@@ -144,7 +161,7 @@ class WindowTable:
 
     def select(
         self,
-        scope: Scope | Cohort,
+        scope: Selection,
         phases: Iterable[str] | None = None,
         span: tuple[int, int] | None = None,
     ) -> SecondBlock:
@@ -156,7 +173,7 @@ class WindowTable:
         return block
 
     def _mask(
-        self, scope: Scope | Cohort, phases: tuple[str, ...] | None, span: tuple[int, int] | None
+        self, scope: Selection, phases: tuple[str, ...] | None, span: tuple[int, int] | None
     ) -> np.ndarray:
         mask = np.ones(self._second.size, dtype=bool)
         if phases is not None:
@@ -167,6 +184,9 @@ class WindowTable:
         if isinstance(scope, Cohort):  # any of several kinds
             ids = [i for i, k in enumerate(self._kinds) if k in scope.kinds]
             mask &= np.isin(self._kind_id, ids)
+        elif isinstance(scope, Names):  # any of several names
+            ids = [i for i, pair in enumerate(self._names) if pair in scope.pairs]
+            mask &= np.isin(self._name_id, ids)
         elif scope.kind is not None:
             if scope.name is None:
                 k = self._kinds.index(scope.kind) if scope.kind in self._kinds else -1
@@ -178,7 +198,7 @@ class WindowTable:
         return mask
 
     def _select(
-        self, scope: Scope | Cohort, phases: tuple[str, ...] | None, span: tuple[int, int] | None
+        self, scope: Selection, phases: tuple[str, ...] | None, span: tuple[int, int] | None
     ) -> SecondBlock:
         win = np.flatnonzero(self._mask(scope, phases, span))
         secs, row_of = np.unique(self._second[win], return_inverse=True)
