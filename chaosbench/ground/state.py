@@ -40,6 +40,12 @@ class RunState:
             return self.counters
         return merge([self.counters, *self.worker_counters.values()])
 
+    def fresh_counters(self) -> None:
+        """A new test: new integrity counters (the previous test's recording keeps its own; the
+        users read ``counters`` when they start or at each acknowledgement)."""
+        self.counters = IntegrityCounters()
+        self.worker_counters = {}
+
     @classmethod
     def of(cls, environment: Any) -> RunState:
         """The state of ``environment``'s run: its harness's, else one attached to it."""

@@ -26,7 +26,10 @@ the recording start (``preflight``):
   only when the chaos half creates the routes: that one is probed at test start;
 - at ``test_start`` (web UI runs, whose options may change; workers) the same check runs once
   per test start: whichever listener asks ``preflight(environment)`` first runs it, the chaos
-  and results listeners ask before they start, and a refused start starts nothing.
+  and results listeners ask before they start, and a refused start starts nothing. Other parts
+  add their own checks of a start to it (``add_start_check``: the chaos options and the results
+  options of the web UI form, whose run directory is made there) and refuse with the same line
+  (``refuse_start``).
 
 A problem is one line naming the option, exit code 2.
 """
@@ -36,6 +39,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -59,6 +63,7 @@ _ENV_ATTR = "_chaosbench_load_options"
 _UNREACHABLE_ATTR = "_chaosbench_unreachable"
 _PREFLIGHT_ATTR = "_chaosbench_preflight"
 _LATER_ATTR = "_chaosbench_listening_later"
+_START_CHECKS_ATTR = "_chaosbench_start_checks"
 
 
 @dataclass(frozen=True)
@@ -237,17 +242,32 @@ def _add_arguments(parser: Any) -> None:
 
 def _fail(environment: Any, message: str) -> None:
     """One clear line, exit code 2, and a run that stops before users flood errors: a web UI
-    run stops its test (fix the form and start again), any other quits."""
+    run (local or master) stops its test (fix the form and start again), any other quits."""
     print(f"chaosbench: {message}", file=sys.stderr, flush=True)
     setattr(environment, _UNREACHABLE_ATTR, message)
     environment.process_exit_code = EXIT_CANNOT_MEASURE
     runner = environment.runner
     if runner is not None:
         import gevent
-        from locust.runners import LocalRunner
+        from locust.runners import LocalRunner, MasterRunner
 
-        web_ui = isinstance(runner, LocalRunner) and not _starts_at_once(environment)
-        gevent.spawn_later(0, runner.stop if web_ui else runner.quit)
+        ui_runner = isinstance(runner, LocalRunner | MasterRunner)
+        web_ui = ui_runner and not _starts_at_once(environment)
+        if web_ui:  # spawned now: it runs before the greenlets of the users this start spawns
+            gevent.spawn(_stop_refused, runner)
+        else:
+            gevent.spawn_later(0, runner.quit)
+
+
+def _stop_refused(runner: Any) -> None:
+    """Stop a refused web UI start. A runner still 'stopped' from the session's last test
+    ignores ``stop()`` until its spawning has begun (and users have spawned): marked as
+    spawning, it stops now, before any user of this start runs, and fires ``test_stop``."""
+    from locust.runners import STATE_SPAWNING, STATE_STOPPED
+
+    if runner.state == STATE_STOPPED:
+        runner.update_state(STATE_SPAWNING)
+    runner.stop()
 
 
 def _selected_classes(environment: Any) -> list[type]:
@@ -298,6 +318,25 @@ def _check(environment: Any, targets: bool, probe: bool) -> str | None:
     return None
 
 
+def add_start_check(environment: Any, check: Callable[[Any], str | None]) -> None:
+    """Another part's check of each test start that ``preflight`` runs (after the load options
+    and targets, in the order added): e.g. the results options a web UI form may have changed.
+    Its problem (one line) refuses the start like theirs; None lets it go on."""
+    checks = getattr(environment, _START_CHECKS_ATTR, None)
+    if not isinstance(checks, list):
+        checks = []
+        setattr(environment, _START_CHECKS_ATTR, checks)
+    checks.append(check)
+
+
+def _start_checks(environment: Any) -> str | None:
+    for check in getattr(environment, _START_CHECKS_ATTR, None) or ():
+        problem = check(environment)
+        if problem is not None:
+            return redact(problem)
+    return None
+
+
 def preflight(environment: Any) -> str | None:
     """The check of this test start (run by the first listener that asks; the others get its
     result): the problem's one line, or None when every option and target is fine."""
@@ -305,11 +344,21 @@ def preflight(environment: Any) -> str | None:
     if isinstance(done, Preflight):
         return done.problem
     problem = _check(environment, targets=True, probe=_probes(environment))
+    if problem is None:
+        problem = _start_checks(environment)
     setattr(environment, _PREFLIGHT_ATTR, Preflight(problem))
     setattr(environment, _UNREACHABLE_ATTR, None)  # a web UI start after a refused one
     if problem is not None:
         _fail(environment, problem)
     return problem
+
+
+def refuse_start(environment: Any, problem: str) -> None:
+    """Refuse this test start with its one line (as ``preflight`` does): the listeners that ask
+    ``preflight`` afterwards get this problem and start nothing."""
+    problem = redact(problem)
+    setattr(environment, _PREFLIGHT_ATTR, Preflight(problem))
+    _fail(environment, problem)
 
 
 def _on_test_start(environment: Any, **_kw: Any) -> None:

@@ -270,6 +270,22 @@ def _spawn_rate(environment: Any, profile: Profile) -> None:
         )
 
 
+def start_check(environment: Any) -> str | None:
+    """The chaos options a web UI form may change (--chaos-dry-run, --chaos-seed), checked at
+    each test start before anything starts (the results wiring adds it to ``preflight``): the
+    profile is reloaded with them; a bad value is the start's one-line refusal."""
+    h = Harness.of(environment)
+    opts = environment.parsed_options
+    if opts is None or h.profile is None or h.disabled_reason:
+        return None
+    try:
+        if _overrides(opts) != h.overrides:
+            h.profile = _load(h, opts)
+    except ChaosbenchError as err:
+        return str(err)
+    return None
+
+
 def on_test_start(environment: Any, **_kw: Any) -> None:
     h = Harness.of(environment)
     runner = environment.runner

@@ -3,8 +3,10 @@ and a progress line (phase, time left, requests and failures so far) at each pha
 every ``PROGRESS_EVERY_S`` seconds during a phase, as k6 prints ``running (1m20s), 10/10 VUs``.
 
 Listens to the run's harness events (``RunState.events``). Installed by chaosbench.harness: one
-``Console`` per Locust Environment, attached at ``init``. The verdict block is printed last, after
-Locust's summary (chaosbench.wiring.results, at Locust's ``quit``).
+``Console`` per Locust Environment, attached at ``init`` and reset at each test's stop
+(a web UI session's second test is told from its own warmup). The verdict block is printed by
+chaosbench.wiring.results: last, after Locust's summary (at Locust's ``quit``) headless; at each
+test's stop in the web UI.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ class Console:
         phase_end = next((at for at in edges if at > elapsed), total)
         totals = h.environment.stats.total if h.environment.stats is not None else None
         load = f"; {totals.num_requests} requests, {totals.num_failures} failures" if totals else ""
+        if self.last_label == Phase.IDLE.value:  # the schedule ended, or was stopped
+            return f"schedule over after {_dur(min(elapsed, total))} of {_dur(total)}{load}"
         return (
             f"{self.last_label}: {_dur(phase_end - elapsed)} left in the phase, "
             f"{_dur(elapsed)} of {_dur(total)} ({_dur(total - elapsed)} left){load}"
@@ -114,6 +118,13 @@ class Console:
         elif self._ticker is None and self.harness is not None:
             self._ticker = gevent.spawn(self._tick)
 
+    def reset(self, **_kw: Any) -> None:
+        """A new test (web UI): its phases are told afresh, its progress from its own start."""
+        self.last_label = ""
+        if self._ticker is not None:
+            self._ticker.kill(block=False)
+            self._ticker = None
+
     def on_injected(self, record: JournalRecord, **_kw: Any) -> None:
         _on_fault("inject", record)
 
@@ -128,7 +139,11 @@ class Console:
 
 def _on_init(environment: Any, **_kw: Any) -> None:
     h = Harness.of(environment)
-    Console(h).attach(h.state.events)
+    console = Console(h)
+    console.attach(h.state.events)
+    # after the scheduler's stop (its last phase line): a web UI session's next test is told
+    # from its own warmup
+    environment.events.test_stop.add_listener(console.reset)
 
 
 def install(events: Events) -> None:

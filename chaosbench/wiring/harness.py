@@ -56,8 +56,10 @@ class Harness:
         self.scheduler: Scheduler | None = None
         self.disabled_reason: str | None = None
         self.overrides: tuple[bool, int | None] = (False, None)
+        #: the recording session of the current (or last) test: one per test
         self.session: RecordingSession | None = None
-        #: the verdict block, printed last (after Locust's summary, at Locust's ``quit``)
+        #: the last judged test's verdict block (printed at its stop in the web UI, and last,
+        #: after Locust's summary, at Locust's ``quit``)
         self.verdict_text = ""
         #: every test this Environment ran, oldest first (one run directory each)
         self.runs: list[TestRun] = []

@@ -1,4 +1,9 @@
-"""One run's results pipeline in a Locust process: recorder -> run directory (+ InfluxDB).
+"""One test's results pipeline in a Locust process: recorder -> run directory (+ InfluxDB).
+
+One ``RecordingSession`` per test (each start in the web UI, the one headless run): its own
+settings (read anew at each test start), recorder, run directory, streamer and integrity
+counters (the ``RunState``'s counters when the session was created: a new test gets fresh ones,
+so the one before can still be judged with its own). Once finished it ignores every event.
 
 Local/master: windows closed every tick go to windows.jsonl and the streamer; chaos events go to
 journal.jsonl (and marks.jsonl) and the streamer; at the end: last windows, integrity, end time.
@@ -31,7 +36,7 @@ from chaosbench.analysis.recording.window import ClosedWindow
 from chaosbench.analysis.rundir import format as fmt
 from chaosbench.analysis.rundir.record import LocustTotals, RecordedCounts, RunRecord
 from chaosbench.analysis.rundir.writer import RunDirWriter
-from chaosbench.ground.integrity import CountersReport, IntegrityCounters
+from chaosbench.ground.integrity import CountersReport, IntegrityCounters, merge
 from chaosbench.ground.journal import JournalRecord
 from chaosbench.ground.state import RunState
 from chaosbench.ground.timeline import PhaseMark
@@ -46,6 +51,10 @@ class RecordingSession:
         self.settings = settings
         self.recorder = recorder
         self.state = state
+        #: this test's counters (the state's when created; ``RunState.fresh_counters`` gives
+        #: the next test its own)
+        self.counters = state.counters
+        self.worker_counters = state.worker_counters
         self._acked_sent = 0  # worker: acknowledged orders already reported to the master
         self.writer: RunDirWriter | None = None
         self.streamer: InfluxStreamer | None = None
@@ -64,10 +73,24 @@ class RecordingSession:
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    @property
+    def run_id(self) -> str:
+        return self.settings.run_id
+
     def prepare(self) -> None:
-        """At init (before any load): create the run directory (refuses an existing run)."""
+        """Before the test's load: create the run directory (refuses an existing run)."""
         self.writer = RunDirWriter(self.settings.run_dir)
         self.writer.create()
+
+    def discard(self) -> None:
+        """A prepared test that never started (its start was refused): no empty run directory
+        is left behind."""
+        if self.started is None and self.writer is not None:
+            self.writer = None
+            try:
+                self.settings.run_dir.rmdir()
+            except OSError:  # not empty, or already gone: leave it
+                pass
 
     def start(self, run: RunRecord) -> None:
         """At test_start: run record, streamer, recorder, ticker."""
@@ -116,7 +139,7 @@ class RecordingSession:
     def _emit(self, windows: list[ClosedWindow], final: bool = False) -> None:
         try:
             if self._send is not None:
-                counters = self.state.counters
+                counters = self.counters
                 report = counters.report(self._acked_sent)
                 self._acked_sent = len(counters.acked_orders)
                 self._send(windows, final, report)
@@ -156,7 +179,7 @@ class RecordingSession:
             except (TypeError, ValueError) as exc:
                 log.error("chaosbench: bad counters from worker %s: %s", worker, exc)
             else:
-                self.state.worker_counters.setdefault(worker, IntegrityCounters()).absorb(report)
+                self.worker_counters.setdefault(worker, IntegrityCounters()).absorb(report)
         if data.get("final"):
             self.finals.add(str(data.get("worker")))
 
@@ -165,6 +188,8 @@ class RecordingSession:
     def on_phase_changed(
         self, mark: PhaseMark, planned_wall: float | None = None, **_: Any
     ) -> None:
+        if self.finished:
+            return
         if mark.label == self._phase_label:  # same phase, another set of active faults
             self._record(None, mark)
             return
@@ -182,6 +207,8 @@ class RecordingSession:
         self._record(record, mark)
 
     def on_fault_injected(self, record: JournalRecord, **_: Any) -> None:
+        if self.finished:
+            return
         if record.status == "ok":
             self.injections[record.name] = self.injections.get(record.name, 0) + 1
         elif record.status == "error":
@@ -191,10 +218,12 @@ class RecordingSession:
             self.writer.write_injections(self.injections, self.inject_errors)
 
     def on_fault_reverted(self, record: JournalRecord, **_: Any) -> None:
+        if self.finished:
+            return
         self._record(record, None)
 
     def on_chaos_stopped(self, reason: str = "", **_: Any) -> None:
-        if self.writer is not None and self.started is not None:
+        if self.writer is not None and self.started is not None and not self.finished:
             self.writer.record_chaos_stopped(reason)
 
     def _record(self, record: JournalRecord | None, mark: PhaseMark | None) -> None:
@@ -236,8 +265,9 @@ class RecordingSession:
             self._ticker = None
         self.recorder.active = False
         self._emit(self.recorder.close_all())
+        counters = merge([self.counters, *self.worker_counters.values()])
         self.integrity = build_integrity(
-            self.state.all_counters(), self.settings.sut_pg_dsn, self.settings.sut_pg_schema
+            counters, self.settings.sut_pg_dsn, self.settings.sut_pg_schema
         )
         self.writer.write_integrity(self.integrity)
         self.writer.write_injections(self.injections, self.inject_errors)
