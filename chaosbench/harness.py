@@ -10,9 +10,11 @@ from locust import events
 import chaosbench.users.options
 import chaosbench.wiring.chaos
 import chaosbench.wiring.console
+import chaosbench.wiring.processes
 import chaosbench.wiring.results
 
 chaosbench.users.options.install(events)
 chaosbench.wiring.chaos.install(events)
 chaosbench.wiring.console.install(events)
+chaosbench.wiring.processes.install(events)
 chaosbench.wiring.results.install(events)

@@ -47,6 +47,7 @@ from chaosbench.ground.integrity import CountersReport
 from chaosbench.users.options import preflight
 from chaosbench.wiring.chaos import revert_all
 from chaosbench.wiring.harness import Harness
+from chaosbench.wiring.processes import stop_workers
 
 VERDICTS = {0: "pass", 1: "fail", 2: "cannot_measure"}
 
@@ -217,6 +218,9 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
 
         events.test_start.add_listener(lambda **_: session.start_worker(send))
         events.test_stop.add_listener(lambda **_: session.stop_worker())
+        # a worker ended by a signal (Ctrl-C reaches every process of --processes) quits without
+        # a test_stop first: its last windows go before Locust tells the master it quit
+        events.quitting.add_listener(lambda **_: session.stop_worker())
         return
 
     workers = {"expected": 0}
@@ -245,8 +249,14 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     chaos_events.fault_reverted.add_listener(session.on_fault_reverted)
     chaos_events.chaos_stopped.add_listener(session.on_chaos_stopped)
 
+    ended: list[bool] = []  # a master's SIGTERM makes Locust fire quitting twice: judge once
+
     def on_quitting(environment: Any, **_: Any) -> None:
+        if ended:
+            return
+        ended.append(True)
         revert_all(h)  # first: judged after every fault is reverted and journaled
+        stop_workers(environment.runner)  # workers still loading send their last windows
         total = environment.stats.total
         try:
             session.finish(
@@ -283,7 +293,8 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     def on_quit(exit_code: int, **_: Any) -> None:
         """Last, after Locust's summary: the verdict block and the exit code it gave (nothing
         when nothing was judged: a refused or interrupted run has said its one line)."""
-        if h.verdict_text:
+        if h.verdict_text and len(ended) == 1:  # once, though Locust may fire quit twice
+            ended.append(True)
             meaning = EXIT_MEANING.get(exit_code, "interrupted")
             print(f"{h.verdict_text}chaosbench: exit code {exit_code} ({meaning})", flush=True)
 
