@@ -13,9 +13,14 @@ Two things Locust leaves to its users, done here:
   its heartbeat. Each forked worker asks the kernel for SIGKILL when its parent exits
   (``PR_SET_PDEATHSIG``, Linux); a worker whose master is already gone exits at once. A worker
   holds no fault and no part of the run directory, so nothing is lost by killing it.
-- A master that quits while its workers still run users (SIGTERM to the master alone, or an
-  error) first tells them to stop (``stop_workers``), so that their last windows arrive before the
-  run is judged instead of the master waiting for them in vain.
+- A master's workers send their last windows before the master stops listening. Locust's
+  ``quit`` on a master (the profile's end, ``--run-time``) tells the workers to quit and stops
+  reading their messages half a second later: a worker whose users take longer to stop (a
+  WebSocket closing, a loaded machine) had its last windows dropped. At the master's
+  ``test_stop`` every worker still running users is told to stop first, and the master waits
+  (bounded) until each has reported that it stopped; its windows come before that report on the
+  same connection. A master that quits while its test still runs (SIGTERM to the master alone)
+  stops the test first the same way (``stop_workers``).
 """
 
 from __future__ import annotations
@@ -25,10 +30,21 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Any
 
+import gevent
 from locust.event import Events
-from locust.runners import STATE_INIT, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
+from locust.runners import (
+    STATE_CLEANUP,
+    STATE_INIT,
+    STATE_RUNNING,
+    STATE_SPAWNING,
+    STATE_STOPPED,
+    STATE_STOPPING,
+    MasterRunner,
+    WorkerRunner,
+)
 
 log = logging.getLogger("chaosbench.processes")
 
@@ -36,11 +52,16 @@ log = logging.getLogger("chaosbench.processes")
 #: the master before it forks, so a forked worker's parent is this pid (a constant of the process).
 _IMPORTER_PID = os.getpid()
 _PR_SET_PDEATHSIG = 1
+_BUSY = (STATE_SPAWNING, STATE_RUNNING, STATE_CLEANUP, STATE_STOPPING)
+#: how long a master waits for its workers to stop, beyond the users' own --stop-timeout
+STOP_WAIT_S = 15.0
 
 
 def install(events: Events) -> None:
-    """Register the listener that ties a forked worker's life to its master's."""
+    """Register the listeners: a forked worker's life tied to its master's, and a master that
+    waits for its workers to stop at its test_stop."""
     events.init.add_listener(_on_init)
+    events.test_stop.add_listener(_on_test_stop)
 
 
 def forked_worker(runner: Any, options: Any) -> bool:
@@ -81,3 +102,26 @@ def stop_workers(runner: Any) -> bool:
         return False
     runner.stop()
     return True
+
+
+def _on_test_stop(environment: Any, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        wait_workers_stopped(runner, float(environment.stop_timeout or 0.0) + STOP_WAIT_S)
+
+
+def wait_workers_stopped(runner: MasterRunner, timeout: float) -> int:
+    """Tell every worker still running users to stop and wait, at most ``timeout`` s, until each
+    has reported so (or left). Returns how many had to be told."""
+    busy = [c.id for c in runner.clients.all if c.state in _BUSY]
+    told = len(busy)
+    for client_id in busy:
+        runner.send_message("stop", None, client_id=client_id)
+    deadline = time.monotonic() + timeout
+    while busy and time.monotonic() < deadline:
+        busy = [i for i in busy if i in runner.clients and runner.clients[i].state in _BUSY]
+        if busy:
+            gevent.sleep(0.05)
+    if busy:
+        log.warning("chaosbench: %d worker(s) still running after %.0f s", len(busy), timeout)
+    return told
