@@ -24,9 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import websocket
 from locust import LoadTestShape, task
-from websocket import ABNF
 
 import chaosbench.harness  # noqa: F401
 from chaosbench.users import ApiUser, WebSocketUser
@@ -46,21 +44,6 @@ class ScaleFeedUser(WebSocketUser):
     @task(1)
     def connect_cycle_task(self) -> None:
         self.connect_cycle()
-
-
-class ScaleFeedUserWsClient(ScaleFeedUser):
-    """The same user reading its frames with websocket-client's ``recv_data`` (two or three
-    ``recv`` calls per frame), as WebSocketUser did before its FrameReader: ``bench.scale --ab``
-    runs both, interleaved, to show what the reader saves per message."""
-
-    def _read(self, ws: websocket.WebSocket) -> tuple[int, bytes]:
-        try:
-            opcode, frame = ws.recv_data_frame(control_frame=True)  # answers pings itself
-        except websocket.WebSocketTimeoutException as exc:
-            raise TimeoutError(str(exc)) from None
-        if opcode == ABNF.OPCODE_PING:
-            return ABNF.OPCODE_PONG, b""  # already answered
-        return opcode, frame.data
 
 
 class ScaleApiUser(ApiUser):
