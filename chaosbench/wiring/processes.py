@@ -9,10 +9,12 @@ from the master and send it their windows (``chaosbench.wiring.chaos``, ``.resul
 Two things Locust leaves to its users, done here:
 
 - A forked worker dies with its master. Locust's ``--processes`` master does not end its workers
-  when it exits early (a refused start at ``init``, a crash, SIGKILL): they would wait a minute for
-  its heartbeat. Each forked worker asks the kernel for SIGKILL when its parent exits
-  (``PR_SET_PDEATHSIG``, Linux); a worker whose master is already gone exits at once. A worker
-  holds no fault and no part of the run directory, so nothing is lost by killing it.
+  when it exits early (a refused start at ``init``, a crash, SIGKILL): they would go on trying to
+  reach it, and then wait a minute for its heartbeat. Right after Locust's fork (an
+  ``os.register_at_fork`` hook that acts only when the fork is Locust's ``main()``'s, not a
+  subprocess's), each forked worker asks the kernel for SIGKILL when its parent exits
+  (``PR_SET_PDEATHSIG``, Linux), before it even connects to the master. A worker holds no fault
+  and no part of the run directory, so nothing is lost by killing it.
 - A master's workers send their last windows before the master stops listening. Locust's
   ``quit`` on a master (the profile's end, ``--run-time``) tells the workers to quit and stops
   reading their messages half a second later: a worker whose users take longer to stop (a
@@ -31,6 +33,7 @@ import os
 import signal
 import sys
 import time
+from types import FrameType
 from typing import Any
 
 import gevent
@@ -43,14 +46,10 @@ from locust.runners import (
     STATE_STOPPED,
     STATE_STOPPING,
     MasterRunner,
-    WorkerRunner,
 )
 
 log = logging.getLogger("chaosbench.processes")
 
-#: The process that imported the harness: with ``--processes``, Locust imports the locustfiles in
-#: the master before it forks, so a forked worker's parent is this pid (a constant of the process).
-_IMPORTER_PID = os.getpid()
 _PR_SET_PDEATHSIG = 1
 _BUSY = (STATE_SPAWNING, STATE_RUNNING, STATE_CLEANUP, STATE_STOPPING)
 #: how long a master waits for its workers to stop, beyond the users' own --stop-timeout
@@ -58,20 +57,37 @@ STOP_WAIT_S = 15.0
 
 
 def install(events: Events) -> None:
-    """Register the listeners: a forked worker's life tied to its master's, and a master that
-    waits for its workers to stop at its test_stop."""
-    events.init.add_listener(_on_init)
+    """Register the listeners (a master waits for its workers to stop at its test_stop) and the
+    fork hook that ties a forked worker's life to its master's."""
     events.test_stop.add_listener(_on_test_stop)
+    _install_fork_hook()
 
 
-def forked_worker(runner: Any, options: Any) -> bool:
-    """Whether this process is a worker that Locust's ``--processes`` forked."""
-    return isinstance(runner, WorkerRunner) and bool(getattr(options, "processes", None))
+def _install_fork_hook() -> None:
+    if not getattr(_install_fork_hook, "done", False):  # once per process (import reloads)
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _install_fork_hook.done = True  # type: ignore[attr-defined]
 
 
-def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
-    if forked_worker(runner, environment.parsed_options):
-        die_with_parent(_IMPORTER_PID)
+def _after_fork_in_child() -> None:
+    """In a child of ``fork()``: when it is Locust's ``--processes`` fork, die with the parent."""
+    if locust_fork(sys._getframe(1)):
+        die_with_parent(os.getppid())
+
+
+def locust_fork(frame: FrameType | None) -> bool:
+    """Whether the fork that ``frame`` is in was made by Locust's ``main()`` (``--processes``):
+    its first caller outside gevent and ``os`` is ``locust/main.py``'s ``main``. A subprocess
+    (``_posixsubprocess`` with a ``preexec_fn``) or any other fork is not."""
+    for _ in range(12):
+        if frame is None:
+            return False
+        path = frame.f_code.co_filename.replace("\\", "/")
+        if "/gevent/" in path or path.endswith(("/os.py", "<frozen os>")):
+            frame = frame.f_back
+            continue
+        return path.endswith("/locust/main.py") and frame.f_code.co_name == "main"
+    return False
 
 
 def die_with_parent(parent: int) -> bool:

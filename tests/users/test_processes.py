@@ -1,6 +1,6 @@
 """Locust's own ``--processes 2`` with the harness: one command, a master and two forked workers.
 
-The same short profile (a PostgreSQL latency on the reference system's route) runs once in one
+The same short profile (the reference system's PostgreSQL route down in the burst) runs once in one
 process and once with ``--processes 2``, side by side, each against its own reference system. The
 forked run has one run directory (the master's), whose windows are the sum of what the two workers
 reported (tests/users/dist/processes_hook.py records it), its verdict judges the same criteria
@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 import redis
 
 from chaosbench.analysis.rundir import load
-from tests.conftest import PG_DSN, PYTHON, REDIS_URL, ROOT, free_port, port_open
+from tests.conftest import PG_DSN, PYTHON, REDIS_URL, ROOT, Proc, free_port, port_open, wait_until
 from tests.sut.helpers import start_sut
+from tests.users.conftest import Sut
 
 pytestmark = pytest.mark.slow
 
@@ -38,16 +41,17 @@ LOCUSTFILES = ",".join(
 GATE = """version: 1
 inconclusive_fails: false
 criteria:
-  p95_regression: {limit: 0.15}   # the 300 ms on every statement: far over, in both runs
-  p99_ceiling: {limit: 5000}
+  p95_regression: {enabled: false}  # latencies on a loaded shared machine: not what is compared
+  p99_ceiling: {limit: 20000}
   deadline_misses: {limit: 1.0}
-  error_rate: {limit: 0.5}
-  baseline_error_rate: {limit: 0.5}
-  recovery_time: {enabled: false}  # a 4 s recovery says little on a loaded machine
+  error_rate: {limit: 0.05}         # the PostgreSQL route down: order placements fail, far over
+  baseline_error_rate: {limit: 0.2}
+  recovery_time: {enabled: false}   # a 3 s recovery says little on a loaded machine
   stream_data_loss: {limit: 0.10}
 """
+ORDERS = "POST /api/orders"
 #: judged in both runs (not n/a, not "cannot measure")
-JUDGED = {"p95_regression", "error_rate", "baseline_error_rate", "orders", "stream_data_loss"}
+JUDGED = {"error_rate", "baseline_error_rate", "orders", "stream_data_loss", "p99_ceiling"}
 
 
 @dataclass
@@ -102,7 +106,7 @@ def _args(side: Side, tmp_path: Path) -> list[str]:
         "phases: {warmup: 2s, baseline: 8s, burst_on: 5s, burst_off: 3s, bursts: 1, cooldown: 1s}\n"
         "proxy:\n  routes:\n"
         f"    sut_pg: {{listen: 127.0.0.1:{side.pg_route}, upstream: 127.0.0.1:5432}}\n"
-        "faults:\n  - {name: pg_latency, type: latency, route: sut_pg, latency_ms: 300}\n"
+        "faults:\n  - {name: pg_down, type: route_down, route: sut_pg}\n"
     )
     gate = tmp_path / "gate.yaml"
     gate.write_text(GATE)
@@ -125,6 +129,33 @@ def _verdicts(run_dir: Path) -> dict[str, str]:
             if case.find(tag) is not None:
                 status = tag
         out[case.get("name", "")] = status
+    return out
+
+
+Key = tuple[int, str, str, str]  # second, request type, name, phase
+
+
+def _reported(reports: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(reports.glob("*.json"))]
+
+
+def _sum_reported(reported: list[dict[str, Any]]) -> dict[Key, int]:
+    """Per (second, type, name, phase): the counts the workers sent, added up."""
+    out: dict[Key, int] = {}
+    for r in reported:
+        for key, count in r["counts"].items():
+            second, rtype, name, phase = json.loads(key)
+            k = (int(second), str(rtype), str(name), str(phase))
+            out[k] = out.get(k, 0) + count
+    return out
+
+
+def _merged(run_dir: Path) -> dict[Key, int]:
+    """Per (second, type, name, phase): the counts of the run directory's windows."""
+    out: dict[Key, int] = {}
+    for w in load(run_dir).windows:
+        k = (w.second, w.key.request_type, w.key.name, w.key.phase)
+        out[k] = out.get(k, 0) + w.count
     return out
 
 
@@ -170,11 +201,11 @@ def test_processes_2_gives_one_run_directory_the_merged_windows_and_the_same_ver
     for t in text.values():
         assert "Traceback" not in t and "did not send their last windows" not in t, t[-6000:]
 
-    # The same verdict: the latency failed p95 in both, every other criterion judged alike.
-    assert codes == {"one": 1, "two": 1}, (codes, text["two"][-4000:])
+    # The same verdict: every criterion judged alike (the route down fails the error rate).
     v_one, v_two = _verdicts(one.results / "one"), _verdicts(two.results / "two")
+    assert codes["one"] == codes["two"] in (0, 1), (codes, v_one, v_two, text["two"][-3000:])
     assert v_one == v_two, (v_one, v_two)
-    assert v_two["p95_regression"] == "failure", v_two
+    assert v_two["error_rate"] == "failure", (v_two, text["two"][-3000:])
     assert JUDGED <= {c for c, s in v_two.items() if s in ("pass", "failure")}, v_two
 
     # One run directory, the master's: the workers made none.
@@ -183,24 +214,113 @@ def test_processes_2_gives_one_run_directory_the_merged_windows_and_the_same_ver
     assert meta["mode"] == "master", meta["mode"]
 
     # Its windows are the sum of what the two workers reported, second by second.
-    reported = [json.loads(p.read_text()) for p in sorted(reports.glob("*.json"))]
+    reported = _reported(reports)
     assert len(reported) == 2 and all(r["counts"] for r in reported), reported
-    expected: dict[tuple[int, str, str, str], int] = {}
-    for r in reported:
-        for key, count in r["counts"].items():
-            second, rtype, name, phase = json.loads(key)
-            k = (int(second), str(rtype), str(name), str(phase))
-            expected[k] = expected.get(k, 0) + count
-    merged: dict[tuple[int, str, str, str], int] = {}
-    for w in load(two.results / "two").windows:
-        k = (w.second, w.key.request_type, w.key.name, w.key.phase)
-        merged[k] = merged.get(k, 0) + w.count
-    assert merged == expected
+    merged = _merged(two.results / "two")
+    assert merged == _sum_reported(reported)
     both = set.intersection(*({json.dumps(json.loads(k)) for k in r["counts"]} for r in reported))
     assert both, "no second and key that both workers loaded"
     phases = {k[3] for k in merged}
     assert {"baseline", "burst1"} <= phases, phases
 
+    # the master's fault reached the workers' load: most order placements failed in the burst
+    def failed_share(phase: str) -> float:
+        ws = [
+            w for w in merged_windows if w.key.phase == phase and w.key.name == "POST /api/orders"
+        ]
+        return sum(w.failures for w in ws) / max(1, sum(w.count for w in ws))
+
+    merged_windows = load(two.results / "two").windows
+    assert failed_share("burst1") > 0.5 > failed_share("baseline"), (
+        failed_share("burst1"),
+        failed_share("baseline"),
+    )
+
     # Nothing left: neither forked worker, nor the master's proxy (routes and API closed).
     assert not [r["pid"] for r in reported if _alive(int(r["pid"]))]
     assert not port_open(two.pg_route) and not port_open(two.api)
+
+
+#: restores SIGINT's default (a child of a background job inherits it ignored), then execs
+BOOT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.setsid(); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)  # and a session (a process group) of its own, as a terminal gives it
+
+
+def _forked_run(sut: Sut, tmp_path: Path, run_id: str, *extra: str) -> tuple[Proc, Path, Path]:
+    """``locust --processes 2`` in a session of its own; its process, run dir and reports. Its
+    master port is in every forked process's command line (``_running``)."""
+    reports = tmp_path / f"reported-{run_id}"
+    reports.mkdir()
+    port = free_port()
+    args = [
+        PYTHON, "-c", BOOT, PYTHON, "-m", "locust", "-f", LOCUSTFILES, "--headless",
+        "--only-summary", "-u", "6", "-r", "6", "--user-mix", "OrderApiUser=2,FeedUser=1",
+        "--host", sut.url, "--processes", "2", "--master-bind-host", "127.0.0.1",
+        "--master-bind-port", str(port), "--master-port", str(port),
+        "--results-dir", str(tmp_path / "runs"), "--run-id", run_id, "--sut-pg-dsn", "none",
+        "--pg-schema", f"{sut.tag}_load", *extra,
+    ]  # fmt: skip
+    env = {"CB_TEST_PROCESSES_DIR": str(reports)}
+    proc = Proc(args, tmp_path / f"{run_id}.log", env)
+    return proc, tmp_path / "runs" / run_id, reports
+
+
+def _running(proc: Proc) -> list[int]:
+    """The processes (master and forked workers) whose command line is ``proc``'s locust's."""
+    wanted = "\0".join(proc.args[3:]).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if wanted in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass  # gone meanwhile
+    return found
+
+
+@pytest.mark.parametrize("sig", ["SIGINT to every process", "SIGTERM to the master"])
+def test_processes_2_interrupted_keeps_every_workers_last_windows(
+    sut: Sut, tmp_path: Path, sig: str
+) -> None:
+    proc, run_dir, reports = _forked_run(sut, tmp_path, "sig", "--chaos-profile", "none")
+    try:
+        windows = run_dir / "windows.jsonl"
+        wait_until(lambda: windows.exists() and windows.stat().st_size > 0, timeout=60)
+        wait_until(lambda: len(_reported(reports)) == 2, timeout=30)
+        if sig.startswith("SIGINT"):  # Ctrl-C in a terminal: the whole process group
+            os.killpg(proc.popen.pid, signal.SIGINT)
+        else:
+            proc.popen.send_signal(signal.SIGTERM)
+        code = proc.popen.wait(90)
+    finally:
+        proc.stop()
+    log = proc.log.read_text(errors="replace")
+    name = sig.split()[0]
+    assert code == 2, log[-4000:]
+    assert "Traceback" not in log and "KeyboardInterrupt" not in log, log[-4000:]
+    assert "did not send their last windows" not in log, log[-4000:]
+    lines = [ln for ln in log.splitlines() if ln.startswith("chaosbench: interrupted")]
+    assert lines == [
+        f"chaosbench: interrupted by {name}: faults reverted, the run is incomplete "
+        f"(exit 2; report in {run_dir})"
+    ], log[-4000:]
+    assert _merged(run_dir) == _sum_reported(_reported(reports)) != {}
+    wait_until(lambda: not _running(proc), timeout=10)
+
+
+def test_processes_2_refused_at_init_leaves_no_worker(sut: Sut, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    proc, run_dir, _ = _forked_run(sut, tmp_path, "refused", "--chaos-profile", str(missing))
+    try:
+        code = proc.popen.wait(90)
+    finally:
+        proc.stop()
+    log = proc.log.read_text(errors="replace")
+    assert code == 2, log[-4000:]
+    assert f"chaosbench: {missing}: cannot read" in log and "Traceback" not in log, log[-4000:]
+    assert not run_dir.exists()
+    # Locust's own master leaves its forked workers waiting for its heartbeat; ours die with it
+    wait_until(lambda: not _running(proc), timeout=10)

@@ -2,7 +2,7 @@
 
 Every windows message a worker sends (``chaosbench_windows``) is added up per (second, request
 type, name, phase) and written, with the worker's pid, to ``CB_TEST_PROCESSES_DIR/<worker>.json``
-after each send (so the file is whole whichever listener sends last).
+at the worker's init and after each send (so the file is whole whichever listener sends last).
 """
 
 from __future__ import annotations
@@ -38,3 +38,4 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         path.write_text(json.dumps({"pid": os.getpid(), "counts": counts}))
 
     runner.send_message = recording_send
+    path.write_text(json.dumps({"pid": os.getpid(), "counts": counts}))  # this worker started
