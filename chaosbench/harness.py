@@ -11,6 +11,7 @@ import chaosbench.users.options
 import chaosbench.wiring.chaos
 import chaosbench.wiring.console
 import chaosbench.wiring.plain
+import chaosbench.wiring.processes
 import chaosbench.wiring.results
 import chaosbench.wiring.routes
 import chaosbench.wiring.webui
@@ -20,5 +21,6 @@ chaosbench.wiring.routes.install(events)  # then the routes' addresses, before t
 chaosbench.users.options.install(events)
 chaosbench.wiring.chaos.install(events)
 chaosbench.wiring.console.install(events)
+chaosbench.wiring.processes.install(events)
 chaosbench.wiring.results.install(events)
 chaosbench.wiring.webui.install_events(events)

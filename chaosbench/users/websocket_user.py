@@ -89,6 +89,117 @@ def close_socket(ws: websocket.WebSocket, timeout: float) -> None:
         drop_socket(ws)
 
 
+class FrameError(Exception):
+    """A frame the WebSocket protocol does not allow (RFC 6455, section 5)."""
+
+
+MAX_MESSAGE = 16 * 1024 * 1024  # a larger frame or message ends the connection
+_DATA_OPCODES = (ABNF.OPCODE_CONT, ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY)
+_CONTROL_OPCODES = (ABNF.OPCODE_CLOSE, ABNF.OPCODE_PING, ABNF.OPCODE_PONG)
+
+
+def unmask(mask: bytes, data: bytes) -> bytes:
+    """``data`` XOR the 4-byte ``mask`` repeated (a server must not mask; tolerated)."""
+    n = len(data)
+    key = (mask * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+
+
+class FrameReader:
+    """The server's frames, read from the connection's socket in large chunks.
+
+    websocket-client reads each frame with two or three ``recv`` calls (header, length,
+    payload), each through its timeout bookkeeping: at thousands of feed messages a second that
+    was most of a FeedUser's time. Here one ``recv`` brings every frame the kernel holds and
+    they are cut from the buffer. ``next()`` returns one whole message (fragments joined) or one
+    control frame as ``(opcode, payload)``; an idle socket raises ``TimeoutError`` (its timeout
+    is the user's ``idle_timeout``), a closed one ``ConnectionError``, a bad frame ``FrameError``.
+    Only for after the opening handshake, which websocket-client reads byte by byte (nothing of
+    the first frames is left in its buffers).
+    """
+
+    def __init__(self, sock: Any, chunk: int = 65536) -> None:
+        self.sock = sock
+        self.chunk = chunk
+        self.buf = bytearray()
+        self.pos = 0
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._opcode = 0
+
+    def next(self) -> tuple[int, bytes]:
+        while True:
+            frame = self._frame()
+            if frame is None:
+                self._fill()
+                continue
+            fin, opcode, payload = frame
+            if opcode >= ABNF.OPCODE_CLOSE:  # control frames may come between fragments
+                return opcode, payload
+            if opcode == ABNF.OPCODE_CONT:
+                if not self._parts:
+                    raise FrameError("a continuation frame without a message to continue")
+            elif self._parts:
+                raise FrameError("a new message inside a fragmented one")
+            else:
+                self._opcode = opcode
+            if fin and not self._parts:
+                return opcode, payload  # the usual case: one frame, one message
+            self._parts.append(payload)
+            self._size += len(payload)
+            if self._size > MAX_MESSAGE:
+                raise FrameError(f"a message over {MAX_MESSAGE} bytes")
+            if fin:
+                parts, self._parts, self._size = self._parts, [], 0
+                return self._opcode, b"".join(parts)
+
+    def _fill(self) -> None:
+        if self.pos:
+            del self.buf[: self.pos]
+            self.pos = 0
+        data = self.sock.recv(self.chunk)
+        if not data:
+            raise ConnectionError("connection closed")
+        self.buf += data
+
+    def _frame(self) -> tuple[bool, int, bytes] | None:
+        """The next whole frame in the buffer (consumed), or None when it is not all there."""
+        buf, pos = self.buf, self.pos
+        avail = len(buf) - pos
+        if avail < 2:
+            return None
+        b0, b1 = buf[pos], buf[pos + 1]
+        if b0 & 0x70:
+            raise FrameError("reserved bits set (no extension was negotiated)")
+        opcode = b0 & 0x0F
+        if opcode not in _DATA_OPCODES and opcode not in _CONTROL_OPCODES:
+            raise FrameError(f"unknown opcode {opcode:#x}")
+        length = b1 & 0x7F
+        head = 2
+        if length == 126:
+            if avail < 4:
+                return None
+            length, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
+        elif length == 127:
+            if avail < 10:
+                return None
+            length, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
+        fin = bool(b0 & 0x80)
+        if opcode >= ABNF.OPCODE_CLOSE and (length > 125 or not fin):
+            raise FrameError("a control frame longer than 125 bytes or fragmented")
+        if length > MAX_MESSAGE:
+            raise FrameError(f"a frame of {length} bytes (over {MAX_MESSAGE})")
+        masked = b1 & 0x80
+        start = pos + head + (4 if masked else 0)
+        if len(buf) < start + length:
+            return None
+        payload = bytes(buf[start : start + length])
+        if masked:
+            payload = unmask(bytes(buf[start - 4 : start]), payload)
+        self.pos = start + length
+        return fin, opcode, payload
+
+
 class WebSocketUser(LoadUser):
     """Abstract WebSocket feed user (websocket-client on gevent-patched sockets).
 
@@ -120,6 +231,7 @@ class WebSocketUser(LoadUser):
         self.counters = state.counters
         self.tracker = SequenceTracker()
         self.ws: websocket.WebSocket | None = None
+        self._reader: FrameReader | None = None
         self.connected = gevent.event.Event()
         self.connects = 0
         self.reconnects = 0
@@ -174,6 +286,7 @@ class WebSocketUser(LoadUser):
             ws.settimeout(self.idle_timeout)
             if self.subscribe_message is not None:
                 ws.send(self.subscribe_message)
+            self._reader = FrameReader(ws.sock)
             self.ws = ws
         if m.ok:
             self.connects += 1
@@ -182,6 +295,7 @@ class WebSocketUser(LoadUser):
 
     def _close(self) -> None:
         ws, self.ws = self.ws, None
+        self._reader = None
         self.connected.clear()
         if ws is not None:
             drop_socket(ws)
@@ -239,17 +353,37 @@ class WebSocketUser(LoadUser):
                 self._reconnect()
                 continue
             try:
-                opcode, payload = ws.recv_data(control_frame=True)
-            except websocket.WebSocketTimeoutException:
+                opcode, payload = self._read(ws)
+            except TimeoutError:
                 self._lost(Disconnected(f"no data for {self.idle_timeout:g} s"))
                 continue
             except Exception as exc:
                 self._lost(exc)
                 continue
-            if opcode == ABNF.OPCODE_CLOSE:
-                self._lost(Disconnected("closed by the server"))
-            elif opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
+            if opcode == ABNF.OPCODE_TEXT or opcode == ABNF.OPCODE_BINARY:
                 self._handle(payload)
+            elif opcode == ABNF.OPCODE_PING:
+                self._answer(ws.pong, payload)
+            elif opcode == ABNF.OPCODE_CLOSE:
+                self._answer(ws.send_close)
+                self._lost(Disconnected("closed by the server"))
+
+    def _read(self, ws: websocket.WebSocket) -> tuple[int, bytes]:
+        """The next message or control frame of ``ws``: ``(opcode, payload)``; ``TimeoutError``
+        after ``idle_timeout`` without a byte."""
+        reader = self._reader
+        if reader is None or reader.sock is not ws.sock:
+            raise ConnectionError("no connection")
+        return reader.next()
+
+    @staticmethod
+    def _answer(send: Any, *args: Any) -> None:
+        """A pong or the closing frame back; a connection that broke meanwhile is noticed by the
+        next read."""
+        try:
+            send(*args)
+        except Exception:
+            pass
 
     def _handle(self, payload: bytes) -> None:
         received = self.clock.wall()

@@ -152,6 +152,7 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
         h.disabled_reason = "no chaos options (Locust used as a library)"
         return
     if isinstance(runner, WorkerRunner):
+        h.exits.install()  # Ctrl-C reaches the workers of --processes too: no gevent noise
         runner.register_message(MARK_MESSAGE, _on_mark_message)
         runner.register_message(MARKS_MESSAGE, _on_marks_message)
         runner.register_message(SWITCHES_MESSAGE, _on_switches_message)

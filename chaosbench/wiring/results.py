@@ -66,6 +66,7 @@ from chaosbench.ground.integrity import CountersReport
 from chaosbench.users.options import add_start_check, preflight, refuse_start
 from chaosbench.wiring.chaos import revert_all, start_check
 from chaosbench.wiring.harness import Harness, TestRun
+from chaosbench.wiring.processes import stop_workers
 from chaosbench.wiring.thresholds import add_threshold_option, values, warn_if_nothing_to_judge
 
 if TYPE_CHECKING:
@@ -230,6 +231,7 @@ class Results:
         self.armed: _Armed | None = None
         self.current: _Running | None = None
         self.expected_workers = 0
+        self.printed = False  # the verdict block at quit
 
     # -- a test's settings -----------------------------------------------------------------
 
@@ -350,7 +352,8 @@ class Results:
             return None
         h, session, test = self.h, cur.session, cur.test
         revert_all(h)  # first: judged after every fault is reverted and journaled (its test's)
-        self.current = None
+        self.current = None  # judged once, though a master's SIGTERM fires quitting twice
+        stop_workers(environment.runner)  # workers still loading send their last windows
         total = environment.stats.total
         try:
             session.finish(
@@ -394,8 +397,9 @@ class Results:
         gave (nothing when nothing was judged: a refused or interrupted run has said its one
         line)."""
         runs = self.h.runs
-        if not runs or not runs[-1].verdict_text:
+        if not runs or not runs[-1].verdict_text or self.printed:
             return
+        self.printed = True  # once, though Locust may fire quit twice
         if len(runs) > 1:
             each = ", ".join(f"{t.run_id} exit {t.exit_code}" for t in runs)
             print(f"chaosbench: {len(runs)} tests ({each}); the last one's verdict:")
@@ -450,6 +454,9 @@ def _install_worker(environment: Any, runner: Any, settings: ResultsSettings) ->
 
     events.test_start.add_listener(on_start)
     events.test_stop.add_listener(on_stop)
+    # a worker ended by a signal (Ctrl-C reaches every process of --processes) quits without a
+    # test_stop first: its last windows go before Locust tells the master it quit
+    events.quitting.add_listener(on_stop)
 
 
 def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:

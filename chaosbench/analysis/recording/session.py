@@ -155,7 +155,11 @@ class RecordingSession:
                 w.release()
 
     def stop_worker(self) -> None:
-        """Worker at test_stop: close everything and tell the master this worker is done."""
+        """Worker at test_stop (or quitting): close everything and tell the master this worker is
+        done. Once per test: a second call before the next ``start_worker`` sends nothing."""
+        if not self.recorder.active:
+            return
+        self.recorder.active = False
         if self._ticker is not None:
             self._ticker.kill()
             self._ticker = None
