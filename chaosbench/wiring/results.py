@@ -232,6 +232,8 @@ class Results:
         self.current: _Running | None = None
         self.expected_workers = 0
         self.printed = False  # the verdict block at quit
+        #: the test being finished: workers' last windows still arrive while it waits for them
+        self.finishing: RecordingSession | None = None
 
     # -- a test's settings -----------------------------------------------------------------
 
@@ -301,7 +303,9 @@ class Results:
         """Where chaos events and workers' windows go: the test being prepared or running."""
         if self.armed is not None:
             return self.armed.session
-        return self.current.session if self.current is not None else None
+        if self.current is not None:
+            return self.current.session
+        return self.finishing
 
     # -- listeners -------------------------------------------------------------------------
 
@@ -353,6 +357,7 @@ class Results:
         h, session, test = self.h, cur.session, cur.test
         revert_all(h)  # first: judged after every fault is reverted and journaled (its test's)
         self.current = None  # judged once, though a master's SIGTERM fires quitting twice
+        self.finishing = session
         stop_workers(environment.runner)  # workers still loading send their last windows
         total = environment.stats.total
         try:
