@@ -1,6 +1,15 @@
+# ruff: noqa: E402  (gevent patches before the imports below, see the first lines)
 """Shared fixtures: the real PostgreSQL and Redis on 127.0.0.1, free ports, process helpers."""
 
 from __future__ import annotations
+
+# First, before any test module imports ssl, urllib3 or redis: gevent's monkey-patching, as
+# Locust does when it is imported (a test module importing influxdb-client before another imports
+# locust left ssl unpatched, and locust's import then recursed in ssl). Every Locust process
+# patches first too; the tests run as it does.
+from gevent import monkey
+
+monkey.patch_all()
 
 import os
 import socket

@@ -244,7 +244,10 @@ def burst_recovery(
     judged = [k for k in kinds if k.affected]
     if not judged:
         out.recovered, out.recovery_s = True, 0.0
-        out.note = "no kind left its band during the burst"
+        out.note = (
+            "no kind left its baseline band during the burst (a smaller shift is judged by "
+            "p95_regression, not by recovery)"
+        )
         return out
     dets = [k.detection_s for k in judged if k.detection_s is not None]
     out.detection_s = min(dets) if dets else None

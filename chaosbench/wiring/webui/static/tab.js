@@ -226,7 +226,7 @@
       <td><b>${esc(c.name)}</b><div class="cb-sub">${esc(c.title)}</div></td><td>${esc(c.value)}</td><td>${esc(c.limit)}</td>
       <td>${esc(c.where)}${c.detail ? `<div class="cb-sub">${esc(c.detail)}</div>` : ""}</td></tr>`).join("");
     const rec = run.recoveries.map((r) => `<tr><td>burst ${esc(r.burst)}</td>
-      <td>${r.detection_s == null ? "no effect" : r.detection_s.toFixed(1) + " s"}</td>
+      <td>${r.detection_s == null ? "within band" : r.detection_s.toFixed(1) + " s"}</td>
       <td>${r.recovery_s == null ? "—" : r.recovery_s.toFixed(1) + " s"}</td>
       <td>${!r.measurable ? chip("not measurable", "warn") : r.recovered ? chip("recovered", "pass") : chip("not recovered", "error")}</td>
       <td>${esc(r.slowest || "—")}</td><td class="cb-sub">${esc(r.note)}</td></tr>`).join("");
