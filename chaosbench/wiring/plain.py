@@ -32,6 +32,7 @@ from locust.runners import WorkerRunner
 
 from chaosbench import bundled
 from chaosbench.chaos.profile import load_profile
+from chaosbench.chaos.runtime import EMBEDDED, PROCESS
 from chaosbench.ground import defaults
 from chaosbench.ground.errors import EXIT_CANNOT_MEASURE, ChaosbenchError
 from chaosbench.wiring.chaos import check_run_time
@@ -45,14 +46,15 @@ from chaosbench.wiring.reference_sut import (
 
 log = logging.getLogger("chaosbench.plain")
 
-#: The options that name a target of the user's own, with the value that does not.
-_NO_TARGET: tuple[tuple[str, str, object], ...] = (
-    ("host", "--host", None),
-    ("ws_url", "--ws-url", ""),
-    ("pg_dsn", "--pg-dsn", defaults.PG_DSN),
-    ("redis_url", "--redis-url", defaults.REDIS_URL),
-    ("sut_pg_dsn", "--sut-pg-dsn", defaults.PG_DSN),
-    ("chaos_proxy", "--chaos-proxy", "embedded"),
+#: The options that name a target of the user's own, with the values that do not (the fault
+#: proxy's own modes: a plain run starts its proxy itself, either way).
+_NO_TARGET: tuple[tuple[str, str, tuple[object, ...]], ...] = (
+    ("host", "--host", (None,)),
+    ("ws_url", "--ws-url", ("",)),
+    ("pg_dsn", "--pg-dsn", (defaults.PG_DSN,)),
+    ("redis_url", "--redis-url", (defaults.REDIS_URL,)),
+    ("sut_pg_dsn", "--sut-pg-dsn", (defaults.PG_DSN,)),
+    ("chaos_proxy", "--chaos-proxy", (PROCESS, EMBEDDED)),
 )
 
 
@@ -60,8 +62,8 @@ def own_target(opts: Any) -> str | None:
     """The first option that names the user's own system (or turns the default chaos off), or
     None when the run is on defaults: then the reference system is started."""
     for dest, flag, unset in _NO_TARGET:
-        value = getattr(opts, dest, unset)
-        if value not in (unset, None, ""):
+        value = getattr(opts, dest, None)
+        if value not in (*unset, None, ""):
             return flag
     if getattr(opts, "no_chaos", False):
         return "--no-chaos"
