@@ -26,8 +26,8 @@ def test_the_first_success_after_failures_holds_the_breaker_open_for_the_hold() 
     b = Breaker("redis", cooldown=0.05, hold=0.3)
     b.failure("connection refused")
     wait_until(lambda: closed(b), timeout=10, interval=0.01)  # half-open after the cooldown
+    held_at = time.monotonic()  # before: the breaker's own clock starts the hold inside success()
     b.success()  # the dependency answers again: held, not closed
-    held_at = time.monotonic()
     assert b.holds == 1 and b.is_open
     with pytest.raises(Unavailable, match="connection refused"):
         b.check()
