@@ -11,6 +11,11 @@ BUNDLED = {
     f"chaosbench.bundled.{folder}": folder for folder in ("profiles", "gates", "locustfiles")
 }
 
+#: folders of non-Python files inside the package (templates, the web UI's static files): declared
+#: as packages of their own so that setuptools installs them without warning that it guesses.
+DATA = ["chaosbench.analysis.report.templates", "chaosbench.wiring.webui.static"]
+
 setup(
-    packages=[*find_packages(include=["chaosbench", "chaosbench.*"]), *BUNDLED], package_dir=BUNDLED
+    packages=[*find_packages(include=["chaosbench", "chaosbench.*"]), *DATA, *BUNDLED],
+    package_dir=BUNDLED,
 )
