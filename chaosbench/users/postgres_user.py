@@ -18,8 +18,8 @@ import gevent.lock
 import locust  # noqa: F401  (gevent monkey-patching before psycopg is imported)
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
+from chaosbench.ground.endpoints import pg_endpoints, split_endpoint
 from chaosbench.ground.errors import OptionError
 from chaosbench.ground.state import RunState
 from chaosbench.users.base import Backoff, LoadUser, OperationTimeout
@@ -34,14 +34,16 @@ class StatementFailed(Exception):
     """A statement inside a transaction failed (already reported); ends the transaction."""
 
 
-def pg_target(dsn: str) -> Target:
+def pg_targets(dsn: str) -> list[Target]:
+    """Where libpq will really connect with ``dsn`` (the DSN, then ``PGHOST``/``PGHOSTADDR``/
+    ``PGPORT`` and service files, as ``chaosbench.ground.endpoints`` applies them): its first
+    host, which the probe at test start must reach; none for a Unix socket (this machine)."""
     try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError as exc:
+        endpoints = pg_endpoints(dsn)
+    except ValueError as exc:
         raise OptionError(f"--pg-dsn: cannot parse {mask_dsn(dsn)!r}: {exc}") from None
-    host = str(params.get("host") or params.get("hostaddr") or "127.0.0.1").split(",")[0]
-    port = int(str(params.get("port") or 5432).split(",")[0])
-    return Target("PostgreSQL", host, port, "--pg-dsn")
+    first = split_endpoint(endpoints[0]) if endpoints else None
+    return [] if first is None else [Target("PostgreSQL", first[0], first[1], "--pg-dsn")]
 
 
 class Transaction:
@@ -140,7 +142,7 @@ class PostgresUser(LoadUser):
 
     @classmethod
     def targets(cls, opts: LoadOptions) -> list[Target]:
-        return [pg_target(cls.dsn_for(opts))]
+        return pg_targets(cls.dsn_for(opts))
 
     @property
     def schema_name(self) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import locust  # noqa: F401  (gevent monkey-patching before redis opens sockets)
 import redis
@@ -14,9 +13,11 @@ from redis.backoff import NoBackoff
 from redis.client import Pipeline
 from redis.retry import Retry
 
+from chaosbench.ground.endpoints import redis_endpoint, split_endpoint
+from chaosbench.ground.errors import OptionError
 from chaosbench.users.base import LoadUser
-from chaosbench.users.options import LoadOptions, mask_dsn
-from chaosbench.users.targets import Target, url_target
+from chaosbench.users.options import LoadOptions
+from chaosbench.users.targets import Target
 
 T = TypeVar("T")
 
@@ -91,10 +92,14 @@ class RedisUser(LoadUser):
 
     @classmethod
     def targets(cls, opts: LoadOptions) -> list[Target]:
+        """Where redis-py will really connect with the URL (its own parser: ``?host=`` counts);
+        none for a Unix socket (this machine)."""
         url = cls.url_for(opts)
-        if urlsplit(url).scheme == "unix":
-            return []
-        return [url_target("Redis", mask_dsn(url), "--redis-url", 6379)]
+        try:
+            where = split_endpoint(redis_endpoint(url))
+        except ValueError as exc:
+            raise OptionError(f"--redis-url: Redis address is malformed ({exc})") from None
+        return [] if where is None else [Target("Redis", where[0], where[1], "--redis-url")]
 
     @property
     def prefix(self) -> str:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from chaosbench.chaos.safety.effective import pg_endpoints, redis_endpoint, resolve_host
+from chaosbench.chaos.faults._common import pg_targets
+from chaosbench.ground.endpoints import pg_endpoints, redis_endpoint, resolve_host, split_endpoint
 from chaosbench.ground.errors import FaultError
 from tests.conftest import PYTHON, ROOT
 
@@ -164,8 +165,13 @@ def test_endpoints(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert pg_endpoints("host=a,b port=7") == ["a:7", "b:7"]
     monkeypatch.setenv("PGPORT", "6000")
     assert pg_endpoints("host=127.0.0.1") == ["127.0.0.1:6000"]
-    with pytest.raises(FaultError, match="could not match 3 port numbers to 2 hosts"):
+    with pytest.raises(ValueError, match="could not match 3 port numbers to 2 hosts"):
         pg_endpoints("host=a,b port=1,2,3")
+    with pytest.raises(FaultError, match="could not match 3 port numbers to 2 hosts"):
+        pg_targets("host=a,b port=1,2,3")  # a fault's setting: the chaos side's own error
+    assert split_endpoint("[::1]:7000") == ("::1", 7000)
+    assert split_endpoint("a:7") == ("a", 7)
+    assert split_endpoint("local:/tmp/r.sock") is None
     assert redis_endpoint("unix:///tmp/r.sock") == "local:/tmp/r.sock"
     assert redis_endpoint("redis://:pw@/0") == "localhost:6379"
     assert redis_endpoint("rediss://[::1]:7000") == "[::1]:7000"

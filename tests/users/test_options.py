@@ -90,6 +90,38 @@ def test_target_probe_names_the_target_and_address() -> None:
         url_target("WebSocket feed", "localhost", "--ws-url", 80)
 
 
+def test_the_probes_look_where_the_clients_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """libpq takes the host and port from PGHOST/PGPORT when the DSN names none, and redis-py
+    takes ``?host=`` from the query: the reachability probe at test start must look there too
+    (it used to probe 127.0.0.1:5432 whatever PGHOST said)."""
+    from chaosbench.users.postgres_user import PostgresUser
+    from chaosbench.users.redis_user import RedisUser
+
+    for name in ("PGHOST", "PGHOSTADDR", "PGPORT", "PGSERVICE", "PGSERVICEFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PGHOST", "127.0.0.9")
+    monkeypatch.setenv("PGPORT", "6543")
+    pg = PostgresUser.targets(LoadOptions(pg_dsn="dbname=x user=y"))
+    assert [(t.host, t.port, t.option) for t in pg] == [("127.0.0.9", 6543, "--pg-dsn")]
+    # the DSN's own host wins over PGHOST, as in libpq; a Unix socket is this machine: no probe
+    pg = PostgresUser.targets(LoadOptions(pg_dsn="host=127.0.0.1 port=5432 dbname=x"))
+    assert [(t.host, t.port) for t in pg] == [("127.0.0.1", 5432)]
+    assert PostgresUser.targets(LoadOptions(pg_dsn="host=/var/run/postgresql dbname=x")) == []
+    redis_ = RedisUser.targets(LoadOptions(redis_url="redis:///0?host=127.0.0.7&port=7001"))
+    assert [(t.host, t.port, t.option) for t in redis_] == [("127.0.0.7", 7001, "--redis-url")]
+    assert RedisUser.targets(LoadOptions(redis_url="unix:///tmp/r.sock")) == []
+    port = free_port()
+    monkeypatch.setenv("PGHOST", "127.0.0.1")
+    monkeypatch.setenv("PGPORT", str(port))
+
+    class Pg(PostgresUser):
+        abstract = True
+        pg_dsn = "dbname=x"
+
+    line = check_targets([Pg], LoadOptions())
+    assert line is not None and f"127.0.0.1:{port} is not reachable" in line, line
+
+
 def test_check_targets_stops_at_first_unreachable() -> None:
     port = free_port()
 

@@ -22,9 +22,9 @@ import psycopg
 import redis
 
 from chaosbench.chaos.faults.base import Fault
-from chaosbench.chaos.safety.effective import pg_endpoints, redis_endpoint
 from chaosbench.ground import defaults
-from chaosbench.ground.errors import TargetUnreachable
+from chaosbench.ground.endpoints import pg_endpoints, redis_endpoint
+from chaosbench.ground.errors import FaultError, TargetUnreachable
 from chaosbench.ground.translate import error_line, translate
 
 #: application_name / Redis client name of every connection the faults open themselves.
@@ -44,8 +44,11 @@ def scaled(n: int, intensity: float) -> int:
 def pg_targets(dsn: str) -> list[str]:
     """Every ``host:port`` (``local:<dir>`` for a Unix socket) libpq could connect to with
     ``dsn``: the environment (``PGHOST``, ``PGHOSTADDR``, ``PGPORT``, ``PGSERVICE``) and service
-    files applied, each host of a list (``safety/effective.py``). A fault's ``targets()``."""
-    return pg_endpoints(dsn)
+    files applied, each host of a list (``ground/endpoints.py``). A fault's ``targets()``."""
+    try:
+        return pg_endpoints(dsn)
+    except ValueError as exc:
+        raise FaultError(str(exc)) from None
 
 
 def pg_target(dsn: str) -> str:
@@ -74,7 +77,10 @@ def pg_close(conn: psycopg.Connection | None) -> None:
 def redis_target(url: str) -> str:
     """The ``host:port`` (``local:<path>`` for a Unix socket) redis-py connects to with ``url``,
     read with redis-py's own URL parser (``?host=`` in the query counts)."""
-    return redis_endpoint(url)
+    try:
+        return redis_endpoint(url)
+    except ValueError as exc:
+        raise FaultError(str(exc)) from None
 
 
 def redis_connect(url: str) -> redis.Redis:

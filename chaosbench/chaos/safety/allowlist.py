@@ -4,14 +4,15 @@ Entries are IP addresses, CIDR networks (``10.0.0.0/8``) or host names. A target
 ``host:port``, ``[v6]:port``, ``host`` or a URL. An IP target must be inside an address or
 network entry. A name the list names is trusted as that name (``allow: [postgres]`` in a compose
 network). Any other name is resolved (a lookup bounded in time,
-:func:`chaosbench.chaos.safety.effective.resolve_host`) and EVERY address it resolves to must be
+:func:`chaosbench.ground.endpoints.resolve_host`) and EVERY address it resolves to must be
 inside an address or network entry, or be an address a listed name resolves to; a name that does
 not resolve is refused. ``pid:``/``process:``/``cmd:``
 targets (processes on this machine) and ``local:`` targets (Unix sockets) are this machine: they
 are allowed when the list allows a loopback address (or names ``localhost``).
 
-Callers check the *effective* target (``effective.pg_endpoints``/``redis_endpoint``: where the
-client library really connects, environment and service files applied), not the literal one.
+Callers check the *effective* target (``ground.endpoints.pg_endpoints``/``redis_endpoint``:
+where the client library really connects, environment and service files applied), not the
+literal one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from chaosbench.chaos.safety.effective import resolve_host
+from chaosbench.ground.endpoints import resolve_host
 from chaosbench.ground.errors import AllowlistError
 
 DEFAULT_ALLOW: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")

@@ -13,6 +13,11 @@ A Redis URL is resolved with redis-py's own ``parse_url`` (which takes ``?host=`
 query string when the URL has no host). Unix sockets of either are ``local:<path>`` targets:
 this machine.
 
+A DSN or URL that the library would refuse raises ``ValueError`` (a one-line message, secrets
+masked); callers add what it is (a fault's setting, a command-line option). Shared by the
+chaos safety checks and the load users' reachability probes, so that both look where the client
+will really connect.
+
 Host names are checked by the allowlist with :func:`resolve_host`, a lookup bounded in time that
 runs in a thread (a greenlet once gevent has patched ``threading`` and ``socket``).
 """
@@ -27,7 +32,6 @@ from pathlib import Path
 from psycopg import ProgrammingError, pq
 from psycopg.conninfo import conninfo_to_dict
 
-from chaosbench.ground.errors import FaultError
 from chaosbench.ground.redact import redact
 from chaosbench.ground.text import one_line
 
@@ -72,10 +76,10 @@ def _parse_service_file(path: Path, service: str) -> dict[str, str] | None:
             continue
         key, sep, value = line.partition("=")
         if not sep:
-            raise FaultError(f"{path} line {number}: syntax error in service file")
+            raise ValueError(f"{path} line {number}: syntax error in service file")
         key = key.strip()
         if key == "service":
-            raise FaultError(f"{path} line {number}: nested service specifications not supported")
+            raise ValueError(f"{path} line {number}: nested service specifications not supported")
         found.setdefault(key, value.strip())
     return found
 
@@ -100,7 +104,7 @@ def _service_values(service: str) -> list[dict[str, str]]:
             return [found]
     defined = [found for path in systems if (found := _parse_service_file(path, service))]
     if not defined:
-        raise FaultError(f'definition of service "{service}" not found')
+        raise ValueError(f'definition of service "{service}" not found')
     return defined
 
 
@@ -112,10 +116,10 @@ def _endpoints(values: dict[str, str | None]) -> list[str]:
     """host:port (or local:<socket dir>) of every attempt libpq would make with ``values``."""
     hosts, addrs, ports = (_split(values.get(k)) for k in ("host", "hostaddr", "port"))
     if hosts and addrs and len(hosts) != len(addrs):
-        raise FaultError(f"could not match {len(hosts)} host names with {len(addrs)} hostaddr")
+        raise ValueError(f"could not match {len(hosts)} host names with {len(addrs)} hostaddr")
     n = max(len(hosts), len(addrs), 1)
     if len(ports) > 1 and len(ports) != n:
-        raise FaultError(f"could not match {len(ports)} port numbers to {n} hosts")
+        raise ValueError(f"could not match {len(ports)} port numbers to {n} hosts")
     default_port = _compiled_default("port") or "5432"
     out: list[str] = []
     for i in range(n):
@@ -132,12 +136,12 @@ def _endpoints(values: dict[str, str | None]) -> list[str]:
 
 def pg_endpoints(dsn: str) -> list[str]:
     """Every target a connection with ``dsn`` could use, with the environment and service files
-    applied as libpq applies them (see the module's docstring). FaultError when libpq would
+    applied as libpq applies them (see the module's docstring). ValueError when libpq would
     refuse the DSN."""
     try:
         given = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
     except ProgrammingError as exc:
-        raise FaultError(redact(f"dsn {dsn!r}: {one_line(exc)}")) from None
+        raise ValueError(redact(f"dsn {dsn!r}: {one_line(exc)}")) from None
     service = given.get("service") or os.environ.get("PGSERVICE")
     out: list[str] = []
     for from_service in _service_values(service) if service else [{}]:
@@ -160,7 +164,7 @@ def redis_endpoint(url: str) -> str:
     try:
         kwargs = parse_url(url)
     except ValueError as exc:
-        raise FaultError(redact(f"url {url!r}: {one_line(exc)}")) from None
+        raise ValueError(redact(f"url {url!r}: {one_line(exc)}")) from None
     if "path" in kwargs:
         return f"local:{kwargs['path']}"
     host = str(kwargs.get("host") or "localhost")
@@ -169,8 +173,16 @@ def redis_endpoint(url: str) -> str:
         try:
             port = int(port)
         except ValueError:
-            raise FaultError(redact(f"url {url!r}: port {port!r} is not a number")) from None
+            raise ValueError(redact(f"url {url!r}: port {port!r} is not a number")) from None
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def split_endpoint(endpoint: str) -> tuple[str, int] | None:
+    """``("127.0.0.1", 5432)`` from ``127.0.0.1:5432`` (``[::1]:5432``); None for ``local:...``."""
+    if endpoint.startswith("local:"):
+        return None
+    host, _, port = endpoint.rpartition(":")
+    return host.strip("[]"), int(port)
 
 
 def resolve_host(host: str, timeout: float = LOOKUP_TIMEOUT_S) -> list[str]:
