@@ -202,7 +202,11 @@ def _ratio_cells(comps: list[Comparison], limit: float, min_ms: float) -> list[C
         status = judge_effect((lo, hi), (e.low, e.high), limit, min_ms)
         note = f"{e.value:+.1f} ms [{e.low:+.1f} … {e.high:+.1f}] vs {c.reference}"
         if c.method == "control":
-            note += f" (the control's {c.drift_ms:+.1f} ms taken off)"
+            note += f" (the control's {c.drift_ms:+.1f} ms taken off"
+            if c.raw_reference_ms is not None and c.raw_current_ms is not None:
+                raw = f"{c.raw_reference_ms:.1f} → {c.raw_current_ms:.1f} ms"
+                note += f"; the phases' own p{c.percentile:g}: {raw}"
+            note += ")"
         elif c.method == "bracket":
             note += f" (after - before {c.drift_ms:+.1f} ms)"
         cells.append(

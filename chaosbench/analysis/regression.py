@@ -7,8 +7,9 @@ traffic as much as affected traffic, so a burst cell is judged, in this order of
 - **control**: against kinds that ran at the same time and that the burst's faults do not touch
   (``chaosbench.analysis.cohorts``), as a difference in differences second by second: per
   second, the kind's p95 minus the control cohort's p95 in that same second; the effect is the
-  mean of that over the phase's seconds minus the mean over the baseline's, in ms, so a slow
-  second both share cancels exactly;
+  median of that over the phase's seconds minus the median over the baseline's, in ms, so a
+  slow second both share cancels exactly, and the ratio is that effect over the kind's own
+  baseline level (the median of its per-second p95s);
 - **bracket**: without a control, against a reference on both sides of the burst in time: the
   mean of the percentile before it (the baseline, or the previous recovery's settled seconds)
   and after it (this recovery's settled seconds), so that slow drift cancels;
@@ -52,6 +53,11 @@ class Comparison:
     method: str = "baseline"  # control | bracket | baseline | baseline run
     drift_ms: float = 0.0  # the change of the control (or the bracket's after - before), ms
     note: str = ""
+    #: The phases' own merged percentiles (ms) when drift control changed what is compared:
+    #: ``reference_ms`` and ``current_ms`` are then the level the ratio is taken against and
+    #: that level plus the effect, so that "+1.3 ms, 9.0 → 10.3 ms, +14 %" adds up.
+    raw_reference_ms: float | None = None
+    raw_current_ms: float | None = None
 
     @property
     def judged(self) -> bool:
@@ -191,6 +197,9 @@ def judge_blocks(
         base = comp.reference_ms
         n = min(cur.n, ref.n)
     comp.effect_ms = confidence_interval(point, eff, s.confidence, n)
+    if comp.method == "control":
+        comp.raw_reference_ms, comp.raw_current_ms = comp.reference_ms, comp.current_ms
+        comp.reference_ms, comp.current_ms = base, base + point
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = eff / k0
     comp.ratio = confidence_interval(
