@@ -206,6 +206,8 @@ def _ratio_cells(comps: list[Comparison], limit: float, min_ms: float) -> list[C
             if c.raw_reference_ms is not None and c.raw_current_ms is not None:
                 raw = f"{c.raw_reference_ms:.1f} → {c.raw_current_ms:.1f} ms"
                 note += f"; the phases' own p{c.percentile:g}: {raw}"
+            if c.stalled_seconds:
+                note += f"; {c.stalled_seconds} host-stall seconds left out"
             note += ")"
         elif c.method == "bracket":
             note += f" (after - before {c.drift_ms:+.1f} ms)"

@@ -58,6 +58,7 @@ class Comparison:
     #: that level plus the effect, so that "+1.3 ms, 9.0 → 10.3 ms, +14 %" adds up.
     raw_reference_ms: float | None = None
     raw_current_ms: float | None = None
+    stalled_seconds: int = 0  # paired seconds left out: the control was stalled too (host)
 
     @property
     def judged(self) -> bool:
@@ -180,7 +181,7 @@ def judge_blocks(
         rng = rng_for(s.seed, label, ref_name, "paired")
         paired = _paired(cur, ref, cc, cr, pct, rng, s, {} if cache is None else cache)
     if paired is not None:
-        point, eff, k0, base, comp.drift_ms = paired
+        point, eff, k0, base, comp.drift_ms, comp.stalled_seconds = paired
         n = min(cur.n, ref.n)
     else:
         k1, k0 = draws(cur, "current"), draws(ref, "reference")
@@ -223,19 +224,51 @@ def _rows(
     return got
 
 
+#: Host stalls: a paired second whose control p95 is over the control's calm limit (below) is
+#: left out of the paired comparison when at least this many calm seconds remain on each side.
+CALM_MIN = 3
+#: The calm limit: the median of the control's per-second percentiles in the reference plus
+#: this many robust standard deviations (1.4826 x MAD) plus CALM_MARGIN_MS.
+CALM_SIGMAS = 3.0
+CALM_MARGIN_MS = 1.0
+
+
 def _diffs(
     kind: SecondBlock,
     control: SecondBlock,
     pct: float,
     cache: dict[tuple[object, ...], np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per second both report (PAIR_MIN requests each): the kind's p95 minus the control's,
-    and the kind's p95 (ms)."""
+    the kind's p95 and the control's p95 (ms)."""
     _, ik, ic = np.intersect1d(kind.seconds, control.seconds, return_indices=True)
     keep = (kind.count[ik] >= PAIR_MIN) & (control.count[ic] >= PAIR_MIN)
     pk = _rows(kind, pct, cache)[ik][keep]
     pc = _rows(control, pct, cache)[ic][keep]
-    return pk - pc, pk
+    return pk - pc, pk, pc
+
+
+def calm_limit(control_reference: np.ndarray) -> float:
+    """Above this (ms) a second's control percentile is a host stall: the reference seconds'
+    median + CALM_SIGMAS robust standard deviations + CALM_MARGIN_MS. Median and MAD, not a
+    high quantile: under a CPU hog switched on 40 % of the time a 0.95 quantile is a stalled
+    second itself, while the median and MAD stay those of the calm seconds."""
+    med = float(np.median(control_reference))
+    mad = float(np.median(np.abs(control_reference - med)))
+    return med + CALM_SIGMAS * 1.4826 * mad + CALM_MARGIN_MS
+
+
+def _calm(
+    d1: np.ndarray, c1: np.ndarray, d0: np.ndarray, k0: np.ndarray, c0: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The paired seconds without host stalls, and how many were left out (0 when too few calm
+    seconds would remain on a side: then every second counts, and the noise widens the
+    interval instead)."""
+    limit = calm_limit(c0)
+    m1, m0 = c1 <= limit, c0 <= limit
+    if int(m1.sum()) < CALM_MIN or int(m0.sum()) < CALM_MIN:
+        return d1, d0, k0, 0
+    return d1[m1], d0[m0], k0[m0], int((~m1).sum() + (~m0).sum())
 
 
 def _paired(
@@ -247,16 +280,21 @@ def _paired(
     rng: np.random.Generator,
     s: Settings,
     cache: dict[tuple[object, ...], np.ndarray],
-) -> tuple[float, np.ndarray, np.ndarray, float, float] | None:
+) -> tuple[float, np.ndarray, np.ndarray, float, float, int] | None:
     """The difference in differences second by second: the median over the phase's seconds of
     (kind's p95 - control's p95 in that second), minus the same over the reference's seconds.
-    A slow second that both share cancels in it exactly. Returns (effect, its bootstrap
-    samples, samples of the kind's reference level, that level, the control's change), or
-    None with fewer than 2 paired seconds on a side."""
-    d1, _ = _diffs(cur, cc, pct, cache)
-    d0, k0 = _diffs(ref, cr, pct, cache)
+    A slow second that both share cancels in it exactly, and a second in which the control
+    itself was stalled is left out (``_calm``). Returns (effect, its bootstrap samples,
+    samples of the kind's reference level, that level, the control's change, the stalled
+    seconds left out), or None with fewer than 2 paired seconds on a side."""
+    d1, _, c1 = _diffs(cur, cc, pct, cache)
+    d0, k0, c0 = _diffs(ref, cr, pct, cache)
     if d1.size < 2 or d0.size < 2:
         return None
+    # A second in which the control was stalled too (a CPU hog took the load generator, a
+    # neighbour's burst hit every server) says nothing about the kind's own change: its two
+    # percentiles are the stall's, and their difference is noise that only widens the interval.
+    d1, d0, k0, stalled = _calm(d1, c1, d0, k0, c0)
     # Medians, not means: one stalled second (a 1.6 s p95 in a 20 s baseline of 2 ms seconds,
     # seen under neighbour noise) must not move the reference level, nor flip an effect's sign.
     i1 = rng.integers(0, d1.size, size=(s.resamples, d1.size))
@@ -264,7 +302,7 @@ def _paired(
     eff = np.median(d1[i1], axis=1) - np.median(d0[i0], axis=1)
     level = np.median(k0[i0], axis=1)
     drift = float(np.median(_rows(cc, pct, cache)) - np.median(_rows(cr, pct, cache)))
-    return float(np.median(d1) - np.median(d0)), eff, level, float(np.median(k0)), drift
+    return float(np.median(d1) - np.median(d0)), eff, level, float(np.median(k0)), drift, stalled
 
 
 @dataclass(frozen=True, slots=True)

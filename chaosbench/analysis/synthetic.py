@@ -10,7 +10,9 @@ burst's end. Used by the tests and by ``bench/analysis_time.py``.
 A noisy machine, reproducible by seed (its own generator, so a quiet spec's windows do not
 change): *host drift* makes every kind ``drift_ms`` slower from ``drift_at_s`` seconds after
 the start on (not aligned with the bursts); *neighbour noise* makes a random ``noise_share`` of
-the seconds ``noise_ms`` slower on every kind (a CPU hog, another client's burst).
+the seconds ``noise_ms`` slower on every kind (a CPU hog, another client's burst); *host stalls*
+make a random ``stall_share`` of the seconds slower on every kind by an amount drawn for each
+kind apart (up to twice ``stall_ms``: a stall hits the requests in flight, not every kind alike).
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class SyntheticSpec:
     drift_at_s: int = 0  # ... from this many seconds after the start on
     noise_share: float = 0.0  # neighbour noise: this share of the seconds ...
     noise_ms: float = 0.0  # ... is this much slower on every kind
+    stall_share: float = 0.0  # host stalls: this share of the seconds ...
+    stall_ms: float = 0.0  # ... each kind up to twice this much slower, each by its own draw
 
     def added(self, burst: int) -> float:
         if isinstance(self.added_ms, list):
@@ -152,6 +156,7 @@ def generate(spec: SyntheticSpec | None = None) -> RunData:
             host = spec.drift_ms if sec >= spec.start + spec.drift_at_s else 0.0
             if spec.noise_share and noise_rng.random() < spec.noise_share:
                 host += spec.noise_ms
+            stalled = bool(spec.stall_share) and noise_rng.random() < spec.stall_share
             for k in spec.keys:
                 n = int(rng.poisson(k.rate))
                 if n == 0:
@@ -164,6 +169,8 @@ def generate(spec: SyntheticSpec | None = None) -> RunData:
                     ms = ms + spec.added(burst)
                     err += spec.burst_error_rate
                 extra = host
+                if stalled:  # a CPU hog took the load generator: every kind, unequally
+                    extra += float(noise_rng.uniform(0.0, 2.0 * spec.stall_ms))
                 if k.slow_share and noise_rng.random() < k.slow_share:
                     extra += k.slow_ms
                 if extra:
