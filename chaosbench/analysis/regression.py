@@ -34,7 +34,11 @@ from chaosbench.analysis.stats import (
     phase_order,
     rng_for,
 )
-from chaosbench.analysis.stats.bootstrap import confidence_interval, resampled
+from chaosbench.analysis.stats.bootstrap import (
+    confidence_interval,
+    resampled,
+    resampled_medians,
+)
 
 
 @dataclass(slots=True)
@@ -171,8 +175,8 @@ def judge_blocks(
     cc, cr = b.control_current, b.control_reference
     paired = None
     if cc is not None and cr is not None:
-        rng = rng_for(s.seed, label, ref_name, "paired")
-        paired = _paired(cur, ref, cc, cr, pct, rng, s, {} if cache is None else cache)
+        who = (label, ref_name)
+        paired = _paired(cur, ref, cc, cr, pct, who, s, {} if cache is None else cache)
     if paired is not None:
         point, eff, k0, base, comp.drift_ms = paired
         n = min(cur.n, ref.n)
@@ -235,7 +239,7 @@ def _paired(
     cc: SecondBlock,
     cr: SecondBlock,
     pct: float,
-    rng: np.random.Generator,
+    who: tuple[str, str],
     s: Settings,
     cache: dict[tuple[object, ...], np.ndarray],
 ) -> tuple[float, np.ndarray, np.ndarray, float, float] | None:
@@ -243,19 +247,40 @@ def _paired(
     (kind's p95 - control's p95 in that second), minus the same over the reference's seconds.
     A slow second that both share cancels in it exactly. Returns (effect, its bootstrap
     samples, samples of the kind's reference level, that level, the control's change), or
-    None with fewer than 2 paired seconds on a side."""
+    None with fewer than 2 paired seconds on a side. ``who``: (phase label, reference name)."""
     d1, _ = _diffs(cur, cc, pct, cache)
     d0, k0 = _diffs(ref, cr, pct, cache)
     if d1.size < 2 or d0.size < 2:
         return None
     # Medians, not means: one stalled second (a 1.6 s p95 in a 20 s baseline of 2 ms seconds,
     # seen under neighbour noise) must not move the reference level, nor flip an effect's sign.
-    i1 = rng.integers(0, d1.size, size=(s.resamples, d1.size))
-    i0 = rng.integers(0, d0.size, size=(s.resamples, d0.size))
-    eff = np.median(d1[i1], axis=1) - np.median(d0[i0], axis=1)
-    level = np.median(k0[i0], axis=1)
+    label, ref_name = who
+    m1 = resampled_medians(d1, rng_for(s.seed, label, ref_name, "paired"), s.resamples)
+    m0, level = _reference_medians(ref, cr, d0, k0, pct, ref_name, s, cache)
     drift = float(np.median(_rows(cc, pct, cache)) - np.median(_rows(cr, pct, cache)))
-    return float(np.median(d1) - np.median(d0)), eff, level, float(np.median(k0)), drift
+    return float(np.median(d1) - np.median(d0)), m1 - m0, level, float(np.median(k0)), drift
+
+
+def _reference_medians(
+    ref: SecondBlock,
+    cr: SecondBlock,
+    d0: np.ndarray,
+    k0: np.ndarray,
+    pct: float,
+    ref_name: str,
+    s: Settings,
+    cache: dict[tuple[object, ...], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per resample of the reference's paired seconds, the median of the differences and of
+    the kind's p95 (the same seconds for both: they are drawn together). They do not depend
+    on the phase judged: drawn once per reference and control, shared by every phase."""
+    key = (id(ref), id(cr), pct, s.resamples, s.seed, ref_name, "paired reference")
+    got = cache.get(key)
+    if got is None:
+        rng = rng_for(s.seed, ref_name, "paired reference")
+        i0 = rng.integers(0, d0.size, size=(s.resamples, d0.size))
+        got = cache[key] = np.stack([np.median(d0[i0], axis=1), np.median(k0[i0], axis=1)])
+    return got[0], got[1]
 
 
 @dataclass(frozen=True, slots=True)

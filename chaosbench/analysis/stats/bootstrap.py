@@ -125,6 +125,33 @@ def _first_reaching(
     return left
 
 
+def resampled_medians(
+    values: np.ndarray, rng: np.random.Generator, resamples: int
+) -> np.ndarray:
+    """The median of each of ``resamples`` bootstrap resamples of ``values``, drawn exactly
+    from the resampled order statistics instead of by resampling.
+
+    A resample of n values is ``sorted[floor(n * U_i)]`` for n uniforms U_i, a rising map, so
+    its k-th smallest value is ``sorted[floor(n * U_(k))]``, and the uniforms' k-th order
+    statistic U_(k) is Beta(k, n + 1 - k). The median is the (m+1)-th (n = 2m + 1) or the mean
+    of the m-th and the (m+1)-th (n = 2m): U_(m+1) = U_(m) + (1 - U_(m)) * Beta(1, n - m), the
+    first of the other n - m uniforms above U_(m). The same distribution as ``np.median`` over
+    resampled rows (ties and even n included), in O(resamples) instead of O(resamples * n).
+    """
+    ordered = np.sort(values)
+    n = ordered.size
+    m = n // 2
+
+    def at(u: np.ndarray) -> np.ndarray:
+        return ordered[np.minimum((u * n).astype(np.int64), n - 1)]
+
+    if n % 2:
+        return at(rng.beta(m + 1, n - m, size=resamples)).astype(np.float64)
+    low = rng.beta(m, m + 1, size=resamples)
+    high = low + (1 - low) * rng.beta(1, n - m, size=resamples)
+    return (at(low) + at(high)) / 2
+
+
 def expanded_tail(confidence: float, n: int) -> float:
     """Two-sided tail (percent per side) of Hesterberg's expanded percentile interval.
 
