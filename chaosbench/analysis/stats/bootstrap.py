@@ -11,10 +11,10 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr, stdtrit  # what scipy.stats' t.ppf and norm.sf call
 
 from chaosbench.analysis.hdr import DenseBlock
 from chaosbench.analysis.stats.table import SecondBlock
+from chaosbench.analysis.stats.tdist import normal_sf, t_quantile
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +161,8 @@ def expanded_tail(confidence: float, n: int) -> float:
     alpha = 1 - confidence
     if n < 2:
         return alpha / 2 * 100
-    z = math.sqrt(n / (n - 1)) * float(stdtrit(n - 1, 1 - alpha / 2))
-    return float(ndtr(-z)) * 100
+    z = math.sqrt(n / (n - 1)) * t_quantile(1 - alpha / 2, n - 1)
+    return normal_sf(z) * 100
 
 
 def _interval(point: float, samples: np.ndarray, confidence: float, n: int) -> Interval:
