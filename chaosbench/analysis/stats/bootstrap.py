@@ -125,9 +125,7 @@ def _first_reaching(
     return left
 
 
-def resampled_medians(
-    values: np.ndarray, rng: np.random.Generator, resamples: int
-) -> np.ndarray:
+def resampled_medians(values: np.ndarray, rng: np.random.Generator, resamples: int) -> np.ndarray:
     """The median of each of ``resamples`` bootstrap resamples of ``values``, drawn exactly
     from the resampled order statistics instead of by resampling.
 
