@@ -36,6 +36,7 @@ from chaosbench.analysis.stats import (
 )
 from chaosbench.analysis.stats.bootstrap import (
     confidence_interval,
+    medians_of_draws,
     resampled,
     resampled_medians,
 )
@@ -279,7 +280,7 @@ def _reference_medians(
     if got is None:
         rng = rng_for(s.seed, ref_name, "paired reference")
         i0 = rng.integers(0, d0.size, size=(s.resamples, d0.size))
-        got = cache[key] = np.stack([np.median(d0[i0], axis=1), np.median(k0[i0], axis=1)])
+        got = cache[key] = np.stack([medians_of_draws(d0, i0), medians_of_draws(k0, i0)])
     return got[0], got[1]
 
 

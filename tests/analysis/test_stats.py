@@ -155,3 +155,17 @@ def test_t_quantile_is_scipys() -> None:
         assert normal_sf(z) == pytest.approx(float(ndtr(-z)), rel=1e-13)
     with pytest.raises(ValueError):
         t_quantile(0.3, 5)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 600])
+def test_medians_of_draws_are_np_medians_bit_for_bit(n: int) -> None:
+    from chaosbench.analysis.stats.bootstrap import medians_of_draws
+
+    rng = np.random.default_rng(n)
+    x = np.round(rng.normal(3.0, 2.0, n), 1)  # ties
+    draws = rng.integers(0, n, size=(300, n))
+    assert np.array_equal(medians_of_draws(x, draws), np.median(x[draws], axis=1))
+    x[0] = np.nan  # not ranked: the plain median
+    assert np.array_equal(
+        medians_of_draws(x, draws), np.median(x[draws], axis=1), equal_nan=True
+    )

@@ -150,6 +150,24 @@ def resampled_medians(values: np.ndarray, rng: np.random.Generator, resamples: i
     return (at(low) + at(high)) / 2
 
 
+def medians_of_draws(values: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """``np.median(values[draws], axis=1)``, bit for bit, about twice as fast: the medians are
+    selected among the values' ranks (small integers) and mapped back to the values."""
+    n = values.size
+    if n >= 2**15 or not np.isfinite(values).all():
+        return np.median(values[draws], axis=1)
+    order = np.argsort(values, kind="stable")
+    rank = np.empty(n, dtype=np.int16)
+    rank[order] = np.arange(n, dtype=np.int16)
+    ordered = values[order]
+    k = draws.shape[1]
+    m = k // 2
+    if k % 2:
+        return ordered[np.partition(rank[draws], m, axis=1)[:, m]]
+    part = np.partition(rank[draws], [m - 1, m], axis=1)
+    return (ordered[part[:, m - 1]] + ordered[part[:, m]]) / 2
+
+
 def expanded_tail(confidence: float, n: int) -> float:
     """Two-sided tail (percent per side) of Hesterberg's expanded percentile interval.
 
