@@ -112,11 +112,16 @@ class WindowTable:
         ]
         sizes = np.array([s.index.size for s in sparse], dtype=np.int64)
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        empty = np.zeros(0, dtype=np.int64)
-        self._bins = np.concatenate([s.index for s in sparse]) if sparse else empty
-        self._bin_counts = (
-            np.concatenate([s.count for s in sparse]).astype(np.float64) if sparse else np.zeros(0)
+        # In the blocks' own dtypes (``DenseBlock``: int16 bins, int32 counts), so that a
+        # selection's gather is all the copying it takes.
+        self._bins = (
+            np.concatenate([s.index for s in sparse]).astype(np.int16)
+            if sparse
+            else np.zeros(0, dtype=np.int16)
         )
+        counts = np.concatenate([s.count for s in sparse]) if sparse else np.zeros(0, np.int64)
+        small = counts.size == 0 or int(counts.max()) < 2**31
+        self._bin_counts = counts.astype(np.int32) if small else counts
         self._second = np.array([w.second for w in windows], dtype=np.int64)
         self._count = np.array([w.count for w in windows], dtype=np.float64)
         self._failures = np.array([w.failures for w in windows], dtype=np.float64)
@@ -220,7 +225,7 @@ class WindowTable:
             misses=per_second(self._misses),
             hist=DenseBlock(
                 n,
-                np.repeat(row_of.astype(np.int64), lengths),
+                np.repeat(row_of.astype(np.int32), lengths),
                 self._bins[pos],
                 self._bin_counts[pos],
             ),
