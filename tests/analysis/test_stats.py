@@ -166,6 +166,4 @@ def test_medians_of_draws_are_np_medians_bit_for_bit(n: int) -> None:
     draws = rng.integers(0, n, size=(300, n))
     assert np.array_equal(medians_of_draws(x, draws), np.median(x[draws], axis=1))
     x[0] = np.nan  # not ranked: the plain median
-    assert np.array_equal(
-        medians_of_draws(x, draws), np.median(x[draws], axis=1), equal_nan=True
-    )
+    assert np.array_equal(medians_of_draws(x, draws), np.median(x[draws], axis=1), equal_nan=True)
