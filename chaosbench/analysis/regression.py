@@ -257,25 +257,23 @@ def _paired(
     # seen under neighbour noise) must not move the reference level, nor flip an effect's sign.
     label, ref_name = who
     m1 = resampled_medians(d1, rng_for(s.seed, label, ref_name, "paired"), s.resamples)
-    m0, level = _reference_medians(ref, cr, d0, k0, pct, ref_name, s, cache)
+    m0, level = _reference_medians(d0, k0, ref_name, s, cache)
     drift = float(np.median(_rows(cc, pct, cache)) - np.median(_rows(cr, pct, cache)))
     return float(np.median(d1) - np.median(d0)), m1 - m0, level, float(np.median(k0)), drift
 
 
 def _reference_medians(
-    ref: SecondBlock,
-    cr: SecondBlock,
     d0: np.ndarray,
     k0: np.ndarray,
-    pct: float,
     ref_name: str,
     s: Settings,
     cache: dict[tuple[object, ...], np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per resample of the reference's paired seconds, the median of the differences and of
-    the kind's p95 (the same seconds for both: they are drawn together). They do not depend
-    on the phase judged: drawn once per reference and control, shared by every phase."""
-    key = (id(ref), id(cr), pct, s.resamples, s.seed, ref_name, "paired reference")
+    """Per resample of the reference's paired seconds, the median of the differences ``d0``
+    and of the kind's p95 ``k0`` (the same seconds for both: they are drawn together). They do
+    not depend on the phase judged: drawn once per reference (keyed by its name and its values,
+    whichever seconds were paired) and shared by every phase compared with it."""
+    key = ("paired reference", ref_name, s.resamples, s.seed, d0.tobytes(), k0.tobytes())
     got = cache.get(key)
     if got is None:
         rng = rng_for(s.seed, ref_name, "paired reference")
