@@ -35,7 +35,12 @@ from chaosbench.analysis.stats import (
     phase_order,
     rng_for,
 )
-from chaosbench.analysis.stats.bootstrap import confidence_interval, resampled
+from chaosbench.analysis.stats.bootstrap import (
+    confidence_interval,
+    medians_of_draws,
+    resampled,
+    resampled_medians,
+)
 
 
 @dataclass(slots=True)
@@ -178,8 +183,8 @@ def judge_blocks(
     cc, cr = b.control_current, b.control_reference
     paired = None
     if cc is not None and cr is not None:
-        rng = rng_for(s.seed, label, ref_name, "paired")
-        paired = _paired(cur, ref, cc, cr, pct, rng, s, {} if cache is None else cache)
+        who = (label, ref_name)
+        paired = _paired(cur, ref, cc, cr, pct, who, s, {} if cache is None else cache)
     if paired is not None:
         point, eff, k0, base, comp.drift_ms, comp.stalled_seconds = paired
         n = min(cur.n, ref.n)
@@ -277,7 +282,7 @@ def _paired(
     cc: SecondBlock,
     cr: SecondBlock,
     pct: float,
-    rng: np.random.Generator,
+    who: tuple[str, str],
     s: Settings,
     cache: dict[tuple[object, ...], np.ndarray],
 ) -> tuple[float, np.ndarray, np.ndarray, float, float, int] | None:
@@ -286,7 +291,8 @@ def _paired(
     A slow second that both share cancels in it exactly, and a second in which the control
     itself was stalled is left out (``_calm``). Returns (effect, its bootstrap samples,
     samples of the kind's reference level, that level, the control's change, the stalled
-    seconds left out), or None with fewer than 2 paired seconds on a side."""
+    seconds left out), or None with fewer than 2 paired seconds on a side. ``who``: (phase
+    label, reference name)."""
     d1, _, c1 = _diffs(cur, cc, pct, cache)
     d0, k0, c0 = _diffs(ref, cr, pct, cache)
     if d1.size < 2 or d0.size < 2:
@@ -297,12 +303,32 @@ def _paired(
     d1, d0, k0, stalled = _calm(d1, c1, d0, k0, c0)
     # Medians, not means: one stalled second (a 1.6 s p95 in a 20 s baseline of 2 ms seconds,
     # seen under neighbour noise) must not move the reference level, nor flip an effect's sign.
-    i1 = rng.integers(0, d1.size, size=(s.resamples, d1.size))
-    i0 = rng.integers(0, d0.size, size=(s.resamples, d0.size))
-    eff = np.median(d1[i1], axis=1) - np.median(d0[i0], axis=1)
-    level = np.median(k0[i0], axis=1)
+    label, ref_name = who
+    m1 = resampled_medians(d1, rng_for(s.seed, label, ref_name, "paired"), s.resamples)
+    m0, level = _reference_medians(d0, k0, ref_name, s, cache)
     drift = float(np.median(_rows(cc, pct, cache)) - np.median(_rows(cr, pct, cache)))
-    return float(np.median(d1) - np.median(d0)), eff, level, float(np.median(k0)), drift, stalled
+    effect = float(np.median(d1) - np.median(d0))
+    return effect, m1 - m0, level, float(np.median(k0)), drift, stalled
+
+
+def _reference_medians(
+    d0: np.ndarray,
+    k0: np.ndarray,
+    ref_name: str,
+    s: Settings,
+    cache: dict[tuple[object, ...], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per resample of the reference's paired seconds, the median of the differences ``d0``
+    and of the kind's p95 ``k0`` (the same seconds for both: they are drawn together). They do
+    not depend on the phase judged: drawn once per reference (keyed by its name and its values,
+    whichever seconds were paired) and shared by every phase compared with it."""
+    key = ("paired reference", ref_name, s.resamples, s.seed, d0.tobytes(), k0.tobytes())
+    got = cache.get(key)
+    if got is None:
+        rng = rng_for(s.seed, ref_name, "paired reference")
+        i0 = rng.integers(0, d0.size, size=(s.resamples, d0.size))
+        got = cache[key] = np.stack([medians_of_draws(d0, i0), medians_of_draws(k0, i0)])
+    return got[0], got[1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,3 +118,52 @@ def test_fast_bootstrap_equals_merging_every_bin(seed: int) -> None:
                 w = _weights(np.random.default_rng(5), hist.counts.shape[0], 200)
                 full = percentile_of_cum(np.cumsum(w @ hist.counts, axis=1), p, hist.values)
                 assert np.array_equal(fast, full), (scope, phase, p)
+
+
+@pytest.mark.parametrize("n", [2, 3, 8, 9, 61])
+def test_resampled_medians_have_the_bootstrap_distribution(n: int) -> None:
+    """The order-statistic draw of a resample's median has the distribution np.median over
+    resampled rows has: odd and even n, and ties (values on a 0.5 grid)."""
+    from chaosbench.analysis.stats.bootstrap import resampled_medians
+
+    x = np.round(np.random.default_rng(n).lognormal(0.0, 1.0, n) * 2) / 2
+    draws = 100_000
+    exact = resampled_medians(x, np.random.default_rng(1), draws)
+    plain = np.median(x[np.random.default_rng(2).integers(0, n, size=(draws, n))], axis=1)
+    assert exact.shape == (draws,) and np.isfinite(exact).all()
+    assert set(np.unique(exact)) <= set(np.unique(plain)) | {float(np.median(x))}
+    # every value's frequency within 5 binomial standard errors (of the pair's difference)
+    values = np.union1d(exact, plain)
+    a = (exact[:, None] == values).mean(axis=0)
+    b = (plain[:, None] == values).mean(axis=0)
+    se = np.sqrt((a * (1 - a) + b * (1 - b)) / draws) + 1e-9
+    assert (np.abs(a - b) <= 5 * se).all(), (values, a, b)
+    q = [2.5, 50, 97.5]
+    assert np.percentile(exact, q) == pytest.approx(np.percentile(plain, q), abs=0.51)
+
+
+def test_t_quantile_is_scipys() -> None:
+    from scipy.special import ndtr, stdtrit
+
+    from chaosbench.analysis.stats.tdist import normal_sf, t_quantile
+
+    for nu in [*range(1, 40), 59, 60, 299, 599, 3599]:
+        for conf in (0.5, 0.9, 0.95, 0.99, 0.998, 0.9999):
+            q = 1 - (1 - conf) / 2
+            assert t_quantile(q, nu) == pytest.approx(float(stdtrit(nu, q)), rel=1e-10)
+    for z in (0.0, 0.5, 1.96, 3.0, 6.0):
+        assert normal_sf(z) == pytest.approx(float(ndtr(-z)), rel=1e-13)
+    with pytest.raises(ValueError):
+        t_quantile(0.3, 5)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 600])
+def test_medians_of_draws_are_np_medians_bit_for_bit(n: int) -> None:
+    from chaosbench.analysis.stats.bootstrap import medians_of_draws
+
+    rng = np.random.default_rng(n)
+    x = np.round(rng.normal(3.0, 2.0, n), 1)  # ties
+    draws = rng.integers(0, n, size=(300, n))
+    assert np.array_equal(medians_of_draws(x, draws), np.median(x[draws], axis=1))
+    x[0] = np.nan  # not ranked: the plain median
+    assert np.array_equal(medians_of_draws(x, draws), np.median(x[draws], axis=1), equal_nan=True)

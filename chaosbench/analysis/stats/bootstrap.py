@@ -11,10 +11,10 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr, stdtrit  # what scipy.stats' t.ppf and norm.sf call
 
 from chaosbench.analysis.hdr import DenseBlock
 from chaosbench.analysis.stats.table import SecondBlock
+from chaosbench.analysis.stats.tdist import normal_sf, t_quantile
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +125,49 @@ def _first_reaching(
     return left
 
 
+def resampled_medians(values: np.ndarray, rng: np.random.Generator, resamples: int) -> np.ndarray:
+    """The median of each of ``resamples`` bootstrap resamples of ``values``, drawn exactly
+    from the resampled order statistics instead of by resampling.
+
+    A resample of n values is ``sorted[floor(n * U_i)]`` for n uniforms U_i, a rising map, so
+    its k-th smallest value is ``sorted[floor(n * U_(k))]``, and the uniforms' k-th order
+    statistic U_(k) is Beta(k, n + 1 - k). The median is the (m+1)-th (n = 2m + 1) or the mean
+    of the m-th and the (m+1)-th (n = 2m): U_(m+1) = U_(m) + (1 - U_(m)) * Beta(1, n - m), the
+    first of the other n - m uniforms above U_(m). The same distribution as ``np.median`` over
+    resampled rows (ties and even n included), in O(resamples) instead of O(resamples * n).
+    """
+    ordered = np.sort(values)
+    n = ordered.size
+    m = n // 2
+
+    def at(u: np.ndarray) -> np.ndarray:
+        return ordered[np.minimum((u * n).astype(np.int64), n - 1)]
+
+    if n % 2:
+        return at(rng.beta(m + 1, n - m, size=resamples)).astype(np.float64)
+    low = rng.beta(m, m + 1, size=resamples)
+    high = low + (1 - low) * rng.beta(1, n - m, size=resamples)
+    return (at(low) + at(high)) / 2
+
+
+def medians_of_draws(values: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """``np.median(values[draws], axis=1)``, bit for bit, about twice as fast: the medians are
+    selected among the values' ranks (small integers) and mapped back to the values."""
+    n = values.size
+    if n >= 2**15 or not np.isfinite(values).all():
+        return np.median(values[draws], axis=1)
+    order = np.argsort(values, kind="stable")
+    rank = np.empty(n, dtype=np.int16)
+    rank[order] = np.arange(n, dtype=np.int16)
+    ordered = values[order]
+    k = draws.shape[1]
+    m = k // 2
+    if k % 2:
+        return ordered[np.partition(rank[draws], m, axis=1)[:, m]]
+    part = np.partition(rank[draws], [m - 1, m], axis=1)
+    return (ordered[part[:, m - 1]] + ordered[part[:, m]]) / 2
+
+
 def expanded_tail(confidence: float, n: int) -> float:
     """Two-sided tail (percent per side) of Hesterberg's expanded percentile interval.
 
@@ -134,8 +177,8 @@ def expanded_tail(confidence: float, n: int) -> float:
     alpha = 1 - confidence
     if n < 2:
         return alpha / 2 * 100
-    z = math.sqrt(n / (n - 1)) * float(stdtrit(n - 1, 1 - alpha / 2))
-    return float(ndtr(-z)) * 100
+    z = math.sqrt(n / (n - 1)) * t_quantile(1 - alpha / 2, n - 1)
+    return normal_sf(z) * 100
 
 
 def _interval(point: float, samples: np.ndarray, confidence: float, n: int) -> Interval:

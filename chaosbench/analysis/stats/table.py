@@ -112,26 +112,40 @@ class WindowTable:
         ]
         sizes = np.array([s.index.size for s in sparse], dtype=np.int64)
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        empty = np.zeros(0, dtype=np.int64)
-        self._bins = np.concatenate([s.index for s in sparse]) if sparse else empty
-        self._bin_counts = (
-            np.concatenate([s.count for s in sparse]).astype(np.float64) if sparse else np.zeros(0)
+        # In the blocks' own dtypes (``DenseBlock``: int16 bins, int32 counts), so that a
+        # selection's gather is all the copying it takes.
+        self._bins = (
+            np.concatenate([s.index for s in sparse]).astype(np.int16)
+            if sparse
+            else np.zeros(0, dtype=np.int16)
         )
-        self._second = np.array([w.second for w in windows], dtype=np.int64)
-        self._count = np.array([w.count for w in windows], dtype=np.float64)
-        self._failures = np.array([w.failures for w in windows], dtype=np.float64)
-        self._misses = np.array([w.deadline_misses for w in windows], dtype=np.float64)
-        self._phases = sorted({w.key.phase for w in windows})
-        self._kinds = sorted({w.key.request_type for w in windows})
-        self._names = sorted({(w.key.request_type, w.key.name) for w in windows})
+        counts = np.concatenate([s.count for s in sparse]) if sparse else np.zeros(0, np.int64)
+        small = counts.size == 0 or int(counts.max()) < 2**31
+        self._bin_counts = counts.astype(np.int32) if small else counts
+        cols = np.array(
+            [(w.second, w.count, w.failures, w.deadline_misses) for w in windows], dtype=np.int64
+        ).reshape(-1, 4)
+        self._second = cols[:, 0].copy()
+        self._count, self._failures, self._misses = (
+            cols[:, i].astype(np.float64) for i in (1, 2, 3)
+        )
+        # one pass over the windows for their keys; per distinct key its phase, kind and name
+        distinct: dict[WindowKey, int] = {}
+        key_id = np.array([distinct.setdefault(w.key, len(distinct)) for w in windows], np.int64)
+        keys = list(distinct)
+        self._phases = sorted({k.phase for k in keys})
+        self._kinds = sorted({k.request_type for k in keys})
+        self._names = sorted({(k.request_type, k.name) for k in keys})
         ph = {p: i for i, p in enumerate(self._phases)}
         kd = {k: i for i, k in enumerate(self._kinds)}
         nm = {n: i for i, n in enumerate(self._names)}
-        self._phase_id = np.array([ph[w.key.phase] for w in windows], dtype=np.int64)
-        self._kind_id = np.array([kd[w.key.request_type] for w in windows], dtype=np.int64)
-        self._name_id = np.array(
-            [nm[(w.key.request_type, w.key.name)] for w in windows], dtype=np.int64
-        )
+
+        def per_window(ids: list[int]) -> np.ndarray:
+            return np.array(ids, dtype=np.int64)[key_id] if keys else np.zeros(0, np.int64)
+
+        self._phase_id = per_window([ph[k.phase] for k in keys])
+        self._kind_id = per_window([kd[k.request_type] for k in keys])
+        self._name_id = per_window([nm[(k.request_type, k.name)] for k in keys])
         self._sparse = sparse
         self._blocks: dict[tuple[object, ...], SecondBlock] = {}
         #: bootstrap samples of reference blocks, shared by every comparison against them
@@ -220,7 +234,7 @@ class WindowTable:
             misses=per_second(self._misses),
             hist=DenseBlock(
                 n,
-                np.repeat(row_of.astype(np.int64), lengths),
+                np.repeat(row_of.astype(np.int32), lengths),
                 self._bins[pos],
                 self._bin_counts[pos],
             ),
