@@ -21,6 +21,9 @@ from chaosbench.users.options import LoadOptions, load_options, unreachable
 from chaosbench.users.pacing import IntendedStart, Pacer
 from chaosbench.users.targets import Target
 
+#: Deadlines a user keeps looked up, per (request_type, name), before it starts over.
+_DEADLINE_CACHE = 1024
+
 #: Exceptions that end a user rather than count as a failed request.
 _PASS_THROUGH: tuple[type[BaseException], ...] = (
     gevent.GreenletExit,
@@ -105,7 +108,9 @@ class Measurement:
         self.exception: BaseException | None = None
         self.response_time = 0.0
         self._suppress = suppress
-        self._intended: IntendedStart | None = user.claim_start() if paced else None
+        self._intended: IntendedStart | None = (
+            user.claim_start() if paced and user.pacer is not None else None
+        )
         self._timer: OperationTimer | None = None
         self._t0 = 0.0
         self._wall0 = 0.0
@@ -180,6 +185,8 @@ class LoadUser(User):
         rate = self.options.pacing_rate or self.pacing_rate
         self.pacer: Pacer | None = Pacer(rate) if rate > 0 else None
         self._timers: dict[float, OperationTimer] = {}
+        self._deadlines: dict[tuple[str, str], float] = {}
+        self._plain_context = type(self).context is User.context
 
     def operation_timer(self, seconds: float) -> OperationTimer:
         """A stopped timer of ``seconds`` for one operation: the user's own, reused from one
@@ -218,12 +225,19 @@ class LoadUser(User):
         return self.pacer.claim() if self.pacer is not None else None
 
     def deadline_ms(self, request_type: str, name: str) -> float:
-        return self.options.deadlines.for_request(request_type, name)
+        key = (request_type, name)
+        deadline = self._deadlines.get(key)
+        if deadline is None:
+            if len(self._deadlines) >= _DEADLINE_CACHE:
+                self._deadlines.clear()  # names of unbounded cardinality: no growth
+            deadline = self._deadlines[key] = self.options.deadlines.for_request(request_type, name)
+        return deadline
 
     def request_context(
         self, request_type: str, name: str, intended: IntendedStart | None
     ) -> dict[str, Any]:
-        ctx: dict[str, Any] = dict(self.context())
+        # Locust's own User.context() is a new empty dict: no copy of it per request
+        ctx: dict[str, Any] = {} if self._plain_context else dict(self.context())
         ctx["deadline_ms"] = self.deadline_ms(request_type, name)
         if self.pacer is not None:
             ctx["paced"] = True

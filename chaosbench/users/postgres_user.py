@@ -221,7 +221,8 @@ class PostgresUser(LoadUser):
         """Run one statement in autocommit, reported as ``name``. Returns the fetched rows (one
         tuple for ``fetch="one"``, a list for ``"all"``, the rowcount for ``"none"``), or None
         when it failed (reported)."""
-        if self.connection() is None:
+        conn = self.conn
+        if (conn is None or conn.closed) and self.connection() is None:
             return None
         ok, result = self._run(name, query, params, fetch)
         return result if ok else None
