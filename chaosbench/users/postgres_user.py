@@ -245,8 +245,8 @@ class PostgresUser(LoadUser):
         with self.measure("PG", name, timeout=self._client_timeout) as m:
             if prefix:
                 cur.execute(prefix)
-            delay = self.switches.pg_slow_delay()  # the pg_slow_queries fault, when active
-            if delay:
+            # the pg_slow_queries fault, when active (no call while its share is 0)
+            if self.switches.pg_slow_share > 0.0 and (delay := self.switches.pg_slow_delay()):
                 cur.execute("SELECT pg_sleep(%s)", (delay,))
             cur.execute(query, params)  # type: ignore[arg-type]
             if fetch == "one":
