@@ -122,8 +122,8 @@ class Measurement:
 
     # slots for its own attributes (one is made per operation), a __dict__ for a caller's
     __slots__ = (
-        "user", "request_type", "name", "timeout", "response_length", "exception",
-        "response_time", "_suppress", "_intended", "_timer", "_t0", "_wall0", "__dict__",
+        "__dict__", "_intended", "_suppress", "_t0", "_timer", "_wall0", "exception", "name",
+        "request_type", "response_length", "response_time", "timeout", "user",
     )  # fmt: skip
 
     def __init__(
