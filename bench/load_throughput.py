@@ -372,6 +372,11 @@ def main() -> int:
     ap.add_argument("--redis-users", type=int, default=16)
     ap.add_argument("--pg-users", type=int, default=16)
     ap.add_argument("--http-users", type=int, default=32)
+    ap.add_argument(
+        "--db-prefix",
+        default="cb_outside_",
+        help="the pgbench database is <db-prefix>bench_users (one's own prefix on a shared server)",
+    )
     a = ap.parse_args()
     kinds = [k.strip() for k in a.kinds.split(",") if k.strip()]
     bad = [k for k in kinds if k not in ("redis", "pg", "http")]
@@ -384,21 +389,24 @@ def main() -> int:
             return 2
     d = a.duration
     print(f"load average at start: {load_average()}", flush=True)
-    with OutsideServers(tag="bench_users") as ends, tempfile.TemporaryDirectory() as t:
+    servers = OutsideServers(tag="bench_users", db_prefix=a.db_prefix)
+    with servers as ends, tempfile.TemporaryDirectory() as t:
         work = Path(t)
         (work / "bench_users.py").write_text(
             LOCUSTFILE.format(key=KEY, redis_url=REDIS_URL, query=PG_QUERY, accounts=ACCOUNTS)
             + STEADY_LISTENER
         )
-        r = redis.Redis.from_url(REDIS_URL)
-        r.set(KEY, b"x" * 64, ex=3600)
+        r = redis.Redis.from_url(REDIS_URL) if "redis" in kinds else None
+        if r is not None:
+            r.set(KEY, b"x" * 64, ex=3600)
         try:
             for k in kinds:
                 measure(build(k, a, ends, work), a.pairs, d)
         finally:
-            for key in r.scan_iter(f"{PREFIX}*", count=1000):
-                r.delete(key)
-            r.close()
+            if r is not None:
+                for key in r.scan_iter(f"{PREFIX}*", count=1000):
+                    r.delete(key)
+                r.close()
     return 0
 
 

@@ -21,6 +21,9 @@ from chaosbench.users.options import LoadOptions, load_options, unreachable
 from chaosbench.users.pacing import IntendedStart, Pacer
 from chaosbench.users.targets import Target
 
+#: Deadlines a user keeps looked up, per (request_type, name), before it starts over.
+_DEADLINE_CACHE = 1024
+
 #: Exceptions that end a user rather than count as a failed request.
 _PASS_THROUGH: tuple[type[BaseException], ...] = (
     gevent.GreenletExit,
@@ -44,24 +47,53 @@ class _Expired(BaseException):
 
 
 class OperationTimer:
-    """One user's timer for the operations of one length: a libev timer restarted with
-    ``again()`` per operation and stopped after it (nothing allocated per operation; a stopped
-    and restarted ``gevent.Timeout`` keeps its first deadline, so it cannot be reused)."""
+    """One user's timer for the operations of one length, kept armed from one operation to the
+    next: ``start()`` notes when the operation started and ``cancel()`` that it ended, and neither
+    touches libev while the timer is armed. When the libev timer fires it looks at the operation
+    in flight: a late one gets :class:`_Expired` thrown in, one still in time re-arms the timer
+    for the rest of its time, and without one the timer stays unarmed (an idle user's timer does
+    not wake the loop). The watcher holds no reference on the loop (``ref=False``): an armed
+    timer does not keep ``gevent.wait()`` waiting. A stopped and restarted ``gevent.Timeout``
+    keeps its first deadline, so that one cannot be reused."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, keep_armed: bool = True) -> None:
         self.seconds = seconds
-        self._watcher = gevent.get_hub().loop.timer(seconds, seconds)
+        self.keep_armed = keep_armed  # False: stopped at cancel() (a timer used once)
+        self._loop = gevent.get_hub().loop
+        self._watcher = self._loop.timer(seconds, 0.0, ref=False)
         self.signal = _Expired(self)  # one instance, thrown again at each expiry
+        self._started: float | None = None  # perf_counter() start of the operation in flight
+        self._target: Any = None  # the greenlet running it
 
     @property
     def active(self) -> bool:
-        return bool(self._watcher.active)
+        """An operation is in flight (started, not yet cancelled)."""
+        return self._started is not None
 
-    def start(self) -> None:
-        self._watcher.again(gevent.getcurrent().throw, self.signal)
+    def start(self, now: float | None = None) -> None:
+        """The operation starts (at ``now``, a ``time.perf_counter()`` reading, if given)."""
+        self._target = gevent.getcurrent()
+        self._started = time.perf_counter() if now is None else now
+        if not self._watcher.active:
+            self._watcher.start(self._fire)
 
     def cancel(self) -> None:
-        self._watcher.stop()
+        self._started = None
+        self._target = None
+        if not self.keep_armed:
+            self._watcher.stop()
+
+    def _fire(self) -> None:
+        started, target = self._started, self._target
+        if started is None or target is None or target.dead:
+            return  # no operation in flight: unarmed until the next one starts
+        left = started + self.seconds - time.perf_counter()
+        if left > 0.0:  # armed by an earlier operation: the rest of this one's time
+            self._watcher.close()
+            self._watcher = self._loop.timer(left, 0.0, ref=False)
+            self._watcher.start(self._fire)
+            return
+        target.throw(self.signal)
 
 
 class Backoff:
@@ -88,6 +120,12 @@ class Measurement:
     caller); set ``response_length`` and optionally ``fail(exc)`` inside the block.
     """
 
+    # slots for its own attributes (one is made per operation), a __dict__ for a caller's
+    __slots__ = (
+        "__dict__", "_intended", "_suppress", "_t0", "_timer", "_wall0", "exception", "name",
+        "request_type", "response_length", "response_time", "timeout", "user",
+    )  # fmt: skip
+
     def __init__(
         self,
         user: LoadUser,
@@ -105,7 +143,9 @@ class Measurement:
         self.exception: BaseException | None = None
         self.response_time = 0.0
         self._suppress = suppress
-        self._intended: IntendedStart | None = user.claim_start() if paced else None
+        self._intended: IntendedStart | None = (
+            user.claim_start() if paced and user.pacer is not None else None
+        )
         self._timer: OperationTimer | None = None
         self._t0 = 0.0
         self._wall0 = 0.0
@@ -122,7 +162,7 @@ class Measurement:
         self._t0 = time.perf_counter()
         if self.timeout is not None:
             self._timer = self.user.operation_timer(self.timeout)
-            self._timer.start()
+            self._timer.start(self._t0)
         return self
 
     def __exit__(
@@ -180,16 +220,18 @@ class LoadUser(User):
         rate = self.options.pacing_rate or self.pacing_rate
         self.pacer: Pacer | None = Pacer(rate) if rate > 0 else None
         self._timers: dict[float, OperationTimer] = {}
+        self._deadlines: dict[tuple[str, str], float] = {}
+        self._plain_context = type(self).context is User.context
 
     def operation_timer(self, seconds: float) -> OperationTimer:
-        """A stopped timer of ``seconds`` for one operation: the user's own, reused from one
-        operation to the next; a fresh one when the user's is already running (a measured
-        operation inside another)."""
+        """A timer of ``seconds`` with no operation in flight: the user's own, reused from one
+        operation to the next; a fresh one, stopped when its operation ends, when the user's has
+        an operation in flight (a measured operation inside another)."""
         timer = self._timers.get(seconds)
         if timer is None:
             timer = self._timers[seconds] = OperationTimer(seconds)
         elif timer.active:
-            return OperationTimer(seconds)
+            return OperationTimer(seconds, keep_armed=False)
         return timer
 
     # -- what the user talks to ----------------------------------------------------------------
@@ -218,12 +260,19 @@ class LoadUser(User):
         return self.pacer.claim() if self.pacer is not None else None
 
     def deadline_ms(self, request_type: str, name: str) -> float:
-        return self.options.deadlines.for_request(request_type, name)
+        key = (request_type, name)
+        deadline = self._deadlines.get(key)
+        if deadline is None:
+            if len(self._deadlines) >= _DEADLINE_CACHE:
+                self._deadlines.clear()  # names of unbounded cardinality: no growth
+            deadline = self._deadlines[key] = self.options.deadlines.for_request(request_type, name)
+        return deadline
 
     def request_context(
         self, request_type: str, name: str, intended: IntendedStart | None
     ) -> dict[str, Any]:
-        ctx: dict[str, Any] = dict(self.context())
+        # Locust's own User.context() is a new empty dict: no copy of it per request
+        ctx: dict[str, Any] = {} if self._plain_context else dict(self.context())
         ctx["deadline_ms"] = self.deadline_ms(request_type, name)
         if self.pacer is not None:
             ctx["paced"] = True

@@ -223,7 +223,8 @@ class PostgresUser(LoadUser):
         """Run one statement in autocommit, reported as ``name``. Returns the fetched rows (one
         tuple for ``fetch="one"``, a list for ``"all"``, the rowcount for ``"none"``), or None
         when it failed (reported)."""
-        if self.connection() is None:
+        conn = self.conn
+        if (conn is None or conn.closed) and self.connection() is None:
             return None
         ok, result = self._run(name, query, params, fetch)
         return result if ok else None
@@ -246,8 +247,8 @@ class PostgresUser(LoadUser):
         with self.measure("PG", name, timeout=self._client_timeout) as m:
             if prefix:
                 cur.execute(prefix)
-            delay = self.switches.pg_slow_delay()  # the pg_slow_queries fault, when active
-            if delay:
+            # the pg_slow_queries fault, when active (no call while its share is 0)
+            if self.switches.pg_slow_share > 0.0 and (delay := self.switches.pg_slow_delay()):
                 cur.execute("SELECT pg_sleep(%s)", (delay,))
             cur.execute(query, params)  # type: ignore[arg-type]
             if fetch == "one":

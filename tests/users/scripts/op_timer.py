@@ -1,6 +1,7 @@
 """A user's operation timer, reused from one operation to the next: operations that end in time
 never time out, however long the user has been running; one that does not end in time fails
-as an OperationTimeout, and the next one is fine again. Args: none"""
+as an OperationTimeout, and the next one is fine again; the timer stays armed across
+operations and re-arms for an operation that started after it was armed. Args: none"""
 
 from _common import emit, make_env  # isort: skip
 
@@ -38,6 +39,11 @@ while time.monotonic() - start < 2.5 * TIMER and quick < 100_000:
     quick += 1
 late = op("late", 30.0, timeout=0.3)
 after = [op("after", 0.005) for _ in range(20)]
+# a late operation on a timer armed by an earlier one: the timer fires in that one's time,
+# re-arms for the rest of the late one's, and fails it no earlier than its own timeout
+assert op("armer", 0.005, timeout=0.4)
+gevent.sleep(0.2)
+rearmed = op("rearmed", 30.0, timeout=0.4)
 try:
     with user.measure("T", "raised", timeout=0.3, suppress=False):
         gevent.sleep(30.0)
@@ -51,6 +57,8 @@ emit(
         "late": late,
         "late_event": rec.named("T", "late")[0],
         "after": after,
+        "rearmed": rearmed,
+        "rearmed_event": rec.named("T", "rearmed")[0],
         "raised": raised,
         "raised_events": len(rec.named("T", "raised")),
     }
