@@ -2,10 +2,11 @@
 (the proxy as its own process) and the embedded one (in a gevent process with load users), side
 by side and interleaved in one run, with one core kept busy and without.
 
-    python -m bench.proxy_overhead [--pings 5000] [--rounds 3] [--requests 50000]
-                                   [--seconds 1] [--wrk-seconds 3] [--users 20]
+    python -m bench.proxy_overhead [--pings 5000] [--rounds 6] [--requests 100000]
+                                   [--seconds 3] [--wrk-seconds 3] [--users 20]
 
-Paths, each measured in turn (A B C D A B C D ...) so that all see the same machine load:
+Paths, each measured in turn, the order reversed every other round (A B C D, D C B A, ...), so
+that all see the same machine load and a drift of it favours none:
 
 - ``direct``: the client to the server;
 - ``process``: through ``python -m chaosbench.proxy`` started as the harness starts it
@@ -21,13 +22,15 @@ Figures (each through ``bench._figures.emit``, with the load average):
 
 1. added latency per hop at one connection: raw-socket ``PING``/``+PONG`` round trips with Redis
    in blocks of 50 per path; median difference to direct (target < 50 µs with one core busy);
-2. request rate at ten connections: ``redis-benchmark -c 10 -t ping``, ratio of medians
-   (target >= 0.5 of direct);
+2. request rate at ten connections: ``redis-benchmark -c 10 -t ping`` (``--requests`` each
+   run), the median over ``--rounds`` (>= 5) of each round's proxied / direct ratio (target
+   >= 0.5), every round's ratio printed with it;
 3. byte rate at ten connections: ten readers draining a local byte source for ``--seconds``,
-   ratio of medians (target >= 0.5 of direct);
+   the same median of per-round ratios (target >= 0.5);
 4. an HTTP route (``protocol: http``) with ``wrk`` against a tiny local HTTP server for
-   ``--wrk-seconds`` per run: added median latency at one connection, request rate at ten as a
-   ratio; the spread (min to max over the rounds) is printed with each.
+   ``--wrk-seconds`` per run: added median latency at one connection (median of the rounds'
+   differences), request rate at ten as the median of per-round ratios; the spread (min to max
+   over the rounds) is printed with each.
 
 Only loopback; Redis sees PINGs only (no keys written).
 """
@@ -39,6 +42,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -55,6 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._figures import Figure, emit, load_average  # noqa: E402
+from bench.noise import die_with_parent  # noqa: E402
 from chaosbench.proxy.child import ProxyProcess  # noqa: E402
 
 REDIS = ("127.0.0.1", 6379)
@@ -183,7 +188,9 @@ class Pinger:
         self.sock.close()
 
 
-def redis_benchmark(port: int, requests: int) -> float:
+def redis_benchmark(port: int, requests: int) -> tuple[float, int]:
+    """The mean rate of ``redis-benchmark -t ping``'s tests (PING_INLINE and PING_MBULK, each
+    ``requests`` long) and the requests it made in all."""
     res = subprocess.run(
         [
             "redis-benchmark",
@@ -206,7 +213,7 @@ def redis_benchmark(port: int, requests: int) -> float:
     rates = [float(x) for x in re.findall(r"([\d.]+) requests per second", res.stdout)]
     if not rates:
         raise RuntimeError(f"redis-benchmark: no figures ({res.stdout[-200:]}{res.stderr[-200:]})")
-    return statistics.mean(rates)
+    return statistics.mean(rates), requests * len(rates)
 
 
 def wrk(port: int, conns: int, seconds: float) -> tuple[float, float]:
@@ -224,8 +231,8 @@ def wrk(port: int, conns: int, seconds: float) -> tuple[float, float]:
     return float(rate.group(1)), float(med.group(1)) * scale
 
 
-def bulk(addr: tuple[str, int], seconds: float, conns: int = 10) -> float:
-    """MB/s drained by ``conns`` readers in ``seconds``."""
+def bulk(addr: tuple[str, int], seconds: float, conns: int = 10) -> tuple[float, float]:
+    """MB/s drained by ``conns`` readers in ``seconds``, and the MB drained."""
     total = [0] * conns
     stop = time.monotonic() + seconds
 
@@ -247,7 +254,7 @@ def bulk(addr: tuple[str, int], seconds: float, conns: int = 10) -> float:
         th.start()
     for th in threads:
         th.join()
-    return sum(total) / (time.monotonic() - t) / 1e6
+    return sum(total) / (time.monotonic() - t) / 1e6, sum(total) / 1e6
 
 
 @dataclass
@@ -258,8 +265,10 @@ class Path_:
     redis: tuple[str, int]
     bulk: tuple[str, int]
     http: int | None  # port; None: no HTTP route on this path (socat)
-    pid: int | None = None  # the relay's own process (its CPU time is read), when it has one
-    cpu: list[float] = field(default_factory=list)  # CPU µs per redis-benchmark request
+    #: the relay's own processes (their CPU time is read), when it has any (socat: one per route)
+    pids: tuple[int, ...] = ()
+    #: the relay process's CPU µs per unit of work, per figure ("ping": per request, "bulk": per MB)
+    cpu: dict[str, list[float]] = field(default_factory=dict)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -269,13 +278,15 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-def rate_and_cpu(p: Path_, requests: int) -> float:
-    """redis-benchmark's rate on ``p``; the relay's CPU per request goes to ``p.cpu``."""
-    before = cpu_seconds(p.pid) if p.pid else 0.0
-    rate = redis_benchmark(p.redis[1], requests)
-    if p.pid:
-        p.cpu.append((cpu_seconds(p.pid) - before) / requests * 1e6)
-    return rate
+def with_cpu(p: Path_, key: str, run: Callable[[], tuple[float, float]]) -> float:
+    """``run()`` (its figure and the units of work it relayed) on ``p``; the relay process's CPU
+    time per unit goes to ``p.cpu[key]`` (µs) when it has a process of its own."""
+    before = sum(cpu_seconds(pid) for pid in p.pids)
+    figure, units = run()
+    if p.pids and units:
+        spent = sum(cpu_seconds(pid) for pid in p.pids) - before
+        p.cpu.setdefault(key, []).append(spent / units * 1e6)
+    return figure
 
 
 def wait_api(base: str, proc: subprocess.Popen[str]) -> None:
@@ -298,7 +309,7 @@ def proxy_path(
         route(base, "redis", redis),
         route(base, "bulk", f"127.0.0.1:{bulk_port}"),
         route(base, "web", f"127.0.0.1:{http_port}", "http")[1],
-        pid,
+        (pid,) if pid else (),
     )
 
 
@@ -307,7 +318,7 @@ def socat(target: tuple[str, int]) -> tuple[subprocess.Popen[bytes], tuple[str, 
     proc = subprocess.Popen(
         ["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr",
          f"TCP:{target[0]}:{target[1]},nodelay"],
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, preexec_fn=die_with_parent,
     )  # fmt: skip
     deadline = time.monotonic() + 10
     while True:
@@ -327,22 +338,98 @@ def spread(values: list[float], fmt: str = "{:.0f}") -> str:
 def interleaved(
     paths: list[Path_], rounds: int, measure: Callable[[Path_], float]
 ) -> dict[str, list[float]]:
-    """``measure`` each path in turn, ``rounds`` times (A B C A B C ...)."""
+    """``measure`` each path in turn, ``rounds`` times, the order reversed every other round
+    (A B C, C B A, A B C, ...) so that a drift of the machine's load favours no path."""
     out: dict[str, list[float]] = {p.name: [] for p in paths}
-    for _ in range(rounds):
-        for p in paths:
+    for i in range(rounds):
+        for p in paths if i % 2 == 0 else paths[::-1]:
             out[p.name].append(measure(p))
     return out
 
 
-def condition(label: str, paths: list[Path_], args: argparse.Namespace, wrk_ok: bool) -> None:
-    print(f"-- {label} (load average {load_average()}): paths {', '.join(p.name for p in paths)}")
-    direct = paths[0]
+@dataclass(frozen=True)
+class Ratio:
+    """A throughput figure of ``path`` against ``direct``: the median of the per-round ratios
+    (each round measured both, so what loaded the machine then loaded both)."""
 
-    # 1. latency per hop, one connection, blocks of 50 per path
+    path: str
+    per_round: list[float]
+    values: list[float]  # the path's own figures, one per round
+    direct: list[float]  # direct's, same rounds
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.per_round)
+
+
+def ratios(measured: dict[str, list[float]], direct: str) -> list[Ratio]:
+    """Per path but ``direct``: the per-round ratios to ``direct`` of ``interleaved``'s figures."""
+    base = measured[direct]
+    return [
+        Ratio(name, [v / b if b else float("nan") for v, b in zip(vals, base, strict=True)],
+              vals, base)
+        for name, vals in measured.items() if name != direct
+    ]  # fmt: skip
+
+
+def emit_ratio(r: Ratio, what: str, unit: str, command: str, target: bool = True) -> None:
+    """One throughput ratio figure: the median of the per-round ratios, the rounds' ratios,
+    and both sides' medians and spreads in ``unit``."""
+    rounds = " ".join(f"{x:.2f}" for x in r.per_round)
+    emit(Figure(
+        NAME, f"{what}, {r.path} / direct",
+        f"{r.median:.2f} (median of {len(r.per_round)} rounds' ratios: {rounds}; "
+        f"{r.path} {statistics.median(r.values):.0f} {spread(r.values)}, direct "
+        f"{statistics.median(r.direct):.0f} {spread(r.direct)} {unit})",
+        target=">= 0.50" if target else "", met=r.median >= 0.5 if target else None,
+        command=f"{command}; {len(r.per_round)} rounds interleaved (A B C D, D C B A, ...)",
+    ))  # fmt: skip
+
+
+def emit_cpu(paths: list[Path_], key: str, what: str, unit: str, command: str) -> None:
+    """The relay processes' CPU per unit of work of one figure (less sensitive to the machine's
+    load than the rates: it counts only while the relay ran)."""
+    for p in paths:
+        values = p.cpu.pop(key, [])
+        if values:
+            emit(Figure(
+                NAME, f"{what}, {p.name} relay",
+                f"{statistics.median(values):.1f} µs {unit} (user + system, both directions; "
+                f"{spread(values, '{:.1f}')})",
+                command="utime + stime of the relay process (/proc/PID/stat) over each " + command,
+            ))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """One throughput figure at ten connections: its ratio to direct, and the relays' CPU."""
+
+    key: str  # where the relays' CPU goes in ``Path_.cpu``
+    what: str
+    unit: str
+    command: str
+    cpu_what: str
+    cpu_unit: str
+    cpu_command: str
+
+
+def throughput(
+    paths: list[Path_], rounds: int, fig: Throughput, run: Callable[[Path_], tuple[float, float]]
+) -> None:
+    """``run`` (a rate and the units of work it relayed) on every path, interleaved; the
+    median of the per-round ratios to direct, and the relays' CPU per unit."""
+    measured = interleaved(paths, rounds, lambda p: with_cpu(p, fig.key, lambda: run(p)))
+    for r in ratios(measured, paths[0].name):
+        emit_ratio(r, fig.what, fig.unit, fig.command)
+    emit_cpu(paths, fig.key, fig.cpu_what, fig.cpu_unit, fig.cpu_command)
+
+
+def latency(label: str, paths: list[Path_], pings: int) -> None:
+    """1. added latency per hop at one connection: PING round trips in blocks of 50 per path."""
+    direct = paths[0]
     pingers = [Pinger(p.redis) for p in paths]
     try:
-        for _ in range(max(1, args.pings // 50)):
+        for _ in range(max(1, pings // 50)):
             for pinger in pingers:
                 pinger.ping(50)
     finally:
@@ -363,90 +450,98 @@ def condition(label: str, paths: list[Path_], args: argparse.Namespace, wrk_ok: 
             "of 50, interleaved with direct",
         ))  # fmt: skip
 
+
+def condition(label: str, paths: list[Path_], args: argparse.Namespace, wrk_ok: bool) -> None:
+    print(f"-- {label} (load average {load_average()}): paths {', '.join(p.name for p in paths)}")
+    direct = paths[0]
+    if "latency" in args.figure_set:
+        latency(label, paths, args.pings)
+
     # 2. redis-benchmark -c 10 PING
-    if shutil.which("redis-benchmark"):
-        for p in paths:
-            p.cpu.clear()
-        rates = interleaved(paths, args.rounds, lambda p: rate_and_cpu(p, args.requests))
-        rd = statistics.median(rates[direct.name])
-        print(f"  direct    redis-benchmark {rd:9.0f} req/s ({spread(rates[direct.name])})")
-        for p in paths[1:]:
-            rp = statistics.median(rates[p.name])
-            emit(Figure(
-                NAME, f"redis-benchmark -c 10 PING, {p.name} / direct ({label})",
-                f"{rp / rd:.2f} ({rp:.0f} of {rd:.0f} req/s; {p.name} {spread(rates[p.name])})",
-                target=">= 0.50", met=rp / rd >= 0.5,
-                command=f"redis-benchmark -h 127.0.0.1 -p PORT -c 10 -n {args.requests} -t ping "
-                f"-q, {args.rounds} rounds interleaved",
-            ))  # fmt: skip
-            if p.cpu:  # the relay's cost, much less sensitive to the machine's load
-                emit(Figure(
-                    NAME, f"CPU per relayed PING request, {p.name} relay ({label})",
-                    f"{statistics.median(p.cpu):.1f} µs (user + system, both directions; "
-                    f"{spread(p.cpu, '{:.1f}')})",
-                    command="utime + stime of the relay process (/proc/PID/stat) over each "
-                    "redis-benchmark run, divided by its requests",
-                ))  # fmt: skip
-    else:
+    if "ping" in args.figure_set and shutil.which("redis-benchmark"):
+        throughput(paths, args.rounds, Throughput(
+            "ping", f"redis-benchmark -c 10 PING ({label})", "req/s",
+            f"redis-benchmark -h 127.0.0.1 -p PORT -c 10 -n {args.requests} -t ping -q",
+            f"CPU per relayed PING request ({label})", "per request",
+            "redis-benchmark run, divided by its requests (PING_INLINE + PING_MBULK)",
+        ), lambda p: redis_benchmark(p.redis[1], args.requests))  # fmt: skip
+    elif "ping" in args.figure_set:
         print("  redis-benchmark: not installed, skipped")
 
     # 3. bulk bytes, ten connections
-    mbs = interleaved(paths, args.rounds, lambda p: bulk(p.bulk, args.seconds))
-    bd = statistics.median(mbs[direct.name])
-    print(f"  direct    bulk {bd:8.0f} MB/s ({spread(mbs[direct.name])})")
-    for p in paths[1:]:
-        bp = statistics.median(mbs[p.name])
-        emit(Figure(
-            NAME, f"bulk bytes, 10 connections, {p.name} / direct ({label})",
-            f"{bp / bd:.2f} ({bp:.0f} of {bd:.0f} MB/s; {p.name} {spread(mbs[p.name])})",
-            target=">= 0.50", met=bp / bd >= 0.5,
-            command=f"10 reader threads recv_into 256 KiB for {args.seconds} s, "
-            f"{args.rounds} rounds interleaved",
-        ))  # fmt: skip
+    if "bulk" in args.figure_set:
+        throughput(paths, args.rounds, Throughput(
+            "bulk", f"bulk bytes, 10 connections ({label})", "MB/s",
+            f"10 reader threads recv_into 256 KiB for {args.seconds} s",
+            f"CPU per relayed MB, bulk ({label})", "per MB",
+            "bulk run, divided by the MB the readers drained",
+        ), lambda p: bulk(p.bulk, args.seconds))  # fmt: skip
 
     # 4. HTTP route, wrk
+    if "http" not in args.figure_set:
+        return
     if not wrk_ok:
         print("  HTTP route: wrk not installed, skipped")
         return
     web = [p for p in paths if p.http is not None]
     lat = interleaved(web, args.rounds, lambda p: wrk(p.http or 0, 1, args.wrk_seconds)[1])
     rps = interleaved(web, args.rounds, lambda p: wrk(p.http or 0, 10, args.wrk_seconds)[0])
-    md1, md10 = statistics.median(lat[direct.name]), statistics.median(rps[direct.name])
+    md1 = statistics.median(lat[direct.name])
     for p in web[1:]:
-        mp1, mp10 = statistics.median(lat[p.name]), statistics.median(rps[p.name])
+        added = statistics.median(
+            [x - d for x, d in zip(lat[p.name], lat[direct.name], strict=True)]
+        )
         emit(Figure(
             NAME, f"HTTP route, added median latency, 1 connection, {p.name} ({label})",
-            f"{mp1 - md1:+.0f} µs (direct {md1:.0f} µs {spread(lat[direct.name])}, "
-            f"proxied {mp1:.0f} µs {spread(lat[p.name])})",
+            f"{added:+.0f} µs (median of the rounds' differences; direct {md1:.0f} µs "
+            f"{spread(lat[direct.name])}, proxied {statistics.median(lat[p.name]):.0f} µs "
+            f"{spread(lat[p.name])})",
             command=f"wrk -t1 -c1 -d{args.wrk_seconds}s --latency http://127.0.0.1:PORT/, "
             f"{args.rounds} rounds interleaved",
         ))  # fmt: skip
-        emit(Figure(
-            NAME, f"HTTP route, wrk -c 10, {p.name} / direct ({label})",
-            f"{mp10 / md10:.2f} ({mp10:.0f} of {md10:.0f} req/s; {p.name} "
-            f"{spread(rps[p.name])}, direct {spread(rps[direct.name])})",
-            command=f"wrk -t1 -c10 -d{args.wrk_seconds}s http://127.0.0.1:PORT/, "
-            f"{args.rounds} rounds interleaved",
-        ))  # fmt: skip
+    for r in ratios(rps, direct.name):
+        emit_ratio(
+            r, f"HTTP route, wrk -c 10 ({label})", "req/s",
+            f"wrk -t1 -c10 -d{args.wrk_seconds}s http://127.0.0.1:PORT/", target=False,
+        )  # fmt: skip
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.proxy_overhead")
     ap.add_argument("--pings", type=int, default=5_000, help="pings per path and condition")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved throughput rounds")
-    ap.add_argument("--requests", type=int, default=50_000, help="redis-benchmark -n")
-    ap.add_argument("--seconds", type=float, default=1.0, help="bulk transfer time per run")
+    ap.add_argument("--rounds", type=int, default=6, help="interleaved throughput rounds (>= 5)")
+    ap.add_argument("--requests", type=int, default=100_000, help="redis-benchmark -n")
+    ap.add_argument("--seconds", type=float, default=3.0, help="bulk transfer time per run")
     ap.add_argument("--wrk-seconds", type=int, default=3, help="wrk -d per run")
     ap.add_argument("--users", type=int, default=20, help="load users next to each proxy")
     ap.add_argument("--conditions", default="quiet,busy", help="quiet, busy (one core hogged)")
+    ap.add_argument("--figures", default="latency,ping,bulk,http",
+                    help="which figures: latency, ping, bulk, http")  # fmt: skip
+    ap.add_argument(
+        "--paths",
+        default="process,embedded,socat",
+        help="the relays measured beside direct (process, embedded, socat)",
+    )
+    ap.add_argument(
+        "--compare",
+        metavar="DIR",
+        default="",
+        help="also the process proxy of another checkout (e.g. main's), side by side",
+    )
     args = ap.parse_args()
+    args.figure_set = {x.strip() for x in args.figures.split(",") if x.strip()}
+    if args.rounds < 5:
+        ap.error("--rounds: at least 5 (the ratios are medians of per-round ratios)")
+    # SIGTERM (and SIGINT, ignored in a background job) end the run through the cleanup below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"python -m bench.proxy_overhead {' '.join(sys.argv[1:])}".rstrip())
     print(f"load average at start: {load_average()}; {os.cpu_count()} cores")
 
     procs: list[subprocess.Popen[Any]] = []
 
     def start(cmd: list[str], **kw: Any) -> subprocess.Popen[str]:
-        proc: subprocess.Popen[str] = subprocess.Popen(cmd, cwd=ROOT, text=True, **kw)
+        kw = {"cwd": ROOT, "text": True, "preexec_fn": die_with_parent, **kw}
+        proc: subprocess.Popen[str] = subprocess.Popen(cmd, **kw)
         procs.append(proc)
         return proc
 
@@ -469,18 +564,31 @@ def main() -> int:
             if host.stdout.readline().strip() != "ready":
                 raise RuntimeError("a users host did not start")
         wait_api(f"http://{embedded_api}", hosts[1])
+        wanted = {x.strip() for x in args.paths.split(",") if x.strip()}
         paths = [
             Path_("direct", REDIS, ("127.0.0.1", bulk_port), http_port),
             proxy_path("process", child.url, "127.0.0.1:6379", bulk_port, http_port, child.pid),
             proxy_path("embedded", f"http://{embedded_api}", "127.0.0.1:6379", bulk_port,
                        http_port, None),  # its process also runs the users: no CPU figure
         ]  # fmt: skip
-        if shutil.which("socat"):
+        paths = [p for p in paths if p.name == "direct" or p.name in wanted]
+        if args.compare:
+            other = Path(args.compare).resolve()
+            other_api = f"127.0.0.1:{free_port()}"
+            proc = start([sys.executable, "-m", "chaosbench.proxy", "--api", other_api],
+                         cwd=other, env={**os.environ, "PYTHONPATH": str(other)})  # fmt: skip
+            wait_api(f"http://{other_api}", proc)
+            name = f"process-{other.name}"
+            paths.append(proxy_path(name, f"http://{other_api}", "127.0.0.1:6379", bulk_port,
+                                    http_port, proc.pid))  # fmt: skip
+            print(f"{name} proxy: cd {other} && PYTHONPATH={other} python -m chaosbench.proxy "
+                  f"--api {other_api}")  # fmt: skip
+        if "socat" in wanted and shutil.which("socat"):
             sr, redis_addr = socat(REDIS)
             sb, bulk_addr = socat(("127.0.0.1", bulk_port))
             procs += [sr, sb]
-            paths.append(Path_("socat", redis_addr, bulk_addr, None, sr.pid))
-        else:
+            paths.append(Path_("socat", redis_addr, bulk_addr, None, (sr.pid, sb.pid)))
+        elif "socat" in wanted:
             print("socat: not installed, skipped")
         print(f"process proxy: {' '.join(child.command())}")
         print(f"embedded proxy: python -c USERS_HOST {args.users} {embedded_api} "

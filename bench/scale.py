@@ -89,6 +89,7 @@ class StepResult:
     cpu_pct: float
     load: str
     reached: bool
+    runq_wait_pct: float = -1.0  # the loop's thread waiting for a CPU, % of wall time (-1: n/a)
     server_cpu_pct: float | None = None  # the feed's (or nginx's) CPU % over the step
 
     @property
@@ -324,6 +325,7 @@ def print_step(kind: Kind, s: StepResult, quote_rate: float) -> None:
         f"failures {s.failures:.1f}/s; CPU {s.cpu_pct:.0f} % (Locust, {s.cpu_us:.0f} µs per "
         f"{kind.unit.split('/')[0]}), "
         f"{s.server_cpu_pct if s.server_cpu_pct is not None else '?'} % ({server}); "
+        f"waiting for a CPU {s.runq_wait_pct:.0f} % of the time; "
         f"load {s.load}{'' if s.reached else '; NOT all users started'}",
         flush=True,
     )
@@ -335,7 +337,8 @@ def report(kind: Kind, results: list[StepResult], profile: Path | None, command:
             Figure(
                 bench="scale",
                 name=f"{kind.label} in one process, {s.users}: loop lag p99",
-                value=f"{s.lag_p99_ms:.1f} ms ({s.rate:.0f} {kind.unit}, CPU {s.cpu_pct:.0f} %)",
+                value=f"{s.lag_p99_ms:.1f} ms ({s.rate:.0f} {kind.unit}, CPU {s.cpu_pct:.0f} %, "
+                f"waiting for a CPU {s.runq_wait_pct:.0f} %)",
                 target=f"< {LAG_TARGET_MS:.0f} ms",
                 met=s.met,
                 load=s.load,
@@ -400,7 +403,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n")[0])
     p.add_argument("--kinds", default="feed,api", help="feed, api or both (default feed,api)")
     p.add_argument("--feed-steps", default="500,1000,2000,3000")
-    p.add_argument("--api-steps", default="1000,3000,5000")
+    p.add_argument("--api-steps", default="500,1000,2000,3000,5000")
     p.add_argument("--hold", type=float, default=8.0, help="seconds measured per step")
     p.add_argument("--settle", type=float, default=3.0, help="seconds after a step's ramp")
     p.add_argument("--spawn-rate", type=float, default=250.0, help="users started per second")

@@ -69,6 +69,9 @@ class StepFigures:
     failures: float  # failed samples/s
     cpu_pct: float  # this process: user + system time over wall time
     load: str
+    #: the event loop's thread: time it was ready to run but waited for a CPU, over wall time
+    #: (/proc/self/schedstat; -1 when not available): the machine's share of the loop lag
+    runq_wait_pct: float = -1.0
     reached: bool = True  # False: the step's users did not all start within SCALE_RAMP_MAX
 
 
@@ -96,6 +99,14 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _runq_wait() -> float | None:
+    """Seconds the main thread (the event loop) has waited on the run queue, or None."""
+    try:
+        return int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _env_float(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
@@ -118,6 +129,7 @@ class Steps(LoadTestShape):
         self.probe: LoopLagProbe | None = None
         self.counts = Counts()
         self.mark: tuple[float, float] = (0.0, 0.0)  # wall, cpu at the measurement's start
+        self.wait0: float | None = None  # run-queue wait at the measurement's start
         self.reached = True
 
     def _write(self, record: dict[str, Any]) -> None:
@@ -148,6 +160,9 @@ class Steps(LoadTestShape):
             cpu_pct=round(100.0 * (_cpu() - cpu0) / seconds, 1),
             load=" ".join(f"{x:.2f}" for x in os.getloadavg()),
             reached=reached,
+            runq_wait_pct=round(100.0 * (wait - self.wait0) / seconds, 1)
+            if (wait := _runq_wait()) is not None and self.wait0 is not None
+            else -1.0,
         )
         self._write({"event": "step", **asdict(figures)})
 
@@ -182,4 +197,5 @@ class Steps(LoadTestShape):
         self.probe.reset()
         self.counts.take()
         self.mark = (now, _cpu())
+        self.wait0 = _runq_wait()
         self._write({"event": "measure", "users": target, "pid": os.getpid()})
