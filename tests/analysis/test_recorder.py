@@ -126,3 +126,21 @@ def test_odd_inputs_do_not_break_the_windows() -> None:
     assert windows["None"].hist_ok.get_max_value() == 1
     assert windows["/x"].count == 2
     assert ClosedWindow.from_json(windows["/x"].to_json()).count == 2
+
+
+def test_closing_records_each_distinct_value_with_its_count_like_one_by_one() -> None:
+    from chaosbench.analysis.model import HDR_HIGHEST_US, new_histogram
+
+    values = [1, 1, 1, 250, 250, 2047, 2048, 2049, 123_456, 123_457, 7_200_000_000]
+    r = _rec()
+    for v in values:
+        r.on_request("REDIS", "GET", v / 1000.0, start_time=T0 + 1)
+    (w,) = r.close_all()
+    one_by_one = new_histogram()
+    for v in values:
+        assert one_by_one.record_value(min(v, HDR_HIGHEST_US))
+    assert w.hist_ok is not None
+    assert w.hist_ok.get_total_count() == len(values) == one_by_one.get_total_count()
+    assert list(w.hist_ok.counts) == list(one_by_one.counts)  # the 2 h sample is clamped
+    assert w.hist_ok.get_min_value() == one_by_one.get_min_value() == 1
+    assert w.hist_ok.get_max_value() == one_by_one.get_max_value()

@@ -9,6 +9,7 @@ Windows received from workers arrive as histograms and are merged with ``HdrHist
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +19,12 @@ from chaosbench.analysis.model import HDR_HIGHEST_US, Window, WindowKey, new_his
 
 
 def _record_all(h: HdrHistogram, values: list[int]) -> None:
+    """Record every value: once per distinct value with its count (``Counter`` counts in C;
+    ``record_value`` is a dozen Python calls, per sample it was most of the recording's cost)."""
     record = h.record_value
-    for v in values:
-        if not record(v):  # beyond the range: clamp rather than lose the sample
-            record(HDR_HIGHEST_US)
+    for v, n in Counter(values).items():
+        if not record(v, n):  # beyond the range: clamp rather than lose the samples
+            record(HDR_HIGHEST_US, n)
 
 
 def _encode(h: HdrHistogram | None) -> str | None:
