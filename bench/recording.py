@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -71,6 +72,7 @@ import gc as _gc, json as _cj, time as _ct
 import gevent as _cg
 
 _cpu = []
+_series = []
 _gc_runs = [[0, 0.0], [0, 0.0], [0, 0.0]]
 _gc_t = [0.0]
 
@@ -86,15 +88,40 @@ def _gc_cb(phase, info):
 
 _gc.callbacks.append(_gc_cb)
 
+if os.environ.get("BENCH_POLL_HZ"):  # a native thread that wakes that often and takes the GIL
+    # for a little Python work (as a polling sender thread does): what one costs the loop
+    import gevent.monkey as _gm
+
+    def _poller(every=1.0 / float(os.environ["BENCH_POLL_HZ"])):
+        sleep = _gm.get_original("time", "sleep")
+        while True:
+            sleep(every)
+            _cj.loads(_cj.dumps({"segment": 1, "offset": sum(range(300))}))
+
+    _gm.get_original("_thread", "start_new_thread")(_poller, ())
+
 
 @events.test_start.add_listener
 def _cpu_start(environment, **_kw):
     # what -t does (Locust's timelimit_stop), for the harness too: its profile runs longer
-    _cg.spawn_later(float(os.environ["BENCH_RUN_TIME"]), environment.runner.quit)
+    # (side by side: when the driver says, once every run is ready: BENCH_READY exists)
+    if not os.environ.get("BENCH_READY"):
+        _cg.spawn_later(float(os.environ["BENCH_RUN_TIME"]), environment.runner.quit)
 
     def first():
         _cg.sleep(float(os.environ.get("BENCH_WARMUP", "3")))
         _cpu.append((_ct.perf_counter(), _ct.process_time()))
+        ready, stop = os.environ.get("BENCH_READY"), None
+        if ready:
+            open(ready, "w").close()
+        while True:  # (monotonic clock, GETs, CPU time) every 0.25 s: runs side by side are
+            # compared over the window they share (the clock is the machine's, not ours)
+            n = sum(e.num_requests for (k, _), e in environment.stats.entries.items() if k == "GET")
+            _series.append((_ct.perf_counter(), n, _ct.process_time()))
+            if ready and stop is None and os.path.exists(os.environ["BENCH_STOP"]):
+                stop = float(open(os.environ["BENCH_STOP"]).read())
+                _cg.spawn_later(max(stop - _ct.perf_counter(), 0.0), environment.runner.quit)
+            _cg.sleep(0.25)
 
     _cg.spawn(first)
 
@@ -104,7 +131,7 @@ def _cpu_stop(environment, **_kw):
     if _cpu and os.environ.get("BENCH_CPU"):
         with open(os.environ["BENCH_CPU"], "w") as f:
             last = (_ct.perf_counter(), _ct.process_time())
-            _cj.dump({"first": _cpu[0], "last": last, "gc": _gc_runs}, f)
+            _cj.dump({"first": _cpu[0], "last": last, "gc": _gc_runs, "series": _series}, f)
 """
 
 REDIS_URL = "redis://127.0.0.1:6379/5"
@@ -129,17 +156,21 @@ def cost_per_sample(samples: int = 200_000, keys: int = 8, seconds: int = 20) ->
     tl.append(PhaseMark(t0 + seconds / 2, Phase.BURST, 1, ("f",)))
     names = [f"/k{i}" for i in range(keys)]
     ctx = {"deadline_ms": 5.0}
+    # response times spread as a loaded run's are (log-normal, median ~1 ms, a tail to ~20
+    # ms, microsecond resolution): the window close costs per distinct value
+    rnd = random.Random(7)
     args = [
-        (names[i % keys], 0.5 + (i % 97) / 10, t0 + i * seconds / samples) for i in range(samples)
+        (names[i % keys], rnd.lognormvariate(0.0, 0.8), t0 + i * seconds / samples)
+        for i in range(samples)
     ]
 
     rec = Recorder(tl)
     rec.active = True
     on_request = rec.on_request
-    start = time.perf_counter()
+    start = time.thread_time()
     for name, rt, st in args:
         on_request("HTTP", name, rt, 0, None, ctx, st)
-    listener = time.perf_counter() - start
+    listener = time.thread_time() - start
     for w in rec.close_all():
         w.release()
 
@@ -154,7 +185,7 @@ def cost_per_sample(samples: int = 200_000, keys: int = 8, seconds: int = 20) ->
         rec.active = True
         on_request = rec.on_request
         per_second = samples // seconds
-        start = time.perf_counter()
+        start = time.thread_time()
         for i, (name, rt, st) in enumerate(args):
             on_request("HTTP", name, rt, 0, None, ctx, st)
             if i % per_second == per_second - 1:
@@ -166,7 +197,7 @@ def cost_per_sample(samples: int = 200_000, keys: int = 8, seconds: int = 20) ->
         closed = rec.close_all()
         writer.append_windows(closed)
         streamer.submit_windows(closed)
-        full = time.perf_counter() - start
+        full = time.thread_time() - start
         writer.close()
         streamer.spool.close()
     shape = f"{samples} samples, {keys} keys, {samples // seconds}/s"
@@ -176,7 +207,7 @@ def cost_per_sample(samples: int = 200_000, keys: int = 8, seconds: int = 20) ->
             "recording cost per sample: the request listener",
             f"{listener / samples * 1e6:.2f} µs",
             command="python -m bench.recording",
-            note=shape,
+            note=shape + "; CPU time of the thread",
         )
     )
     emit(
@@ -185,7 +216,7 @@ def cost_per_sample(samples: int = 200_000, keys: int = 8, seconds: int = 20) ->
             "recording cost per sample: whole path (windows, HDR, run dir, line protocol, spool)",
             f"{full / samples * 1e6:.2f} µs",
             command="python -m bench.recording",
-            note=shape,
+            note=shape + "; CPU time of the thread",
         )
     )
 
@@ -245,6 +276,18 @@ VARIANTS: dict[str, Variant] = {
         ),
         Variant("no-influx", influx=False, what="harness on without streaming"),
         Variant(
+            "bare-poll5",
+            harness=False,
+            env=(("BENCH_POLL_HZ", "5"),),
+            what="bare Locust and a native thread waking 5 times a second",
+        ),
+        Variant(
+            "bare-poll50",
+            harness=False,
+            env=(("BENCH_POLL_HZ", "50"),),
+            what="bare Locust and a native thread waking 50 times a second",
+        ),
+        Variant(
             "no-route", chaos="noroute", what="harness on, a profile without routes: no fault proxy"
         ),
         Variant("embedded", proxy="embedded", what="harness on, the proxy in this process"),
@@ -268,6 +311,7 @@ class LocustRun:
         duration: float,
         vm: Victoria | None,
         wait: float = 0.0,
+        together: Path | None = None,
     ) -> None:
         if isinstance(variant, bool):
             variant = VARIANTS["on" if variant else "bare"]
@@ -310,6 +354,10 @@ class LocustRun:
                "BENCH_CPU": str(self.cpu), "BENCH_RUN_TIME": str(duration),
                "INFLUX_TOKEN": "bench", "PATH": "/usr/bin:/bin",
                "PYTHONPATH": str(ROOT), **dict(variant.env)}  # fmt: skip
+        self.ready: Path | None = None
+        if together is not None:  # side by side: say when ready, stop when told (below)
+            self.ready = together / f"ready-{tag}"
+            env["BENCH_READY"], env["BENCH_STOP"] = str(self.ready), str(together / "stop")
         self.proc = subprocess.Popen([*args, "RedisGet"], cwd=ROOT, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
         self.started = time.monotonic()
@@ -410,6 +458,7 @@ class Sample:
 def measure(
     tmp: Path, variant: Variant, users: int, duration: float, vm: Victoria
 ) -> tuple[Sample, str]:
+    """One run alone: its steady rate and CPU."""
     vm0, t0 = _cpu_ticks(vm.proc.pid), time.monotonic()
     run = LocustRun(tmp, variant, users, duration, vm)
     kids = ChildCpu(run.proc.pid)
@@ -419,7 +468,56 @@ def measure(
     return Sample(rate, run.cpu_share(), kids.share(), vm_share, gc, gc_runs), run.command
 
 
-def throughput(duration: float, pairs: int, users: int, names: list[str] | None = None) -> None:
+def measure_together(
+    tmp: Path, variants: list[Variant], users: int, duration: float, vm: Victoria
+) -> list[tuple[Sample, str]]:
+    """The variants' runs at the same time, side by side (each its own process, its own
+    users), compared over the steady window they all share: whatever else loads the machine
+    then loads them all alike, and two CPU-bound processes of the same niceness get the same
+    CPU time, so the ratio of their rates is the ratio of their work per request."""
+    vm0, t0 = _cpu_ticks(vm.proc.pid), time.monotonic()
+    # once every run measures (a harness's start under load takes seconds longer: its
+    # imports, the proxy process), one moment to stop them all, ``duration`` later (on the
+    # machine's monotonic clock: time.monotonic is perf_counter's on Linux)
+    together = Path(tempfile.mkdtemp(dir=tmp))
+    runs = [LocustRun(tmp, v, users, 300, vm, together=together) for v in variants]
+    deadline = time.monotonic() + 120
+    while not all(r.ready is not None and r.ready.exists() for r in runs):
+        if time.monotonic() > deadline or any(r.proc.poll() is not None for r in runs):
+            for r in runs:
+                r.proc.kill()
+            raise RuntimeError("a side-by-side run did not start within 120 s")
+        time.sleep(0.1)
+    (together / "stop.tmp").write_text(str(time.monotonic() + duration))
+    (together / "stop.tmp").rename(together / "stop")
+    kids = [ChildCpu(r.proc.pid) for r in runs]
+    for r in runs:
+        r.result()
+    vm_share = (_cpu_ticks(vm.proc.pid) - vm0) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - t0)
+    series = [json.loads(r.cpu.read_text())["series"] for r in runs]
+    start = max(s[0][0] for s in series)
+    end = min(s[-1][0] for s in series)
+    if end - start < 2.0:
+        raise RuntimeError(f"the side-by-side runs share only {end - start:.1f} s")
+    print(f"  (side by side over {end - start:.1f} s)", flush=True)
+    out = []
+    for r, s, k in zip(runs, series, kids, strict=True):
+        inside = [x for x in s if start <= x[0] <= end]
+        (w0, n0, c0), (w1, n1, c1) = inside[0], inside[-1]
+        gc, gc_runs = r.gc_share()
+        sample = Sample((n1 - n0) / (w1 - w0), (c1 - c0) / (w1 - w0), k.share(), vm_share, gc,
+                        gc_runs)  # fmt: skip
+        out.append((sample, r.command))
+    return out
+
+
+def throughput(
+    duration: float,
+    pairs: int,
+    users: int,
+    names: list[str] | None = None,
+    together: bool = False,
+) -> None:
     """Bare Locust and the harness-on variants, one run after the other in one round, the
     order reversed every other round (A B C, C B A, ...), ``pairs`` rounds; each variant's
     ratio to bare is per round, then the median. Each run also gives the Locust process's CPU
@@ -438,8 +536,12 @@ def throughput(duration: float, pairs: int, users: int, names: list[str] | None 
         try:
             for i in range(pairs):
                 order = variants if i % 2 == 0 else variants[::-1]
-                for v in order:
-                    sample, commands[v.name] = measure(tmp, v, users, duration, vm)
+                done = (
+                    measure_together(tmp, order, users, duration, vm)
+                    if together
+                    else [measure(tmp, v, users, duration, vm) for v in order]
+                )
+                for v, (sample, commands[v.name]) in zip(order, done, strict=True):
                     samples[v.name].append(sample)
                     print(
                         f"  round {i + 1} {v.name:10s}: {sample.rate:7.0f} req/s, Locust "
@@ -523,6 +625,11 @@ def main() -> int:
     p.add_argument("--skip-rss", action="store_true")
     p.add_argument("--skip-cost", action="store_true")
     p.add_argument(
+        "--together",
+        action="store_true",
+        help="run a round's variants at the same time, side by side, not one after the other",
+    )
+    p.add_argument(
         "--variants",
         default="bare,on",
         help=f"comma-separated, bare first (of {', '.join(VARIANTS)})",
@@ -532,7 +639,7 @@ def main() -> int:
     if not a.skip_cost:
         cost_per_sample()
     if not a.skip_throughput:
-        throughput(a.duration, a.pairs, a.users, a.variants.split(","))
+        throughput(a.duration, a.pairs, a.users, a.variants.split(","), a.together)
     if not a.skip_rss:
         memory(a.rss_minutes, 20)
     return 0
