@@ -1,22 +1,33 @@
 """Cost of phase-tagged recording, InfluxDB streaming and the rest of the harness.
 
-1. Recording cost per sample (in process): the request listener alone, and the whole path a
-   sample takes (listener, window close with HDR histograms, windows.jsonl line, line protocol,
-   spool append), in microseconds.
+1. Recording cost per sample (in process, CPU time of the thread): the request listener alone,
+   and the whole path a sample takes (listener, window close with HDR histograms, windows.jsonl
+   line, line protocol, spool append), in microseconds, on log-normal response times.
 2. Throughput of ONE Locust process with the same users, chaosbench's ``RedisUser`` (closed
-   loop, GET of one key, no think time, straight to Redis database 5): bare Locust (only the
-   load options wired, so the users run) vs the harness on with a real profile (scheduler,
-   fault proxy with its route, recording, run directory, streaming to a real VictoriaMetrics
-   started here) measured between bursts: the profile's first burst (a latency fault on the
-   idle Redis route) comes after the measured time. The runs alternate off on on off ... one
-   after another (``--pairs`` pairs), so that drift on a shared machine hits both sides;
-   each run counts from 3 s after its start (steady rate), the ratio is per pair, then the
-   median.
+   loop, GET of one key, no think time, straight to Redis database 5, keys under
+   ``bench_rec:``): bare Locust (only the load options wired, so the users run) vs the harness
+   on with a real profile (scheduler, fault proxy in its own process with its route,
+   recording, run directory, streaming to a real VictoriaMetrics started here) measured
+   between bursts: the profile's first burst (a latency fault on the idle Redis route) comes
+   after the measured time. The users do not go through the route: it is idle, as a route is
+   between bursts (the proxy process takes no CPU meanwhile). Each run is stopped from its
+   locustfile as ``-t`` would (the harness refuses a ``-t`` shorter than its profile).
+   ``--variants`` adds harness-on variants with one part left out (``no-influx``,
+   ``no-route``, ``embedded``, ``no-chaos``) and two diagnostic bare ones (a native thread
+   waking 5 or 50 times a second). The runs of a round go one after another, the order
+   reversed every other round (A B C, C B A, ...), ``--pairs`` rounds; each run counts from
+   3 s after its start (steady rate), the ratio to bare is per round, then the median. With
+   ``--together`` a round's runs go side by side instead, started at once and stopped at one
+   moment once all of them measure, compared over the window they share: the machine's other
+   load then hits them alike. Each run also prints the Locust process's CPU per request (its
+   CPU time over the steady window / requests), the proxy's and VictoriaMetrics' CPU, and
+   the garbage collector's time.
 3. Memory: RSS of a Locust process with the harness on at constant paced load after 1 minute
    and at the end (``--rss-minutes``, default 2; the issue's figure is ``--rss-minutes 10``).
 
     python -m bench.recording [--duration 10] [--pairs 3] [--users 16] [--rss-minutes 2]
-                              [--skip-throughput] [--skip-rss]
+                              [--variants bare,on,...] [--together]
+                              [--skip-cost] [--skip-throughput] [--skip-rss]
 """
 
 from __future__ import annotations
@@ -49,6 +60,11 @@ import os
 from locust import events, task
 if os.environ["BENCH_HARNESS"] == "on":
     import chaosbench.harness  # noqa: F401
+    if os.environ.get("BENCH_STREAMER") == "greenlet":  # diagnostic: the sender on the loop
+        import gevent
+        import chaosbench.analysis.influx.streamer as _st
+        _st._start_thread = lambda f, args: gevent.spawn(f, *args)
+        _st._os_sleep = gevent.sleep
 else:
     import chaosbench.users.options
     chaosbench.users.options.install(events)
@@ -275,6 +291,11 @@ VARIANTS: dict[str, Variant] = {
             "run directory, streaming",
         ),
         Variant("no-influx", influx=False, what="harness on without streaming"),
+        Variant(
+            "greenlet-sender",
+            env=(("BENCH_STREAMER", "greenlet"),),
+            what="harness on, the InfluxDB sender a greenlet on the loop, not a thread",
+        ),
         Variant(
             "bare-poll5",
             harness=False,
