@@ -567,7 +567,7 @@ def throughput(
                     print(
                         f"  round {i + 1} {v.name:10s}: {sample.rate:7.0f} req/s, Locust "
                         f"{sample.cpu * 100:5.1f} % of a core = {sample.us_per_request:6.1f} "
-                        f"µs CPU/request; proxy {sample.children * 100:4.1f} %, "
+                        f"µs CPU/request; proxy (whole run) {sample.children * 100:4.1f} %, "
                         f"VictoriaMetrics {sample.vm * 100:4.1f} %; GC {sample.gc * 100:4.1f} %"
                         f" (runs {'/'.join(map(str, sample.gc_runs))}) (load {load_average()})",
                         flush=True,
