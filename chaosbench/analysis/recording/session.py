@@ -106,8 +106,10 @@ class RecordingSession:
                 )
                 # the sender looks for new lines once a tick (they come once a tick), not
                 # five times: each look is file reads on a thread that then wants the GIL back
+                # (at most 1 s: the end's drain waits for its last look)
+                poll = min(self.settings.tick, 1.0)
                 self.streamer = InfluxStreamer(
-                    self.settings.influx, spool, self.settings.run_id, poll_s=self.settings.tick
+                    self.settings.influx, spool, self.settings.run_id, poll_s=poll
                 )
                 self.streamer.start()
                 self.streamer.submit_run(
