@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import tracemalloc
 
 from chaosbench.analysis.hdr import percentiles
+from chaosbench.analysis.model import HDR_HIGHEST_US, new_histogram
 from chaosbench.analysis.recording import Recorder
 from chaosbench.analysis.recording.window import ClosedWindow
 from chaosbench.analysis.rundir.loader import merge_windows
@@ -126,3 +128,26 @@ def test_odd_inputs_do_not_break_the_windows() -> None:
     assert windows["None"].hist_ok.get_max_value() == 1
     assert windows["/x"].count == 2
     assert ClosedWindow.from_json(windows["/x"].to_json()).count == 2
+
+
+def test_closing_records_each_distinct_value_with_its_count_like_one_by_one() -> None:
+    rnd = random.Random(3)
+    values = [1, 1, 1, 250, 250, 2047, 2048, 2049, 123_456, 123_457, 7_200_000_000]
+    values += [HDR_HIGHEST_US, HDR_HIGHEST_US + 1, HDR_HIGHEST_US + 10**6, 2**53 + 1, 2**70]
+    values += [max(1, int(rnd.lognormvariate(7.0, 3.0))) for _ in range(5000)]
+    r = _rec()
+    for v in values:
+        r.on_request("REDIS", "GET", v / 1000.0, start_time=T0 + 1)
+    (w,) = r.close_all()
+    one_by_one = new_histogram()
+    for v in values:
+        if not one_by_one.record_value(v):  # beyond the range: clamped
+            assert one_by_one.record_value(HDR_HIGHEST_US)
+    assert w.hist_ok is not None
+    assert w.hist_ok.get_total_count() == len(values) == one_by_one.get_total_count()
+    assert list(w.hist_ok.counts) == list(one_by_one.counts)  # the 2 h sample is clamped
+    assert w.hist_ok.get_min_value() == one_by_one.get_min_value() == 1
+    assert w.hist_ok.get_max_value() == one_by_one.get_max_value()
+    assert (w.hist_ok.min_value, w.hist_ok.max_value) == (1, one_by_one.max_value)
+    again = ClosedWindow.from_json(w.to_json())  # the run directory's round trip
+    assert again.hist_ok is not None and list(again.hist_ok.counts) == list(one_by_one.counts)

@@ -104,7 +104,13 @@ class RecordingSession:
                 spool = Spool(
                     self.settings.run_dir / fmt.SPOOL_DIR, max_bytes=self.settings.spool_max_bytes
                 )
-                self.streamer = InfluxStreamer(self.settings.influx, spool, self.settings.run_id)
+                # the sender looks for new lines once a tick (they come once a tick), not
+                # five times: each look is file reads on a thread that then wants the GIL back
+                # (at most 1 s: the end's drain waits for its last look)
+                poll = min(self.settings.tick, 1.0)
+                self.streamer = InfluxStreamer(
+                    self.settings.influx, spool, self.settings.run_id, poll_s=poll
+                )
                 self.streamer.start()
                 self.streamer.submit_run(
                     self.started,
