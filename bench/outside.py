@@ -154,6 +154,8 @@ class OutsideServers(ClosedOnExit):
                 raise RuntimeError(f"nginx did not start on 127.0.0.1:{port}: {err[-400:]}")
             time.sleep(0.05)
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            # a bench killed before its cleanup leaves its database: a fixed name is ours
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{self.db}"')
         self.created = True
         base, _ = PG_DSN.rsplit("/", 1)
