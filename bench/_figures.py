@@ -163,9 +163,13 @@ def render_table(rows: list[Row], mach: Machine, when: str, load: str) -> str:
 
 
 def merge_rows(old: list[Row], new: list[Row]) -> list[Row]:
-    """The new rows, and the old rows of benches that were not run this time (in bench order)."""
-    ran = {r.bench for r in new}
-    merged = [r for r in old if r.bench not in ran] + new
+    """The old rows with every figure measured again replaced in place, then the new figures
+    the table did not have, in bench order. Per figure, not per bench: a partial run of a bench
+    (``bench.load_throughput --kinds pg``) keeps its other figures, each with its own date and
+    load average."""
+    fresh = {(r.bench, r.figure): r for r in new}
+    merged = [fresh.pop((r.bench, r.figure), r) for r in old]
+    merged += [r for r in new if (r.bench, r.figure) in fresh]
     order = {b: i for i, b in enumerate(sorted({r.bench for r in merged}))}
     return sorted(merged, key=lambda r: order[r.bench])  # stable: a bench's rows keep their order
 

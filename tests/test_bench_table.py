@@ -92,6 +92,25 @@ def test_a_rerun_of_one_bench_keeps_the_rows_of_the_others(
     assert text.count(START) == 1 and text.count(END) == 1
 
 
+def test_a_partial_rerun_of_a_bench_replaces_only_the_figures_it_measured() -> None:
+    first = [
+        Figure("load_throughput", "Redis user / bare", "124 %", "≥ 90 %", True, "1 1 1"),
+        Figure("load_throughput", "PG user / bare", "83 %", "≥ 90 %", False, "1 1 1"),
+    ]
+    text = update_doc(PROSE_TOP.rstrip("\n"), first, MACHINE, "2026-12-01 10:00 UTC", "1 1 1")
+    pg_only = [
+        Figure("load_throughput", "PG user / bare", "113 %", "≥ 90 %", True, "2 2 2"),
+        Figure("load_throughput", "PG user / pgbench", "0.55", "", None, "2 2 2"),
+    ]
+    text = update_doc(text, pg_only, MACHINE, "2026-12-02 10:00 UTC", "2 2 2")
+    rows = parse_rows(text[text.index(START) : text.index(END)])
+    assert [(r.figure, r.value, r.measured) for r in rows] == [
+        ("Redis user / bare", "124 %", "2026-12-01"),  # not measured again: kept, with its date
+        ("PG user / bare", "113 %", "2026-12-02"),  # replaced in place
+        ("PG user / pgbench", "0.55", "2026-12-02"),  # new
+    ]
+
+
 def test_write_table_from_a_figures_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     figs = feed(tmp_path, monkeypatch, [Figure("sut_throughput", "GET quote", "9 000 req/s")])
     doc = tmp_path / "performance.md"
