@@ -10,6 +10,7 @@ from typing import Any
 from locust.contrib.fasthttp import FastHttpUser, ResponseContextManager
 
 from chaosbench.users.base import LoadUser
+from chaosbench.users.keepalive import keep_alive_above_fd_limit
 from chaosbench.users.options import LoadOptions
 from chaosbench.users.targets import Target, url_target
 
@@ -33,6 +34,12 @@ class ApiUser(FastHttpUser, LoadUser):
     kind = "HTTP"
     network_timeout: float = 10.0
     connection_timeout: float = 5.0
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        # a user's own pool (not one shared through ``client_pool``) keeps its connections
+        # above descriptor 1023 (chaosbench.users.keepalive)
+        keep_alive_above_fd_limit(self.client)
 
     @classmethod
     def targets(cls, opts: LoadOptions) -> list[Target]:
