@@ -15,7 +15,10 @@ Locust process's CPU % (user + system over wall time) and the load average.
   sends users x quote rate messages/s; the figures say how much of that arrived and the feed's
   own CPU %, so that a feed at its ceiling is not taken for the users' ceiling.
 - ApiUsers GET a static page of a plain nginx (one worker, 20 000 connections), about one
-  request per user per second (think time 0.5-1.5 s).
+  request per user per second (``--api-think 0.5,1.5``, the think time's range in seconds);
+  ``--api-think 1.5,2.5`` asks half of that. What one process can take is a request rate (the
+  CPU per request, Locust's FastHttpSession and geventhttpclient's, is ~200 µs): the users it
+  holds are that rate over what each user asks.
 
 The ceiling of a kind is the largest step with p99 < 50 ms (goals: 2 000 FeedUsers, 5 000
 ApiUsers). ``--profile`` samples the Locust process at each kind's largest step with py-spy
@@ -91,6 +94,9 @@ class StepResult:
     reached: bool
     runq_wait_pct: float = -1.0  # the loop's thread waiting for a CPU, % of wall time (-1: n/a)
     server_cpu_pct: float | None = None  # the feed's (or nginx's) CPU % over the step
+    gc_ms: float = 0.0  # the garbage collector's pauses in the step, ms in all
+    gc_max_ms: float = 0.0
+    gc_full: int = 0  # full collections
 
     @property
     def met(self) -> bool:
@@ -270,6 +276,7 @@ def run_kind(
         "SCALE_SPAWN_RATE": str(args.spawn_rate),
         "SCALE_RAMP_MAX": str(args.ramp_max),
         "SCALE_OUT": str(out),
+        "SCALE_API_THINK": args.api_think,
         "PYTHONUNBUFFERED": "1",
     }
     cmd = locust_command(kind, host, tmp / f"{tag}-runs")
@@ -326,19 +333,32 @@ def print_step(kind: Kind, s: StepResult, quote_rate: float) -> None:
         f"{kind.unit.split('/')[0]}), "
         f"{s.server_cpu_pct if s.server_cpu_pct is not None else '?'} % ({server}); "
         f"waiting for a CPU {s.runq_wait_pct:.0f} % of the time; "
+        f"GC {s.gc_ms:.0f} ms ({s.gc_full} full, longest {s.gc_max_ms:.0f} ms); "
         f"load {s.load}{'' if s.reached else '; NOT all users started'}",
         flush=True,
     )
 
 
-def report(kind: Kind, results: list[StepResult], profile: Path | None, command: str) -> None:
+def who(kind: Kind, args: argparse.Namespace) -> str:
+    """The figures' name for the kind's users: ApiUsers with what each asks (their think time's
+    mean), FeedUsers with the feed's quote rate."""
+    if kind.name == "api":
+        low, high = (float(x) for x in args.api_think.split(","))
+        return f"{kind.label} (about {2 / (low + high):.2g} req/s each)"
+    return f"{kind.label} ({args.quote_rate:g} msg/s each)"
+
+
+def report(
+    kind: Kind, label: str, results: list[StepResult], profile: Path | None, command: str
+) -> None:
     for s in results:
         emit(
             Figure(
                 bench="scale",
-                name=f"{kind.label} in one process, {s.users}: loop lag p99",
+                name=f"{label} in one process, {s.users}: loop lag p99",
                 value=f"{s.lag_p99_ms:.1f} ms ({s.rate:.0f} {kind.unit}, CPU {s.cpu_pct:.0f} %, "
-                f"waiting for a CPU {s.runq_wait_pct:.0f} %)",
+                f"waiting for a CPU {s.runq_wait_pct:.0f} %, "
+                f"longest GC pause {s.gc_max_ms:.0f} ms)",
                 target=f"< {LAG_TARGET_MS:.0f} ms",
                 met=s.met,
                 load=s.load,
@@ -351,7 +371,7 @@ def report(kind: Kind, results: list[StepResult], profile: Path | None, command:
     emit(
         Figure(
             bench="scale",
-            name=f"{kind.label} per process at loop lag p99 < {LAG_TARGET_MS:.0f} ms",
+            name=f"{label} per process at loop lag p99 < {LAG_TARGET_MS:.0f} ms",
             value=f"{ceiling} (largest passing of {', '.join(str(s.users) for s in results)})",
             target=f">= {kind.goal}",
             met=ceiling >= kind.goal,
@@ -369,7 +389,7 @@ def report(kind: Kind, results: list[StepResult], profile: Path | None, command:
         emit(
             Figure(
                 bench="scale",
-                name=f"{kind.label}: Locust CPU per {unit}, and the users that fill one core",
+                name=f"{label}: Locust CPU per {unit}, and the users that fill one core",
                 value=f"{cpu_us:.0f} µs per {unit} x {per_user:.1f} {kind.unit} per user: "
                 f"{per_core:.0f} users",
                 load=measured[-1].load,
@@ -409,8 +429,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--spawn-rate", type=float, default=250.0, help="users started per second")
     p.add_argument("--ramp-max", type=float, default=90.0, help="seconds a step may ramp")
     p.add_argument("--quote-rate", type=float, default=5.0, help="the feed's quotes/s")
+    p.add_argument("--api-think", default="0.5,1.5", help="ApiUsers' think time: min,max s")
     p.add_argument("--profile", action="store_true", help="py-spy at each kind's largest step")
     args = p.parse_args(argv)
+    try:
+        low, high = (float(x) for x in args.api_think.split(","))
+    except ValueError:
+        raise SystemExit(f"bench.scale: --api-think {args.api_think!r}: min,max seconds") from None
+    if not 0 < low <= high:
+        raise SystemExit(f"bench.scale: --api-think {args.api_think!r}: 0 < min <= max")
     args.kind_list = [k.strip() for k in args.kinds.split(",") if k.strip()]
     bad = [k for k in args.kind_list if k not in KINDS]
     if bad or not args.kind_list:
@@ -439,7 +466,7 @@ def main(argv: list[str]) -> int:
                 server, host = start_nginx(tmp)
             try:
                 results, profile = run_kind(kind, host, args.steps[name], args, tmp, server.pid)
-                report(kind, results, profile, command.strip())
+                report(kind, who(kind, args), results, profile, command.strip())
             finally:
                 stop_children([server])
         _drop(tag)

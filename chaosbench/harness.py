@@ -10,6 +10,7 @@ from locust import events
 import chaosbench.users.options
 import chaosbench.wiring.chaos
 import chaosbench.wiring.console
+import chaosbench.wiring.gcfreeze
 import chaosbench.wiring.plain
 import chaosbench.wiring.processes
 import chaosbench.wiring.results
@@ -21,6 +22,7 @@ chaosbench.wiring.routes.install(events)  # then the routes' addresses, before t
 chaosbench.users.options.install(events)
 chaosbench.wiring.chaos.install(events)
 chaosbench.wiring.console.install(events)
+chaosbench.wiring.gcfreeze.install(events)
 chaosbench.wiring.processes.install(events)
 chaosbench.wiring.results.install(events)
 chaosbench.wiring.webui.install_events(events)

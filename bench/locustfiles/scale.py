@@ -16,6 +16,7 @@ subscription held, a connect cycle now and then), ``ScaleApiUser`` one GET per t
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -46,10 +47,16 @@ class ScaleFeedUser(WebSocketUser):
         self.connect_cycle()
 
 
-class ScaleApiUser(ApiUser):
-    """One GET of nginx's static page per think time (about one request per second)."""
+def _think(text: str) -> tuple[float, float]:
+    low, high = (float(x) for x in text.split(","))
+    return low, high
 
-    think_time = (0.5, 1.5)
+
+class ScaleApiUser(ApiUser):
+    """One GET of nginx's static page per think time (``SCALE_API_THINK``, "min,max" seconds;
+    default 0.5,1.5: about one request per second)."""
+
+    think_time = _think(os.environ.get("SCALE_API_THINK", "0.5,1.5"))
 
     @task
     def index(self) -> None:
@@ -73,6 +80,35 @@ class StepFigures:
     #: (/proc/self/schedstat; -1 when not available): the machine's share of the loop lag
     runq_wait_pct: float = -1.0
     reached: bool = True  # False: the step's users did not all start within SCALE_RAMP_MAX
+    gc_ms: float = 0.0  # the garbage collector's pauses during the measurement, ms in all
+    gc_max_ms: float = 0.0  # its longest pause
+    gc_full: int = 0  # full (generation 2) collections during the measurement
+
+
+class GcPauses:
+    """The garbage collector's pauses (``gc.callbacks``): they stop the event loop."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.longest = 0.0
+        self.full = 0
+        self._start = 0.0
+        gc.callbacks.append(self._on)
+
+    def _on(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+            return
+        pause = time.perf_counter() - self._start
+        self.total += pause
+        self.longest = max(self.longest, pause)
+        self.full += info.get("generation") == 2
+
+    def take(self) -> tuple[float, float, int]:
+        out = (self.total, self.longest, self.full)
+        self.total = self.longest = 0.0
+        self.full = 0
+        return out
 
 
 class Counts:
@@ -128,6 +164,7 @@ class Steps(LoadTestShape):
         self.since = time.monotonic()
         self.probe: LoopLagProbe | None = None
         self.counts = Counts()
+        self.gc = GcPauses()
         self.mark: tuple[float, float] = (0.0, 0.0)  # wall, cpu at the measurement's start
         self.wait0: float | None = None  # run-queue wait at the measurement's start
         self.reached = True
@@ -147,6 +184,7 @@ class Steps(LoadTestShape):
         wall0, cpu0 = self.mark
         seconds = max(1e-6, time.monotonic() - wall0)
         samples, failures = self.counts.take()
+        gc_total, gc_longest, gc_full = self.gc.take()
         figures = StepFigures(
             users=target,
             running=self.runner.user_count,
@@ -160,6 +198,9 @@ class Steps(LoadTestShape):
             cpu_pct=round(100.0 * (_cpu() - cpu0) / seconds, 1),
             load=" ".join(f"{x:.2f}" for x in os.getloadavg()),
             reached=reached,
+            gc_ms=round(gc_total * 1000, 1),
+            gc_max_ms=round(gc_longest * 1000, 1),
+            gc_full=gc_full,
             runq_wait_pct=round(100.0 * (wait - self.wait0) / seconds, 1)
             if (wait := _runq_wait()) is not None and self.wait0 is not None
             else -1.0,
@@ -196,6 +237,7 @@ class Steps(LoadTestShape):
         self.phase, self.since = "measure", now
         self.probe.reset()
         self.counts.take()
+        self.gc.take()
         self.mark = (now, _cpu())
         self.wait0 = _runq_wait()
         self._write({"event": "measure", "users": target, "pid": os.getpid()})
