@@ -13,3 +13,5 @@ def test_heap_frozen_at_spawning_complete_and_unfrozen_at_stop() -> None:
     assert r["collected_at_ramp_down"], "a ramp down collects what was frozen"
     assert r["frozen_at_2"] > 1000, "and freezes again"
     assert r["frozen_after_stop"] == 0, "test_stop unfreezes"
+    assert r["threshold_running"] == [10_000, 9, 8], "the young threshold raised while running"
+    assert r["threshold_after_stop"] == [500, 9, 8], "and put back at test_stop"

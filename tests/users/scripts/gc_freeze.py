@@ -1,5 +1,6 @@
-"""The harness's Freezer on a real LocalRunner: what lives at spawning_complete is frozen, a ramp
-down collects the garbage frozen with it, test_stop unfreezes."""
+"""The harness's Freezer on a real LocalRunner: the young threshold raised at test_start, what
+lives at spawning_complete frozen, a ramp down collects the garbage frozen with it, test_stop
+unfreezes and puts the thresholds back."""
 
 from _common import emit, wait_for  # isort: skip
 
@@ -28,12 +29,14 @@ class Cycle:
 
 env = Environment(user_classes=[Idle])
 freezer = Freezer()
+env.events.test_start.add_listener(freezer.on_test_start)
 env.events.spawning_complete.add_listener(freezer.on_spawning_complete)
 env.events.test_stop.add_listener(freezer.on_test_stop)
 runner = env.create_local_runner()
 completed: list[int] = []
 env.events.spawning_complete.add_listener(lambda user_count, **_: completed.append(user_count))
 
+gc.set_threshold(500, 9, 8)
 gc.collect()
 garbage = Cycle()
 ref = weakref.ref(garbage)
@@ -41,6 +44,7 @@ runner.start(6, spawn_rate=100)
 del garbage  # garbage in a cycle now: frozen with the rest at spawning_complete
 wait_for(lambda: completed == [6], what="spawning_complete at 6 users")
 frozen_at_6 = gc.get_freeze_count()
+threshold_running = gc.get_threshold()
 gc.collect()  # a full collection does not reach the frozen cycle
 kept_while_frozen = ref() is not None
 
@@ -58,5 +62,7 @@ emit(
         "collected_at_ramp_down": collected_at_ramp_down,
         "frozen_at_2": frozen_at_2,
         "frozen_after_stop": gc.get_freeze_count(),
+        "threshold_running": threshold_running,
+        "threshold_after_stop": gc.get_threshold(),
     }
 )
