@@ -146,14 +146,14 @@ class FrameReader:
     they are cut from the buffer. ``next()`` returns one whole message (fragments joined) or one
     control frame as ``(opcode, payload)``; an idle socket raises ``TimeoutError`` (its timeout
     is the user's ``idle_timeout``), a closed one ``ConnectionError``, a bad frame ``FrameError``.
-    Only for after the opening handshake, which websocket-client reads byte by byte (nothing of
-    the first frames is left in its buffers).
+    For after the opening handshake: ``initial`` is what was read past its answer (the user's
+    own handshake reads in chunks; websocket-client's reads byte by byte and leaves nothing).
     """
 
-    def __init__(self, sock: Any, chunk: int = 65536) -> None:
+    def __init__(self, sock: Any, chunk: int = 65536, initial: bytes = b"") -> None:
         self.sock = sock
         self.chunk = chunk
-        self.buf = bytearray()
+        self.buf = bytearray(initial)
         self.pos = 0
         self._parts: list[bytes] = []
         self._size = 0
