@@ -18,7 +18,7 @@ import pytest
 import websocket
 from websocket import ABNF
 
-from chaosbench.users.websocket_user import FrameReader
+from chaosbench.users.websocket_user import FrameReader, open_connection
 from chaosbench.users.wshandshake import (
     MAX_HEAD,
     HandshakeError,
@@ -282,3 +282,32 @@ def test_no_complete_answer_times_out_within_the_timeout(
     assert str(err.value).startswith("no complete answer to the WebSocket upgrade within 0.6 s")
     assert str(err.value).endswith(tail)
     assert isinstance(err.value, websocket.WebSocketTimeoutException)
+
+
+def test_a_user_killed_during_the_handshake_leaves_no_socket_open(
+    serve: Callable[..., Scripted],
+) -> None:
+    srv = serve(lambda key: b"")  # never answers
+    g = gevent.spawn(open_connection, srv.url(), 5.0)
+    gevent.sleep(0.2)  # inside the handshake, waiting for the answer
+    g.kill(block=True, timeout=2)
+    assert g.dead and isinstance(g.value, gevent.GreenletExit)
+    gevent.sleep(0.2)
+    assert srv.eof_after and srv.eof_after[0] < 1.0  # the server saw the socket closed
+
+
+def test_the_user_keeps_what_came_with_the_101(script: Callable[..., dict[str, Any]]) -> None:
+    out = script("ws_own_handshake")
+    assert out["feed"] == {"ok": True, "first": [ABNF.OPCODE_TEXT, "quote"], "own_handshake": True}
+    # a host name: websocket-client's connect as before, its reader starting empty
+    assert out["named"] == {
+        "ok": True,
+        "first": [ABNF.OPCODE_TEXT, "quote"],
+        "own_handshake": False,
+    }
+    assert out["subscribed"] == [[ABNF.OPCODE_TEXT, '{"op": "subscribe"}']] * 2
+    cycle = out["cycle"]
+    # the server's close frame came with the 101: found at once, not after the 1 s close timeout
+    assert cycle["ok"] is True and cycle["seconds"] < 0.5, cycle
+    assert cycle["client_sent"] == [ABNF.OPCODE_CLOSE]
+    assert out["failures"] == []
