@@ -33,6 +33,7 @@ from chaosbench.users.base import Backoff, LoadUser
 from chaosbench.users.options import LoadOptions
 from chaosbench.users.stream import Seen, SequenceTracker
 from chaosbench.users.targets import Target, url_target
+from chaosbench.users.wshandshake import handshake
 
 
 class StreamError(Exception):
@@ -71,10 +72,11 @@ def direct_socket(url: str, timeout: float) -> socket.socket | None:
     bench.scale) and resolves even an IP address through gevent's thread pool. None: let
     websocket-client connect (a name, ``wss://``, a proxy)."""
     parts = urlsplit(url)
-    if parts.scheme != "ws" or not parts.hostname or any(k in os.environ for k in PROXY_ENV):
+    host = parts.hostname
+    if parts.scheme != "ws" or not host or any(k in os.environ for k in PROXY_ENV):
         return None
     try:
-        ip = ipaddress.ip_address(parts.hostname)
+        ip = ipaddress.ip_address(host)
     except ValueError:
         return None
     sock = socket.socket(socket.AF_INET6 if ip.version == 6 else socket.AF_INET)
@@ -82,11 +84,41 @@ def direct_socket(url: str, timeout: float) -> socket.socket | None:
         sock.settimeout(timeout)
         for opt in websocket.DEFAULT_SOCKET_OPTION:
             sock.setsockopt(*opt)
-        sock.connect((parts.hostname, parts.port or 80))
+        sock.connect((host, parts.port or 80))
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def open_connection(url: str, timeout: float) -> tuple[websocket.WebSocket, bytes]:
+    """A connected ``websocket.WebSocket`` for ``url`` (for sending: ping, pong, send, close)
+    and the bytes its server sent after the handshake's answer (the first frames, for a
+    :class:`FrameReader`), ``timeout`` for TCP connect and handshake.
+
+    Where :func:`direct_socket` connects (``ws://`` to an IP address, no proxy), the handshake
+    is the user's own (``chaosbench.users.wshandshake``: the answer read in chunks, not one byte
+    per ``recv``) and the WebSocket object is built around the socket; otherwise
+    websocket-client's ``create_connection`` connects and shakes hands, as before."""
+    sock = direct_socket(url, timeout)
+    if sock is None:
+        ws = websocket.create_connection(
+            url,
+            timeout=timeout,
+            enable_multithread=True,
+            skip_utf8_validation=True,
+        )
+        return ws, b""
+    try:
+        rest = handshake(sock, url, timeout)
+    except BaseException:  # GreenletExit included: the socket is not left open
+        sock.close()
+        raise
+    ws = websocket.WebSocket(enable_multithread=True, skip_utf8_validation=True)
+    ws.sock = sock  # what create_connection's connect() sets, but for handshake_response
+    ws.connected = True
+    ws.settimeout(timeout)
+    return ws, rest
 
 
 def drop_socket(ws: websocket.WebSocket) -> None:
@@ -100,9 +132,11 @@ def drop_socket(ws: websocket.WebSocket) -> None:
         ws.shutdown()
 
 
-def close_socket(ws: websocket.WebSocket, timeout: float) -> None:
-    """The closing handshake (close frame, wait up to ``timeout`` for the server's), then the
-    socket closed.
+def close_socket(
+    ws: websocket.WebSocket, timeout: float, reader: FrameReader | None = None
+) -> None:
+    """The closing handshake (close frame, wait up to ``timeout`` for the server's, read with
+    ``reader``, else a new :class:`FrameReader` on the socket), then the socket closed.
 
     Not ``ws.close()``: it ends in a bare ``except: pass`` that swallows the ``GreenletExit``
     Locust stops a user with, and a user killed while closing would never stop. Here only
@@ -111,9 +145,11 @@ def close_socket(ws: websocket.WebSocket, timeout: float) -> None:
     try:
         ws.send_close()
         ws.settimeout(timeout)
+        if reader is None:
+            reader = FrameReader(ws.sock)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if ws.recv_frame().opcode == ABNF.OPCODE_CLOSE:
+            if reader.next()[0] == ABNF.OPCODE_CLOSE:
                 break
     except Exception:  # a broken or silent peer: the socket is closed below anyway
         pass
@@ -146,14 +182,14 @@ class FrameReader:
     they are cut from the buffer. ``next()`` returns one whole message (fragments joined) or one
     control frame as ``(opcode, payload)``; an idle socket raises ``TimeoutError`` (its timeout
     is the user's ``idle_timeout``), a closed one ``ConnectionError``, a bad frame ``FrameError``.
-    Only for after the opening handshake, which websocket-client reads byte by byte (nothing of
-    the first frames is left in its buffers).
+    For after the opening handshake: ``initial`` is what was read past its answer (the user's
+    own handshake reads in chunks; websocket-client's reads byte by byte and leaves nothing).
     """
 
-    def __init__(self, sock: Any, chunk: int = 65536) -> None:
+    def __init__(self, sock: Any, chunk: int = 65536, initial: bytes = b"") -> None:
         self.sock = sock
         self.chunk = chunk
-        self.buf = bytearray()
+        self.buf = bytearray(initial)
         self.pos = 0
         self._parts: list[bytes] = []
         self._size = 0
@@ -233,7 +269,8 @@ class FrameReader:
 
 
 class WebSocketUser(LoadUser):
-    """Abstract WebSocket feed user (websocket-client on gevent-patched sockets).
+    """Abstract WebSocket feed user (gevent-patched sockets; websocket-client for sending, and
+    for connecting where :func:`open_connection` does not connect itself).
 
     Class attributes:
       ws_url: feed URL (default: ``--ws-url``, else derived from ``--host``).
@@ -309,18 +346,15 @@ class WebSocketUser(LoadUser):
 
     def _open(self, since: int | None, name: str) -> bool:
         with self.measure("WS", name, timeout=self.connect_timeout + 1.0, paced=False) as m:
-            url = self._url(since)
-            ws = websocket.create_connection(
-                url,
-                timeout=self.connect_timeout,
-                socket=direct_socket(url, self.connect_timeout),
-                enable_multithread=True,
-                skip_utf8_validation=True,
-            )
-            ws.settimeout(self.idle_timeout)
-            if self.subscribe_message is not None:
-                ws.send(self.subscribe_message)
-            self._reader = FrameReader(ws.sock)
+            ws, rest = open_connection(self._url(since), self.connect_timeout)
+            try:
+                ws.settimeout(self.idle_timeout)
+                if self.subscribe_message is not None:
+                    ws.send(self.subscribe_message)
+            except BaseException:  # the operation's timeout or GreenletExit: not left open
+                drop_socket(ws)
+                raise
+            self._reader = FrameReader(ws.sock, initial=rest)
             self.ws = ws
         if m.ok:
             self.connects += 1
@@ -512,12 +546,6 @@ class WebSocketUser(LoadUser):
     def connect_cycle(self) -> bool:
         """Connect and disconnect once on a separate connection, reported as ``connect cycle``."""
         with self.measure("WS", "connect cycle", timeout=self.connect_timeout + 2.0) as m:
-            url = self.feed_url_for(self.options)
-            ws = websocket.create_connection(
-                url,
-                timeout=self.connect_timeout,
-                socket=direct_socket(url, self.connect_timeout),
-                enable_multithread=True,
-            )
-            close_socket(ws, timeout=1.0)
+            ws, rest = open_connection(self.feed_url_for(self.options), self.connect_timeout)
+            close_socket(ws, timeout=1.0, reader=FrameReader(ws.sock, initial=rest))
         return m.ok
