@@ -37,9 +37,10 @@ class ApiUser(FastHttpUser, LoadUser):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        # a user's own pool (not one shared through ``client_pool``) keeps its connections
-        # above descriptor 1023 (chaosbench.users.keepalive)
-        keep_alive_above_fd_limit(self.client)
+        # a user's own pool keeps its connections above descriptor 1023
+        # (chaosbench.users.keepalive); a pool shared through ``client_pool`` is left as given
+        if self.client_pool is None:
+            keep_alive_above_fd_limit(self.client)
 
     @classmethod
     def targets(cls, opts: LoadOptions) -> list[Target]:

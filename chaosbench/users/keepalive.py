@@ -60,8 +60,10 @@ class KeepAliveClientPool(HTTPClientPool):
 
 
 def keep_alive_above_fd_limit(session: FastHttpSession) -> None:
-    """Give ``session`` (a user's own, not a pool shared through ``client_pool``) a client
-    pool whose connections are checked with ``socket_alive``; the same settings."""
+    """Give ``session`` a client pool of the same settings whose connections are checked with
+    ``socket_alive``. Only for a session's own pool (FastHttpUser's ``client_pool`` unset): a
+    pool shared through ``client_pool`` would be replaced for this user alone. A shared pool
+    can be a ``KeepAliveClientPool`` from the start."""
     agent = session.client
     current = agent.clientpool
     if type(current) is HTTPClientPool and not current.clients:

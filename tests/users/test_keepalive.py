@@ -48,6 +48,7 @@ def test_api_user_reuses_its_connection_above_descriptor_1023(nginx: str) -> Non
     assert api["connections"] == 1, api
     # geventhttpclient's own check reconnects each request there: what the ApiUser avoids
     assert plain["connections"] >= 25, plain
+    assert r["shared_pool_kept"], "a pool shared through client_pool is left as given"
 
 
 def test_socket_alive_tells_idle_from_closed_or_dirty() -> None:

@@ -8,6 +8,7 @@ import os
 import resource
 import sys
 
+from geventhttpclient.client import HTTPClientPool
 from locust.contrib.fasthttp import FastHttpUser
 
 from chaosbench.users import ApiUser
@@ -38,6 +39,18 @@ class Api(ApiUser):
 
 class Plain(FastHttpUser):
     host = URL
+
+
+class Shared(ApiUser):
+    host = URL
+    client_pool = HTTPClientPool(concurrency=4)
+
+
+def shared_pool_kept() -> bool:
+    """A pool shared through ``client_pool`` stays the one pool of every user."""
+    env, _ = make_env([Shared])
+    users = [Shared(env), Shared(env)]
+    return all(u.client.client.clientpool is Shared.client_pool for u in users)
 
 
 def connections_for(user_class: type, env_users: list[type]) -> dict[str, object]:
@@ -72,5 +85,6 @@ emit(
         "lowest_free": os.dup(0),
         "api": connections_for(Api, [Api]),
         "plain": connections_for(Plain, [Plain]),
+        "shared_pool_kept": shared_pool_kept(),
     }
 )
