@@ -344,7 +344,7 @@ def who(kind: Kind, args: argparse.Namespace) -> str:
     """The figures' name for the kind's users: ApiUsers with what each asks (their think time's
     mean), FeedUsers with the feed's quote rate."""
     if kind.name == "api":
-        low, high = (float(x) for x in args.api_think.split(","))
+        low, high = args.think
         return f"{kind.label} (about {2 / (low + high):.2g} req/s each)"
     return f"{kind.label} ({args.quote_rate:g} msg/s each)"
 
@@ -443,6 +443,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         raise SystemExit(f"bench.scale: --api-think {args.api_think!r}: min,max seconds") from None
     if not 0 < low <= high:
         raise SystemExit(f"bench.scale: --api-think {args.api_think!r}: 0 < min <= max")
+    args.think = (low, high)
     args.kind_list = [k.strip() for k in args.kinds.split(",") if k.strip()]
     bad = [k for k in args.kind_list if k not in KINDS]
     if bad or not args.kind_list:

@@ -52,10 +52,12 @@ class KeepAliveClientPool(HTTPClientPool):
     ``socket_alive``."""
 
     def get_client(self, url: Any) -> HTTPClient:
+        known = len(self.clients)
         client = super().get_client(url)
-        pool = getattr(client, "_connection_pool", None)
-        if pool is not None and getattr(pool, "_is_socket_alive", None) is not socket_alive:
-            pool._is_socket_alive = socket_alive
+        if len(self.clients) != known:  # made just now (once per host: not on every request)
+            pool = getattr(client, "_connection_pool", None)
+            if pool is not None:
+                pool._is_socket_alive = socket_alive
         return client
 
 
