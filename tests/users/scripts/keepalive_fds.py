@@ -2,7 +2,7 @@
 thousand descriptors opened first), send sequential GETs to nginx; prints how many TCP
 connections each made (the connections this process closed to nginx's port: TIME_WAIT)."""
 
-from _common import emit, make_env  # isort: skip
+from _common import emit, make_env, wait_for  # isort: skip
 
 import os
 import resource
@@ -65,7 +65,10 @@ def connections_for(user_class: type, env_users: list[type]) -> dict[str, object
             statuses.append(user.client.get("/").status_code)
     pool = next(iter(user.client.client.clientpool.clients.values()))._connection_pool
     fds = [s.fileno() for s in list(pool._socket_queue.queue)]
+    open_before = closed_connections()
     user.client.client.clientpool.close()  # the last connection closed here: one TIME_WAIT
+    # gevent closes the descriptor on the loop's next turn: wait for its TIME_WAIT
+    wait_for(lambda: closed_connections() > open_before, 5.0, "the pooled connection to close")
     return {
         "statuses": sorted(set(statuses)),
         "connections": closed_connections() - before,
